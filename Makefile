@@ -1,0 +1,58 @@
+# Two commands for a new user: `make run` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+CONFIG      ?= pipeline/configs/taxi.toml
+OUTPUT_ROOT ?=
+RUN_ARGS    ?=
+BIN         := $(VENV)/bin
+STAMP       := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+# Python 3.10: on PATH, else through pyenv. Empty when neither has it.
+PYTHON310 := $(shell \
+  for c in python3.10 "$$(pyenv prefix 3.10 2>/dev/null | head -n1)/bin/python" "$$(pyenv root 2>/dev/null)"/versions/3.10*/bin/python; do \
+    [ -n "$$c" ] || continue; \
+    p=$$(command -v "$$c" 2>/dev/null) || continue; \
+    "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo "$$p"; break; }; \
+  done)
+
+.PHONY: help venv run test test-all lint bench notebooks clean
+
+help:
+	@echo "make run     build the environment, materialise the default data, run the pipeline, push a model"
+	@echo "make test    run the test suite (includes an end-to-end run on a small sample)"
+	@echo "make lint    ruff"
+	@echo "make bench   cold/warm timings and peak memory vs the stock TFX taxi example (slow)"
+	@echo "make clean   remove outputs and materialised data (keeps the environment; 'make distclean' removes it too)"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@[ -n "$(PYTHON310)" ] || { echo "error: Python 3.10 not found on PATH or through pyenv; install it (e.g. 'pyenv install 3.10') and rerun make" >&2; exit 2; }
+	@[ -x $(BIN)/python ] || "$(PYTHON310)" -m venv $(VENV)
+	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip -q
+	@[ -x $(BIN)/uv ] || $(BIN)/python -m pip install -q --disable-pip-version-check uv
+	$(BIN)/uv pip sync --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/tfxpipe run --config $(CONFIG) $(if $(OUTPUT_ROOT),--output-root $(OUTPUT_ROOT)) $(RUN_ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline components tests
+
+bench: $(STAMP)
+	$(BIN)/python -m pipeline.bench
+
+clean:
+	rm -rf outputs data/materialized .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
