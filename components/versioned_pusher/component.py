@@ -1,0 +1,83 @@
+"""VersionedPusher component: the stock Pusher's inputs plus what the manifest links to."""
+
+from __future__ import annotations
+
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import channel, component_spec, standard_artifacts
+
+from components.versioned_pusher import executor as executor_lib
+from components.versioned_pusher.executor import Executor
+
+__all__ = ["VersionedPusher", "VersionedPusherSpec"]
+
+_Channel = component_spec.ChannelParameter
+_Param = component_spec.ExecutionParameter
+
+
+class VersionedPusherSpec(component_spec.ComponentSpec):
+    """Channels and parameters; the JSON parameters are strings so they stay cache-key friendly."""
+
+    PARAMETERS = {
+        executor_lib.SERVING_DIR_KEY: _Param(type=str),
+        executor_lib.MODEL_NAME_KEY: _Param(type=str),
+        executor_lib.DATA_FILES_KEY: _Param(type=str, optional=True),
+        executor_lib.HYPERPARAMETERS_KEY: _Param(type=str, optional=True),
+        executor_lib.CODE_REVISION_KEY: _Param(type=str, optional=True),
+    }
+    INPUTS = {
+        executor_lib.MODEL_KEY: _Channel(type=standard_artifacts.Model),
+        executor_lib.MODEL_BLESSING_KEY: _Channel(type=standard_artifacts.ModelBlessing),
+        executor_lib.MODEL_EVALUATION_KEY: _Channel(
+            type=standard_artifacts.ModelEvaluation, optional=True),
+        executor_lib.BASELINE_MODEL_KEY: _Channel(type=standard_artifacts.Model, optional=True),
+        executor_lib.SCHEMA_KEY: _Channel(type=standard_artifacts.Schema, optional=True),
+        executor_lib.EXAMPLES_KEY: _Channel(type=standard_artifacts.Examples, optional=True),
+    }
+    OUTPUTS = {
+        executor_lib.PUSHED_MODEL_KEY: _Channel(type=standard_artifacts.PushedModel),
+    }
+
+
+class VersionedPusher(base_component.BaseComponent):
+    """Pushes a blessed model to `<serving_dir>/<model_name>/<N>/`, N = 1, 2, 3, ...
+
+    Unlike the stock Pusher's timestamp versions, versions are consecutive integers, and each
+    carries a `manifest.json` tying it to its run, data, schema, hyperparameters, code, metrics
+    and the version it was compared against. `pushed_model` has the stock Pusher's custom
+    properties (`pushed`, `pushed_destination`, `pushed_version`) plus `manifest`.
+    """
+
+    SPEC_CLASS = VersionedPusherSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+    def __init__(
+        self,
+        model: channel.BaseChannel,
+        model_blessing: channel.BaseChannel,
+        serving_dir: str,
+        model_name: str,
+        model_evaluation: channel.BaseChannel | None = None,
+        baseline_model: channel.BaseChannel | None = None,
+        schema: channel.BaseChannel | None = None,
+        examples: channel.BaseChannel | None = None,
+        data_files: str | None = None,
+        hyperparameters: str | None = None,
+        code_revision: str | None = None,
+    ):
+        """`data_files`, `hyperparameters` and `code_revision` are JSON texts, copied as-is."""
+        super().__init__(
+            spec=VersionedPusherSpec(
+                model=model,
+                model_blessing=model_blessing,
+                model_evaluation=model_evaluation,
+                baseline_model=baseline_model,
+                schema=schema,
+                examples=examples,
+                serving_dir=serving_dir,
+                model_name=model_name,
+                data_files=data_files,
+                hyperparameters=hyperparameters,
+                code_revision=code_revision,
+                pushed_model=channel.Channel(type=standard_artifacts.PushedModel),
+            )
+        )

@@ -1,0 +1,223 @@
+"""`tfxpipe`: run the pipeline, list runs and pushed versions.
+
+Exit codes (also in the README): 0 pushed, 3 completed but not blessed, 4 halted by data
+validation, 1 error, 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports TensorFlow, in this process and the Beam workers it starts: the stock
+# TFX 1.16 Trainer needs Keras 2 (tf-keras), and TFMOT does too.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import traceback  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from pipeline.config import BEAM_MODES, Config, ConfigError, load_config  # noqa: E402
+from pipeline.logs import Terminal, redirected_output  # noqa: E402
+from pipeline.summary import (  # noqa: E402
+    EXIT_DATA_HALT,
+    EXIT_ERROR,
+    EXIT_NOT_BLESSED,
+    EXIT_PUSHED,
+    EXIT_USAGE,
+    OUTCOMES,
+    build_summary,
+    render,
+    write_summary,
+)
+
+DEFAULT_CONFIG = "pipeline/configs/taxi.toml"
+
+
+def code_revision(project_root: str) -> dict[str, object]:
+    """The git commit of the project (None outside a checkout) and whether the tree is dirty."""
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", "-C", project_root, *args], capture_output=True,
+                                  text=True, check=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"git_commit": commit, "dirty": bool(status)}
+
+
+def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
+    from dataclasses import replace
+
+    beam = config.beam
+    if args.beam_mode:
+        beam = replace(beam, direct_running_mode=args.beam_mode)
+    if args.workers is not None:
+        beam = replace(beam, direct_num_workers=args.workers)
+    data = config.data
+    if args.sample_rows is not None:
+        data = replace(data, sample_rows=args.sample_rows)
+    return replace(config, beam=beam, data=data)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _apply_overrides(load_config(args.config, args.output_root), args)
+    run_id = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    run_dir = config.runs_dir / run_id
+    log_path = run_dir / "run.log"
+    print(f"run {run_id}: pipeline '{config.pipeline.name}' ({Path(config.config_path).name}), "
+          f"Beam {config.beam.runner}/{config.beam.direct_running_mode}")
+    print(f"log: {log_path}")
+    with redirected_output(log_path, args.verbose) as terminal:
+        outcome, summary = _run(config, run_id, terminal, args.verbose, log_path)
+    summary["outcome"] = OUTCOMES[outcome]
+    summary["exit_code"] = outcome
+    summary["log"] = str(log_path)
+    write_summary(run_dir, summary)
+    for line in render(summary, outcome):
+        print(line)
+    return outcome
+
+
+def _run(config: Config, run_id: str, terminal: Terminal, verbose: bool, log_path: Path
+         ) -> tuple[int, dict]:
+    from pipeline.data import prepare_input
+
+    data = prepare_input(config)
+    terminal.line(f"data: {data.rows} rows in {len(data.files)} file(s) under {data.input_base}")
+
+    # TensorFlow and TFX load here, with their output already going to the log file.
+    from components.data_gate import DataValidationError
+    from pipeline.mlmd import open_store, run_nodes
+    from pipeline.pipeline import create_pipeline
+    from pipeline.runner import NodeResult, ProgressRunner
+
+    # On a terminal a "running" line is overwritten by the result; in a log or pipe, only results.
+    interactive = terminal.stream.isatty()
+
+    def on_start(node_id: str) -> None:
+        if interactive:
+            terminal.stream.write(f"  {node_id:<32} running ...")
+            terminal.stream.flush()
+
+    def on_finish(result: NodeResult) -> None:
+        start = "\r" if interactive else ""
+        terminal.line(f"{start}  {result.node_id:<32} {result.state.lower():<10} "
+                      f"{result.seconds:7.1f} s")
+
+    pipeline = create_pipeline(config, data, code_revision(config.project_root))
+    failure: BaseException | None = None
+    try:
+        ProgressRunner(run_id, on_start, on_finish).run(pipeline)
+    except Exception as error:  # reported below with the component that failed
+        failure = error
+        if verbose:
+            traceback.print_exc()
+        else:
+            traceback.print_exc(file=sys.stderr)  # into the log file
+
+    nodes = run_nodes(open_store(config.metadata_path), config.pipeline.name, run_id)
+    summary = build_summary(config, run_id, nodes)
+    summary["data_files"] = [f.as_dict() for f in data.files]
+    if failure is None:
+        return (EXIT_PUSHED if summary.get("pushed") else EXIT_NOT_BLESSED), summary
+    if isinstance(failure, DataValidationError) or _caused_by(failure, DataValidationError):
+        return EXIT_DATA_HALT, summary
+    failed = next((n.node_id for n in nodes.values() if n.state == "FAILED"), "the pipeline")
+    summary["error"] = f"{failed} failed: {_one_line(failure)}"
+    terminal.line(f"error: {summary['error']} (full trace in {log_path})")
+    return EXIT_ERROR, summary
+
+
+def _caused_by(error: BaseException, kind: type) -> bool:
+    while error is not None:
+        if isinstance(error, kind):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[-1] if text else ''}"[:300]
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    """Lists the runs of a pipeline (from MLMD and the runs folder) and its pushed versions."""
+    from pipeline.versions import list_runs, list_versions
+
+    config = load_config(args.config, args.output_root)
+    runs = list_runs(config)
+    if args.json:
+        print(json.dumps({"runs": runs, "versions": list_versions(config)}, indent=2))
+        return 0
+    print(f"runs of '{config.pipeline.name}' ({config.metadata_path}):")
+    if not runs:
+        print("  none yet: start one with 'tfxpipe run'")
+    for run in runs:
+        print(f"  {run['run_id']:<26} {run['outcome']:<27} {run['detail']}")
+    versions = list_versions(config)
+    print(f"pushed versions of '{config.pipeline.model_name}' ({config.serving_dir}):")
+    if not versions:
+        print("  none yet")
+    for version in versions:
+        print(f"  v{version['version']:<4} {version['pushed_at']:<27} run {version['run_id']}  "
+              f"{version['metric']}  baseline v{version['baseline_version'] or '-'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tfxpipe", description="Config-driven TFX pipeline on Apache Beam.",
+        epilog="exit codes: 0 pushed, 3 not blessed, 4 halted by data validation, 1 error, "
+               "2 bad configuration")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", default=DEFAULT_CONFIG, help="pipeline config (TOML)")
+        p.add_argument("--output-root", help="where runs, metadata and pushed models go "
+                       "(default: the config's pipeline.output_root)")
+        p.add_argument("--verbose", action="store_true",
+                       help="TensorFlow/Beam logs and tracebacks on the terminal")
+
+    run = sub.add_parser("run", help="run the pipeline end to end")
+    common(run)
+    run.add_argument("--beam-mode", choices=BEAM_MODES,
+                     help="Beam DirectRunner running mode (default from config)")
+    run.add_argument("--workers", type=int, help="Beam direct_num_workers (0 = all cores)")
+    run.add_argument("--sample-rows", type=int,
+                     help="use only the first N rows of the data (quick runs)")
+    run.set_defaults(func=cmd_run)
+
+    runs = sub.add_parser("runs", help="list runs and pushed versions")
+    common(runs)
+    runs.add_argument("--json", action="store_true", help="machine-readable output")
+    runs.set_defaults(func=cmd_runs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as error:  # anything unexpected: one line, the trace only with --verbose
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        print(f"error: {_one_line(error)} (rerun with --verbose for the trace)", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

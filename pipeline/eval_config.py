@@ -1,0 +1,106 @@
+"""The TFMA EvalConfig, derived from the pipeline config.
+
+The model is evaluated on raw eval examples through its serving signature; the label comes from
+the model's `transform_features` signature (`label_xf`), so a label derived inside the pipeline
+(the taxi "big tipper") is evaluated exactly as it was trained. Thresholds apply to the overall
+slice only (as `per_slice_thresholds` on the overall SlicingSpec: a plain `threshold` would apply
+to every slice, down to slices of one example): absolute bounds, and a change bound against the
+latest blessed baseline.
+"""
+
+from __future__ import annotations
+
+import json
+
+import tensorflow_model_analysis as tfma
+
+from pipeline.config import Config
+from pipeline.modules.features import LABEL_KEY
+
+PREDICTION_KEY = "outputs"
+
+_DEFAULT_METRICS = {
+    "binary": ["example_count", "auc", "auc_pr", "precision", "recall", "f1", "accuracy",
+               "calibration"],
+    "multiclass": ["example_count", "accuracy", "log_loss"],
+    "regression": ["example_count", "mse", "mae", "rmse"],
+}
+_PLOTS = {
+    "binary": ["CalibrationPlot", "ConfusionMatrixPlot"],
+    "multiclass": ["MultiClassConfusionMatrixPlot"],
+    "regression": [],
+}
+# Always computed, whatever the config lists: the positive rate per slice tells a reader (and the
+# summary) which slices hold a single class, where AUC is undefined.
+_ALWAYS = {"binary": ["MeanLabel"], "multiclass": [], "regression": []}
+_AT_THRESHOLD = {"Precision", "Recall", "F1Score"}
+
+
+def metric_names(config: Config) -> list[str]:
+    """The configured metrics (or the task's defaults), plus every metric that has a threshold."""
+    names = list(config.evaluation.metrics or _DEFAULT_METRICS[config.label.kind])
+    names += [m for m in config.evaluation.thresholds if m not in names]
+    return names
+
+
+def _threshold(config: Config, name: str) -> tfma.MetricThreshold | None:
+    bounds = config.evaluation.thresholds.get(name)
+    if bounds is None:
+        return None
+    _, _, higher_is_better = config.metric_spec(name)
+    threshold = tfma.MetricThreshold()
+    if bounds.lower_bound is not None or bounds.upper_bound is not None:
+        value = tfma.GenericValueThreshold()
+        if bounds.lower_bound is not None:
+            value.lower_bound.value = bounds.lower_bound
+        if bounds.upper_bound is not None:
+            value.upper_bound.value = bounds.upper_bound
+        threshold.value_threshold.CopyFrom(value)
+    if bounds.max_change is not None:
+        change = tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER if higher_is_better
+            else tfma.MetricDirection.LOWER_IS_BETTER)
+        # A tiny epsilon keeps "no change at all" from failing on float noise.
+        change.absolute.value = (-bounds.max_change - 1e-10 if higher_is_better
+                                 else bounds.max_change + 1e-10)
+        threshold.change_threshold.CopyFrom(change)
+    return threshold
+
+
+def _metric_config(config: Config, name: str) -> tfma.MetricConfig:
+    class_name, _, _ = config.metric_spec(name)
+    metric = tfma.MetricConfig(class_name=class_name)
+    cutoff = config.evaluation.decision_threshold
+    if class_name in _AT_THRESHOLD:
+        metric.config = json.dumps({"thresholds": [cutoff]})
+    elif class_name == "BinaryAccuracy":
+        metric.config = json.dumps({"threshold": cutoff})
+    threshold = _threshold(config, name)
+    if threshold is not None:
+        metric.per_slice_thresholds.append(
+            tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold))
+    return metric
+
+
+def slicing_specs(config: Config) -> list[tfma.SlicingSpec]:
+    return [tfma.SlicingSpec()] + [
+        tfma.SlicingSpec(feature_keys=list(columns)) for columns in config.evaluation.slices
+    ]
+
+
+def build_eval_config(config: Config) -> tfma.EvalConfig:
+    metrics = [_metric_config(config, name) for name in metric_names(config)]
+    metrics += [tfma.MetricConfig(class_name=name)
+                for name in _ALWAYS[config.label.kind] + _PLOTS[config.label.kind]]
+    return tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name="serving_default",
+                label_key=LABEL_KEY,
+                prediction_key=PREDICTION_KEY,
+                preprocessing_function_names=["transform_features"],
+            )
+        ],
+        slicing_specs=slicing_specs(config),
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+    )

@@ -1,0 +1,95 @@
+"""Names and kinds of the transformed features, shared by Transform, Trainer and evaluation.
+
+Transform writes these features and the Trainer (and TFMA, through `LABEL_KEY`) reads them back.
+Keeping the naming and the feature list in one place is what keeps the two sides from drifting
+apart when the config changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+LABEL_KEY = "label_xf"
+# Vocabulary file of a multiclass label: its size is the number of classes.
+LABEL_VOCABULARY = "label"
+# A missing categorical value is a category of its own: missingness often carries signal.
+MISSING_CATEGORY = "__MISSING__"
+
+
+def transformed_name(key: str) -> str:
+    return f"{key}_xf"
+
+
+def bucket_name(key: str) -> str:
+    return f"{key}_bucket_xf"
+
+
+@dataclass(frozen=True)
+class TransformedFeature:
+    """One model input: a z-scored float, or an integer id with a known cardinality.
+
+    The cardinality of an id is only known after Transform ran: it is the size of vocabulary
+    `vocabulary` plus the OOV buckets, or `buckets` for a bucketized numeric.
+    """
+
+    name: str
+    source: str
+    kind: Literal["float", "id"]
+    vocabulary: str | None = None
+    buckets: int = 0
+
+
+@dataclass(frozen=True)
+class FeatureColumns:
+    """The raw columns used as features, with the label column removed wherever it was listed."""
+
+    numeric: list[str]
+    categorical: list[str]
+    bucketize: dict[str, int]
+
+
+def feature_columns(custom_config: dict[str, Any]) -> FeatureColumns:
+    """The raw feature columns of the config; the label column is never a feature."""
+    label = custom_config["label"]["column"]
+    features = custom_config["features"]
+    numeric = [c for c in features.get("numeric", []) if c != label]
+    categorical = [c for c in features.get("categorical", []) if c != label]
+    bucketize = {c: int(n) for c, n in (features.get("bucketize") or {}).items() if c in numeric}
+    return FeatureColumns(numeric=numeric, categorical=categorical, bucketize=bucketize)
+
+
+def transformed_features(custom_config: dict[str, Any]) -> list[TransformedFeature]:
+    """Every transformed feature, in a stable order: floats, then bucket ids, then vocab ids."""
+    columns = feature_columns(custom_config)
+    result = [TransformedFeature(transformed_name(c), c, "float") for c in columns.numeric]
+    result += [TransformedFeature(bucket_name(c), c, "id", buckets=n)
+               for c, n in columns.bucketize.items()]
+    result += [TransformedFeature(transformed_name(c), c, "id", vocabulary=c)
+               for c in columns.categorical]
+    names = [f.name for f in result] + [LABEL_KEY]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"transformed feature names collide: {', '.join(duplicates)}")
+    if custom_config["label"]["kind"] == "multiclass" and LABEL_VOCABULARY in columns.categorical:
+        raise ValueError(f"a categorical feature may not be named '{LABEL_VOCABULARY}' with a "
+                         "multiclass label: both would write the same vocabulary file")
+    return result
+
+
+def cardinalities(custom_config: dict[str, Any],
+                  vocabulary_size: Callable[[str], int]) -> dict[str, int]:
+    """Number of distinct ids of each id feature, by transformed name.
+
+    `vocabulary_size` maps a vocabulary file name to its size (after Transform ran, that is
+    `TFTransformOutput.vocabulary_size_by_name`); OOV buckets come on top of the vocabulary.
+    """
+    oov = int(custom_config["transform"]["oov_buckets"])
+    result = {}
+    for feature in transformed_features(custom_config):
+        if feature.vocabulary is not None:
+            result[feature.name] = vocabulary_size(feature.vocabulary) + oov
+        elif feature.kind == "id":
+            result[feature.name] = feature.buckets
+    return result

@@ -1,0 +1,136 @@
+"""The Keras model on transformed features: a DNN, or wide & deep.
+
+Its inputs are the Transform outputs (one `(1,)` Input per feature, named by its transformed
+name), so the same model can be wrapped for serving (raw tf.Example -> TFT layer -> model) and,
+on its own, converted to TFLite and pruned with TFMOT. That second use restricts the layers to
+ones TFMOT can prune and TFLite can convert: Dense, Embedding, Flatten, Dropout, Concatenate.
+Integer ids go through Embeddings; the wide part is an Embedding with as many dimensions as the
+output, which is exactly a linear model on the one-hot ids without a one-hot layer.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.modules.features import TransformedFeature, transformed_features
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Keras 2 (tf-keras): before TF is imported
+
+import tensorflow as tf  # noqa: E402
+
+OUTPUT_LAYER = "output"
+_MIN_PRIOR = 1e-6  # keeps log-odds finite when a class is absent from the sample
+
+
+@dataclass(frozen=True)
+class LabelInfo:
+    """What the model needs to know about the label, measured on the training data.
+
+    `priors` (class frequencies, binary as [p(0), p(1)]) start the output bias at the prior so
+    training does not first spend steps learning the class balance; `mean` does the same for a
+    regression target.
+    """
+
+    kind: str
+    num_classes: int = 2
+    priors: tuple[float, ...] | None = None
+    mean: float = 0.0
+
+    @property
+    def output_units(self) -> int:
+        return self.num_classes if self.kind == "multiclass" else 1
+
+    def initial_bias(self) -> list[float]:
+        if self.kind == "regression":
+            return [float(self.mean)]
+        priors = self.priors or (1.0 / self.num_classes,) * self.num_classes
+        clipped = [min(max(p, _MIN_PRIOR), 1.0 - _MIN_PRIOR) for p in priors]
+        if self.kind == "binary":
+            return [math.log(clipped[1] / clipped[0])]
+        return [math.log(p) for p in clipped]
+
+
+def build_model(custom_config: dict[str, Any], cardinalities: dict[str, int],
+                label_info: LabelInfo) -> tf.keras.Model:
+    """Compiled model: dict of transformed features ([batch, 1] each) -> prediction.
+
+    Output: binary [batch, 1] probability of class 1; multiclass [batch, classes] softmax;
+    regression [batch, 1] linear.
+    """
+    settings = custom_config["model"]
+    features = transformed_features(custom_config)
+    if not features:
+        raise ValueError("the config lists no feature")
+    l2 = float(settings.get("l2", 0.0))
+    regularizer = tf.keras.regularizers.L2(l2) if l2 > 0 else None
+    inputs = {f.name: tf.keras.Input(shape=(1,), name=f.name, dtype=_dtype(f)) for f in features}
+    floats = [inputs[f.name] for f in features if f.kind == "float"]
+    ids = [f for f in features if f.kind == "id"]
+
+    embedded = [_embed(inputs[f.name], cardinalities[f.name], int(settings["embedding_dim"]),
+                       f"{f.name}_embedding", regularizer) for f in ids]
+    head = [_deep(_concat(floats + embedded, "deep_inputs"), settings, regularizer)]
+    if settings["type"] == "wide_deep":
+        head += floats + [_embed(inputs[f.name], cardinalities[f.name], label_info.output_units,
+                                 f"{f.name}_wide", regularizer) for f in ids]
+    elif settings["type"] != "dnn":
+        raise ValueError(f"unknown model type '{settings['type']}': use 'dnn' or 'wide_deep'")
+
+    outputs = tf.keras.layers.Dense(
+        label_info.output_units, activation=_ACTIVATIONS[label_info.kind],
+        kernel_regularizer=regularizer,
+        bias_initializer=tf.keras.initializers.Constant(label_info.initial_bias()),
+        name=OUTPUT_LAYER)(_concat(head, "head_inputs"))
+    model = tf.keras.Model(inputs=inputs, outputs=outputs, name=settings["type"])
+    compile_model(model, label_info.kind, float(settings["learning_rate"]))
+    return model
+
+
+def compile_model(model: tf.keras.Model, kind: str, learning_rate: float) -> None:
+    """Adam + the loss and headline metric of the task (also for a rebuilt or pruned model)."""
+    loss, metric = {
+        "binary": (tf.keras.losses.BinaryCrossentropy(), tf.keras.metrics.AUC(name="auc")),
+        "multiclass": (tf.keras.losses.SparseCategoricalCrossentropy(),
+                       tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")),
+        "regression": (tf.keras.losses.MeanSquaredError(),
+                       tf.keras.metrics.MeanAbsoluteError(name="mae")),
+    }[kind]
+    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate), loss=loss,
+                  metrics=[metric])
+
+
+_ACTIVATIONS = {"binary": "sigmoid", "multiclass": "softmax", "regression": "linear"}
+
+
+def _dtype(feature: TransformedFeature) -> tf.DType:
+    return tf.float32 if feature.kind == "float" else tf.int64
+
+
+def _concat(tensors: list[tf.Tensor], name: str) -> tf.Tensor:
+    # Concatenate needs two inputs or more; a single one passes through.
+    if len(tensors) == 1:
+        return tensors[0]
+    return tf.keras.layers.Concatenate(name=name)(tensors)
+
+
+def _embed(ids: tf.Tensor, cardinality: int, dim: int, name: str,
+           regularizer: tf.keras.regularizers.Regularizer | None) -> tf.Tensor:
+    """[batch, 1] ids -> [batch, dim]."""
+    vectors = tf.keras.layers.Embedding(max(int(cardinality), 1), dim,
+                                        embeddings_regularizer=regularizer, name=name)(ids)
+    return tf.keras.layers.Flatten(name=f"{name}_flat")(vectors)
+
+
+def _deep(x: tf.Tensor, settings: dict[str, Any],
+          regularizer: tf.keras.regularizers.Regularizer | None) -> tf.Tensor:
+    dropout = float(settings.get("dropout", 0.0))
+    for i, units in enumerate(settings.get("hidden_units", [])):
+        x = tf.keras.layers.Dense(int(units), activation="relu", kernel_regularizer=regularizer,
+                                  name=f"hidden_{i}")(x)
+        if dropout > 0:
+            x = tf.keras.layers.Dropout(dropout, seed=settings.get("seed"),
+                                        name=f"dropout_{i}")(x)
+    return x

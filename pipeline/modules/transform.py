@@ -1,0 +1,183 @@
+"""TFX Transform module: `preprocessing_fn`, driven entirely by the pipeline's custom_config.
+
+Every statistic (imputation value, mean/std, vocabularies, bucket boundaries) is a tf.Transform
+analyzer over the training split, so serving applies exactly what training saw. The label is
+computed only from its own column (and a derive denominator): at serving time that column is
+absent and TFT prunes the label output, which works only if no feature depends on the label.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pipeline.modules.features import (
+    LABEL_KEY,
+    LABEL_VOCABULARY,
+    MISSING_CATEGORY,
+    bucket_name,
+    feature_columns,
+    transformed_name,
+)
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Keras 2 (tf-keras): before TF is imported
+
+import tensorflow as tf  # noqa: E402
+import tensorflow_transform as tft  # noqa: E402
+
+TensorLike = tf.Tensor | tf.SparseTensor | tf.RaggedTensor
+
+
+def preprocessing_fn(inputs: dict[str, TensorLike],
+                     custom_config: dict[str, Any]) -> dict[str, tf.Tensor]:
+    """Raw columns -> `<name>_xf` features (and bucket ids) plus `label_xf`, all [batch, 1]."""
+    columns = feature_columns(custom_config)
+    settings = custom_config["transform"]
+    outputs: dict[str, tf.Tensor] = {}
+    for name in columns.numeric:
+        value, present = numeric_column(inputs[name])
+        fill, mean, std = _statistics(value, present, settings["impute"])
+        imputed = tf.where(present, value, fill)
+        outputs[transformed_name(name)] = (imputed - mean) / std
+        if name in columns.bucketize:
+            outputs[bucket_name(name)] = tft.bucketize(imputed, columns.bucketize[name])
+    for name in columns.categorical:
+        outputs[transformed_name(name)] = tft.compute_and_apply_vocabulary(
+            string_column(inputs[name]), top_k=int(settings["vocab_size"]),
+            num_oov_buckets=int(settings["oov_buckets"]), vocab_filename=name)
+    outputs[LABEL_KEY] = label(inputs, custom_config["label"])
+    return outputs
+
+
+# ---------------------------------------------------------------------------------------------
+# Columns: any input form -> dense [batch, 1]
+
+
+def _map_values(x: TensorLike, fn: Any) -> tf.Tensor | tf.SparseTensor:
+    """Applies an elementwise `fn` to a dense or sparse (or ragged) tensor's values."""
+    if isinstance(x, tf.RaggedTensor):
+        x = x.to_sparse()
+    if isinstance(x, tf.SparseTensor):
+        return tf.SparseTensor(x.indices, fn(x.values), x.dense_shape)
+    return fn(x)
+
+
+def _dense_column(x: tf.Tensor | tf.SparseTensor, default: Any) -> tf.Tensor:
+    """[batch, 1]: a missing value (an empty sparse row) becomes `default`; extra values dropped.
+
+    Features that may be missing arrive as sparse [batch, None]; features always present as
+    dense [batch] or [batch, 1].
+    """
+    if isinstance(x, tf.SparseTensor):
+        x = tf.sparse.to_dense(x, default_value=default)
+        # An all-missing batch densifies to [batch, 0]: pad so column 0 always exists.
+        x = tf.concat([x, tf.fill([tf.shape(x)[0], 1], tf.constant(default, x.dtype))], axis=1)
+    elif x.shape.rank == 1:
+        x = tf.expand_dims(x, axis=1)
+    return tf.reshape(x[:, :1], [-1, 1])  # a static [None, 1] shape for the output schema
+
+
+def _to_float(values: tf.Tensor) -> tf.Tensor:
+    if values.dtype == tf.string:
+        return tf.strings.to_number(values, out_type=tf.float32)
+    return tf.cast(values, tf.float32)
+
+
+def _to_string(values: tf.Tensor) -> tf.Tensor:
+    if values.dtype == tf.string:
+        return values
+    if values.dtype.is_floating:
+        return tf.strings.as_string(values, shortest=True)  # 3.0 -> "3", as an int would read
+    return tf.strings.as_string(values)
+
+
+def numeric_column(x: TensorLike) -> tuple[tf.Tensor, tf.Tensor]:
+    """(float32 [batch, 1] with NaN where missing, bool [batch, 1] presence).
+
+    NaN in the data counts as missing too: one NaN would otherwise poison the mean.
+    """
+    value = _dense_column(_map_values(x, _to_float), float("nan"))
+    return value, tf.logical_not(tf.math.is_nan(value))
+
+
+def string_column(x: TensorLike) -> tf.Tensor:
+    """String [batch, 1]; numbers become their text, missing or empty becomes MISSING_CATEGORY."""
+    value = _dense_column(_map_values(x, _to_string), MISSING_CATEGORY)
+    return tf.where(tf.equal(value, ""), MISSING_CATEGORY, value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Analyzers over the present values
+
+
+def _finite_or(value: tf.Tensor, fallback: float) -> tf.Tensor:
+    """Guards statistics of a column that had no present value in the training data."""
+    return tf.where(tf.math.is_finite(value), value, fallback)
+
+
+def _median(observed: tf.Tensor, fallback: tf.Tensor) -> tf.Tensor:
+    # Two quantile buckets: the single boundary between them is the median.
+    boundaries = tf.reshape(tft.quantiles(observed, num_buckets=2, epsilon=0.001), [-1])
+    return tf.cond(tf.size(boundaries) > 0, lambda: boundaries[0], lambda: fallback)
+
+
+def _statistics(value: tf.Tensor, present: tf.Tensor,
+                impute: str) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """(imputation value, mean, std) of the present values only, std guarded against 0."""
+    observed = tf.boolean_mask(value, present)
+    mean = _finite_or(tft.mean(observed), 0.0)
+    std = tf.sqrt(_finite_or(tft.var(observed), 0.0))
+    std = tf.where(std > 0, std, 1.0)
+    if impute == "mean":
+        return mean, mean, std
+    if impute == "median":
+        return _finite_or(_median(observed, mean), 0.0), mean, std
+    raise ValueError(f"unknown impute '{impute}': use 'mean' or 'median'")
+
+
+# ---------------------------------------------------------------------------------------------
+# Label
+
+
+def label(inputs: dict[str, TensorLike], label_config: dict[str, Any]) -> tf.Tensor:
+    """`label_xf`: int64 class (binary 0/1, multiclass index) or float32 regression target."""
+    column = inputs[label_config["column"]]
+    kind = label_config["kind"]
+    if kind == "binary":
+        return binary_label(inputs, label_config)
+    if kind == "multiclass":
+        # No OOV bucket: a class never seen in training cannot be learned (it maps to -1).
+        return tft.compute_and_apply_vocabulary(
+            string_column(column), num_oov_buckets=0, vocab_filename=LABEL_VOCABULARY)
+    if kind == "regression":
+        # Rows without a label are a data problem caught upstream; the mean keeps the graph total.
+        value, present = numeric_column(column)
+        mean = _finite_or(tft.mean(tf.boolean_mask(value, present)), 0.0)
+        return tf.where(present, value, mean)
+    raise ValueError(f"unknown label kind '{kind}'")
+
+
+def binary_label(inputs: dict[str, TensorLike], label_config: dict[str, Any]) -> tf.Tensor:
+    """int64 0/1 [batch, 1]. Needs no analyzer, so it is the same on every split.
+
+    - derive ratio_above: 1 iff column > threshold * denominator (missing or zero -> 0);
+    - positive_values: 1 iff the value's text is one of them;
+    - otherwise the column is numeric and positive numbers are 1 (0/1 data maps to itself).
+    """
+    column = inputs[label_config["column"]]
+    derive = label_config.get("derive")
+    positive_values = label_config.get("positive_values")
+    if derive:
+        if derive["type"] != "ratio_above":
+            raise ValueError(f"unknown label derive type '{derive['type']}'")
+        numerator, has_numerator = numeric_column(column)
+        denominator, has_denominator = numeric_column(inputs[derive["denominator"]])
+        above = numerator > float(derive["threshold"]) * denominator
+        positive = has_numerator & has_denominator & tf.not_equal(denominator, 0.0) & above
+    elif positive_values is not None:
+        targets = tf.constant([str(v) for v in positive_values], dtype=tf.string)
+        positive = tf.reduce_any(tf.equal(string_column(column), targets), axis=1, keepdims=True)
+    else:
+        value, present = numeric_column(column)
+        positive = present & (value > 0)
+    return tf.cast(positive, tf.int64)

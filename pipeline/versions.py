@@ -1,0 +1,68 @@
+"""Runs (from ML Metadata and each run's summary.json) and pushed versions (from manifests)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import Config
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def list_runs(config: Config) -> list[dict[str, Any]]:
+    """Every run MLMD knows, oldest first, with its outcome when the CLI recorded one."""
+    from pipeline.mlmd import open_store, run_ids
+
+    if not config.metadata_path.is_file():
+        return []
+    runs = []
+    for run_id, created_ms in run_ids(open_store(config.metadata_path)):
+        summary = _read_json(config.runs_dir / run_id / "summary.json") or {}
+        detail = summary.get("error", "")
+        if summary.get("pushed"):
+            detail = f"version {summary.get('pushed_version')}"
+        elif summary.get("failed_thresholds"):
+            failed = summary["failed_thresholds"][0]
+            detail = f"failed {failed['metric']} {failed['threshold']}"
+        elif summary.get("anomalies"):
+            detail = f"{len(summary['anomalies'])} anomalies"
+        runs.append({
+            "run_id": run_id,
+            "started": datetime.datetime.fromtimestamp(created_ms / 1000,
+                                                       datetime.timezone.utc).isoformat(),
+            "outcome": summary.get("outcome", "unknown (no summary)"),
+            "detail": detail,
+        })
+    return runs
+
+
+def list_versions(config: Config) -> list[dict[str, Any]]:
+    """Pushed versions of the model, oldest first, read from their manifest.json."""
+    model_dir = config.serving_dir / config.pipeline.model_name
+    if not model_dir.is_dir():
+        return []
+    versions = []
+    for entry in sorted((p for p in model_dir.iterdir() if p.name.isdigit()),
+                        key=lambda p: int(p.name)):
+        manifest = _read_json(entry / "manifest.json") or {}
+        overall = (manifest.get("metrics") or {}).get("overall") or {}
+        metric = next((f"{k}={v:.4f}" for k, v in overall.items()
+                       if k in ("auc", "sparse_categorical_accuracy", "mean_squared_error")
+                       and isinstance(v, float)), "")
+        versions.append({
+            "version": int(entry.name),
+            "path": str(entry),
+            "pushed_at": manifest.get("pushed_at", "?"),
+            "run_id": manifest.get("pipeline_run_id", "?"),
+            "baseline_version": manifest.get("baseline_version"),
+            "metric": metric,
+        })
+    return versions

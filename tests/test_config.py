@@ -1,0 +1,131 @@
+"""Config loading: every mistake a user can make gets one precise line."""
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import ConfigError, load_config
+from pipeline.data import prepare_input
+
+TAXI = Path(__file__).resolve().parents[1] / "pipeline" / "configs" / "taxi.toml"
+
+MINIMAL = """
+[pipeline]
+name = "toy"
+[data]
+source = "{csv}"
+[label]
+column = "y"
+kind = "binary"
+[features]
+numeric = ["a"]
+categorical = ["b"]
+"""
+
+
+@pytest.fixture
+def toy(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    csv = tmp_path / "toy.csv"
+    csv.write_text("a,b,y\n1.0,x,1\n2.0,y,0\n")
+
+    def write(text: str = MINIMAL, extra: str = "") -> Path:
+        path = tmp_path / "toy.toml"
+        path.write_text(text.format(csv=csv) + extra)
+        return path
+
+    return write
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        config = load_config(path)
+        prepare_input(config)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_default_taxi_config_loads_with_paths_under_the_project():
+    config = load_config(TAXI)
+    root = TAXI.parents[2]
+    assert config.output_root == root / "outputs"
+    assert config.data_dir == root / "data" / "materialized" / "taxi"
+    assert config.schema.path == str(root / "schemas" / "taxi" / "schema.pbtxt")
+    assert config.label.derive.threshold == 0.2
+    assert "tips" not in config.all_features
+    assert config.module_config("f")["code_fingerprint"] == "f"
+
+
+def test_minimal_config_gets_defaults_and_paths_relative_to_the_project(toy):
+    config = load_config(toy())
+    assert config.model.type == "wide_deep"
+    assert config.pipeline.model_name == "toy"
+    assert config.output_root == toy().parent / "outputs"
+    assert config.beam.direct_running_mode == "in_memory"
+
+
+def test_output_root_override(toy, tmp_path):
+    config = load_config(toy(), output_root=str(tmp_path / "elsewhere"))
+    assert config.metadata_path == tmp_path / "elsewhere" / "toy" / "metadata.sqlite"
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ("[model]\nhiden_units = [8]\n",
+     "unknown key 'model.hiden_units' (did you mean 'hidden_units'?)"),
+    ("[modle]\n", "unknown key 'modle' (did you mean 'model'?)"),
+    ("[model]\ndropout = 'high'\n", "'model.dropout' must be a number, got str 'high'"),
+    ("[model]\nhidden_units = [8, 'x']\n", "'model.hidden_units[1]' must be an integer"),
+    ("[model]\ntrain_steps = 1.5\n", "'model.train_steps' must be an integer"),
+    ("[model]\ntype = 'cnn'\n", "'model.type' must be one of dnn, wide_deep, got 'cnn'"),
+    ("[beam]\ndirect_running_mode = 'fast'\n", "'beam.direct_running_mode' must be one of"),
+    ("[beam]\nrunner = 'PortableRunner'\n", "'beam.job_endpoint' is required"),
+    ("[evaluation.thresholds.mse]\nupper_bound = 1.0\n",
+     "metric 'mse' is not available for a binary label"),
+    ("[evaluation.thresholds.auc]\n", "'evaluation.thresholds.auc' sets no bound"),
+    ("[evaluation.thresholds.auc]\nmax_change = -0.1\n", "must be >= 0"),
+    ("[schema]\npath = 'nowhere.pbtxt'\n", "schema file not found"),
+])
+def test_config_mistakes_are_reported_precisely(toy, extra, expected):
+    assert expected in error_of(toy(extra=extra))
+
+
+def test_missing_required_key(toy):
+    text = MINIMAL.replace('kind = "binary"\n', "")
+    assert "missing required key 'label.kind'" in error_of(toy(text))
+
+
+def test_label_listed_as_feature_is_refused(toy):
+    text = MINIMAL.replace('numeric = ["a"]', 'numeric = ["a", "y"]')
+    assert "label column 'y' is listed as a feature" in error_of(toy(text))
+
+
+def test_feature_not_in_data(toy):
+    text = MINIMAL.replace('categorical = ["b"]', 'categorical = ["bb"]')
+    assert "feature 'bb' is not a column of the data (did you mean 'b'?)" in error_of(toy(text))
+
+
+def test_slice_column_not_in_data(toy):
+    assert "slice column 'zone'" in error_of(toy(extra='[evaluation]\nslices = [["zone"]]\n'))
+
+
+def test_missing_data_file(toy, tmp_path):
+    text = MINIMAL.replace("{csv}", str(tmp_path / "absent.csv"))
+    assert "data source not found" in error_of(toy(text))
+
+
+def test_missing_config_file(tmp_path):
+    assert "config file not found" in error_of(tmp_path / "nope.toml")
+
+
+def test_invalid_toml(toy):
+    assert "not valid TOML" in error_of(toy(extra="[model\n"))
+
+
+def test_empty_and_header_only_data(toy, tmp_path):
+    path = toy()
+    csv = tmp_path / "toy.csv"
+    csv.write_text("")
+    assert "the file is empty" in error_of(path)
+    csv.write_text("a,b,y\n")
+    assert "has a header but no data rows" in error_of(path)

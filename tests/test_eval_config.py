@@ -1,0 +1,57 @@
+"""The TFMA EvalConfig built from the pipeline config: metrics, slices and where bounds apply."""
+
+from pathlib import Path
+
+import pytest
+import tensorflow_model_analysis as tfma
+
+from pipeline.config import load_config
+from pipeline.eval_config import build_eval_config
+
+TAXI = Path(__file__).resolve().parents[1] / "pipeline" / "configs" / "taxi.toml"
+
+
+@pytest.fixture(scope="module")
+def eval_config() -> tfma.EvalConfig:
+    return build_eval_config(load_config(TAXI))
+
+
+def _metrics(eval_config):
+    [spec] = eval_config.metrics_specs
+    return {m.class_name: m for m in spec.metrics}
+
+
+def test_model_spec_reads_the_label_through_the_transform_signature(eval_config):
+    [model] = eval_config.model_specs
+    assert model.signature_name == "serving_default"
+    assert model.label_key == "label_xf" and model.prediction_key == "outputs"
+    assert list(model.preprocessing_function_names) == ["transform_features"]
+
+
+def test_binary_metrics_at_the_decision_threshold(eval_config):
+    metrics = _metrics(eval_config)
+    assert {"AUC", "AUCPrecisionRecall", "Precision", "Recall", "F1Score", "BinaryAccuracy",
+            "Calibration", "ExampleCount", "CalibrationPlot", "ConfusionMatrixPlot"} <= set(metrics)
+    assert '"thresholds": [0.5]' in metrics["F1Score"].config
+    assert '"threshold": 0.5' in metrics["BinaryAccuracy"].config
+
+
+def test_slices_are_overall_each_feature_and_the_cross(eval_config):
+    keys = [list(s.feature_keys) for s in eval_config.slicing_specs]
+    assert keys == [[], ["trip_start_hour"], ["payment_type"], ["company"],
+                    ["payment_type", "trip_start_hour"]]
+
+
+def test_bounds_apply_to_the_overall_slice_only(eval_config):
+    auc = _metrics(eval_config)["AUC"]
+    # A plain `threshold` would bind every slice, down to slices of one example.
+    assert not auc.HasField("threshold")
+    [per_slice] = auc.per_slice_thresholds
+    assert [s.feature_keys for s in per_slice.slicing_specs] == [[]]
+    threshold = per_slice.threshold
+    assert threshold.value_threshold.lower_bound.value == pytest.approx(0.80)
+    change = threshold.change_threshold
+    assert change.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+    assert change.absolute.value == pytest.approx(-0.01)
+    others = [m for name, m in _metrics(eval_config).items() if name != "AUC"]
+    assert not any(m.per_slice_thresholds or m.HasField("threshold") for m in others)
