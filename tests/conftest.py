@@ -1,0 +1,70 @@
+"""Session-wide fixtures: the taxi end-to-end runs, made once and shared by every test that reads
+them (end-to-end assertions, optimization, review notebooks and reports).
+
+Three runs share one output root, as a user's successive runs would:
+1. `first`: a fresh run trains, evaluates and pushes version 1 with its manifest;
+2. `again`: the same run again is served from cache and pushes nothing new;
+3. `strict`: a run with an unreachable AUC floor completes, is not blessed, pushes nothing, exits 3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from subprocess import CompletedProcess
+
+import pytest
+
+from tests.e2e_helpers import TAXI_CONFIG, last_run_id, read_summary, run_cli, write_config
+
+# A quick version of the default taxi config: a sample, few steps, a reachable floor.
+QUICK = {
+    "sample_rows = 0 ": "sample_rows = 3000 ",
+    "train_steps = 2000": "train_steps = 300",
+    "steps_per_epoch = 200": "steps_per_epoch = 100",
+    "batch_size = 256": "batch_size = 128",
+    "eval_steps = 20": "eval_steps = 5",
+    "lower_bound = 0.80 ": "lower_bound = 0.70 ",
+}
+
+
+@dataclass
+class TaxiRuns:
+    out: Path                      # the output root all runs share
+    config: Path                   # the quick config of runs `first` and `again`
+    results: dict[str, tuple[CompletedProcess, str]] = field(default_factory=dict)
+
+    @property
+    def pipeline_dir(self) -> Path:
+        return self.out / "taxi"
+
+    @property
+    def metadata(self) -> Path:
+        return self.pipeline_dir / "metadata.sqlite"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.pipeline_dir / "serving" / "taxi_big_tipper"
+
+    def process(self, name: str) -> CompletedProcess:
+        return self.results[name][0]
+
+    def run_id(self, name: str) -> str:
+        return self.results[name][1]
+
+    def summary(self, name: str) -> dict:
+        return read_summary(self.pipeline_dir / "runs", self.run_id(name))
+
+
+@pytest.fixture(scope="session")
+def taxi_runs(tmp_path_factory) -> TaxiRuns:
+    root = tmp_path_factory.mktemp("taxi")
+    config = write_config(root / "taxi.toml", TAXI_CONFIG, {
+        **QUICK, 'dir = "data/materialized/taxi"': f'dir = "{root / "data"}"'})
+    unreachable = write_config(root / "strict.toml", config,
+                               {"lower_bound = 0.70 ": "lower_bound = 0.999 "})
+    runs = TaxiRuns(out=root / "out", config=config)
+    for name, cfg in [("first", config), ("again", config), ("strict", unreachable)]:
+        process = run_cli("run", "--config", str(cfg), "--output-root", str(runs.out))
+        runs.results[name] = (process, last_run_id(runs.pipeline_dir / "runs"))
+    return runs
