@@ -68,6 +68,9 @@ def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = _apply_overrides(load_config(args.config, args.output_root), args)
+    # tf-keras writes keras.json into ~/.keras on import unless KERAS_HOME says otherwise:
+    # keep it under the output root, with everything else the run writes.
+    os.environ.setdefault("KERAS_HOME", str(config.output_root / ".keras"))
     run_id = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     run_dir = config.runs_dir / run_id
     log_path = run_dir / "run.log"

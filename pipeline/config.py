@@ -120,7 +120,7 @@ class ModelSection:
     eval_steps: int = 50
     early_stopping_patience: int = 3
     seed: int = 42
-    class_weight: str = "balanced"
+    class_weight: str = "none"
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ QUICK = {
 class TaxiRuns:
     out: Path                      # the output root all runs share
     config: Path                   # the quick config of runs `first` and `again`
+    home: Path                     # HOME of the runs: must stay empty
     results: dict[str, tuple[CompletedProcess, str]] = field(default_factory=dict)
 
     @property
@@ -63,8 +64,10 @@ def taxi_runs(tmp_path_factory) -> TaxiRuns:
         **QUICK, 'dir = "data/materialized/taxi"': f'dir = "{root / "data"}"'})
     unreachable = write_config(root / "strict.toml", config,
                                {"lower_bound = 0.70 ": "lower_bound = 0.999 "})
-    runs = TaxiRuns(out=root / "out", config=config)
+    home = root / "home"
+    home.mkdir()
+    runs = TaxiRuns(out=root / "out", config=config, home=home)
     for name, cfg in [("first", config), ("again", config), ("strict", unreachable)]:
-        process = run_cli("run", "--config", str(cfg), "--output-root", str(runs.out))
+        process = run_cli("run", "--config", str(cfg), "--output-root", str(runs.out), home=home)
         runs.results[name] = (process, last_run_id(runs.pipeline_dir / "runs"))
     return runs

@@ -15,9 +15,17 @@ PROJECT = Path(__file__).resolve().parents[1]
 TAXI_CONFIG = PROJECT / "pipeline" / "configs" / "taxi.toml"
 
 
-def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """`tfxpipe ARGS` in a subprocess, from the project folder, output captured."""
+def run_cli(*args: str, timeout: int = 900, home: Path | None = None
+            ) -> subprocess.CompletedProcess:
+    """`tfxpipe ARGS` in a subprocess, from the project folder, output captured.
+
+    With `home`, the command runs with HOME set to it and without the test session's KERAS_HOME,
+    as a user's shell would, so that a test can check that nothing was written there.
+    """
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
+    if home is not None:
+        env["HOME"] = str(home)
+        env.pop("KERAS_HOME", None)
     return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=PROJECT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 

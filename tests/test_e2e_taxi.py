@@ -158,3 +158,8 @@ def test_worst_slices_rank_only_slices_holding_both_classes(taxi_runs):
     # Cash trips record (almost) no tips: a slice of one class, reported apart, not ranked.
     assert "payment_type=Cash" in summary["single_class_slices"]
     assert "not ranked, one class only" in taxi_runs.process("first").stdout
+
+
+def test_nothing_is_written_to_the_home_directory(taxi_runs):
+    assert sorted(p.name for p in taxi_runs.home.iterdir()) == []
+    assert (taxi_runs.out / ".keras" / "keras.json").is_file()

@@ -40,7 +40,8 @@ def preprocessing_fn(inputs: dict[str, TensorLike],
         imputed = tf.where(present, value, fill)
         outputs[transformed_name(name)] = (imputed - mean) / std
         if name in columns.bucketize:
-            outputs[bucket_name(name)] = tft.bucketize(imputed, columns.bucketize[name])
+            outputs[bucket_name(name)] = _bucketize(value, present, imputed,
+                                                    columns.bucketize[name])
     for name in columns.categorical:
         outputs[transformed_name(name)] = tft.compute_and_apply_vocabulary(
             string_column(inputs[name]), top_k=int(settings["vocab_size"]),
@@ -133,6 +134,18 @@ def _statistics(value: tf.Tensor, present: tf.Tensor,
     if impute == "median":
         return _finite_or(_median(observed, mean), 0.0), mean, std
     raise ValueError(f"unknown impute '{impute}': use 'mean' or 'median'")
+
+
+def _bucketize(value: tf.Tensor, present: tf.Tensor, imputed: tf.Tensor,
+               num_buckets: int) -> tf.Tensor:
+    """Bucket ids of the imputed values, with boundaries from the present values' quantiles.
+
+    Boundaries from present values only are not skewed by the imputed mass at one point, and
+    they do not depend on the imputation analyzer: tf.Transform needs no second analysis phase
+    (one more pass over the data and one more traced graph).
+    """
+    boundaries = tft.quantiles(tf.boolean_mask(value, present), num_buckets, epsilon=0.001)
+    return tft.apply_buckets(imputed, boundaries)
 
 
 # ---------------------------------------------------------------------------------------------
