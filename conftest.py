@@ -1,6 +1,9 @@
 """Test-wide environment: Keras 2 for TensorFlow (set before any test imports it)."""
 
 import os
+import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Keras imports matplotlib when it is installed: keep its cache out of $HOME.
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(sys.prefix, "var", "matplotlib"))
