@@ -98,7 +98,8 @@ def test_compare_ranks_exceeded_features_first_with_schema_thresholds():
     table = stats.compare(base, other, schema=schema)
     assert list(table["feature"]) == ["fare", "pay", "miles"]
     assert list(table["exceeded"]) == [True, False, False]
-    assert list(table["threshold"]) == [0.01, 0.5, stats.DEFAULT_THRESHOLDS["jensen_shannon_divergence"]]
+    default = stats.DEFAULT_THRESHOLDS["jensen_shannon_divergence"]
+    assert list(table["threshold"]) == [0.01, 0.5, default]
     assert table.loc[1, "moved_most"] == "Cash: 60.0% -> 30.0%"
     assert table.attrs["caption"] == "eval compared with train"
 

@@ -108,7 +108,7 @@ def distributions_figure(statistics: dict[str, DatasetStats], names: list[str] |
                    color=SPLIT_COLOURS[i % len(SPLIT_COLOURS)])
         ax.set_title(name, fontsize=9)
         ax.set_xticks(range(len(labels)))
-        ax.set_xticklabels([_short(label, 14) for label in labels], rotation=60, ha="right",
+        ax.set_xticklabels([_short(label, 20) for label in labels], rotation=60, ha="right",
                            fontsize=6)
         ax.tick_params(axis="y", labelsize=7)
         ax.set_ylabel("% of values", fontsize=7)
