@@ -304,6 +304,7 @@ def test_model_analysis_notebook_on_a_pushed_run(notebooks):
     text = _outputs_text(notebook)
     assert "blessed and pushed as version 1" in text
     assert "auc_precision_recall" in text and "payment_type=Credit Card" in text
+    assert "baseline: none (no earlier blessed model)" in text
     assert "not available for this run: the Evaluator had no baseline" in text
     assert "not available for this run: no optimized variants were built" in text
     assert "official TFMA view skipped: " in text

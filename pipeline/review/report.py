@@ -152,10 +152,8 @@ def _decision(run: ReviewRun) -> str:
     if run.summary.get("failed_thresholds"):
         parts.append("<h3>Failed thresholds</h3>"
                      + html_table(contract.failed_thresholds_table(run.summary)))
-    baseline = run.summary.get("baseline_model")
     if "blessed" in run.summary:
-        shown = _e(baseline[0]) if baseline else "none (no earlier blessed model)"
-        parts.append(f"<p>Baseline: {shown}</p>")
+        parts.append(f"<p>Baseline: {_e(run.baseline())}</p>")
     return "".join(parts)
 
 
@@ -273,7 +271,8 @@ def _slices(run: ReviewRun, evaluation) -> str:
 def _baseline(run: ReviewRun, evaluation) -> str:
     if isinstance(evaluation, NotAvailable):
         return html_table(evaluation)
-    return html_table(evaluation.baseline_table())
+    return (f"<p>Baseline: {_e(run.baseline())}</p>"
+            + html_table(evaluation.baseline_table()))
 
 
 def _variants(run: ReviewRun) -> str:

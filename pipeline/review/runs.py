@@ -113,6 +113,18 @@ class ReviewRun:
     def evaluation_uri(self) -> str | None:
         return self.uri("Evaluator", "evaluation")
 
+    def baseline(self) -> str:
+        """The model this run's candidate was compared with: its served version and artifact."""
+        uris = self.summary.get("baseline_model") or []
+        if not uris:
+            return "none (no earlier blessed model)"
+        from components.versioned_pusher.executor import version_of_model
+
+        model_dir = self.config.serving_dir / self.config.pipeline.model_name
+        version = version_of_model(str(model_dir), uris[0])
+        return (f"version {version} ({uris[0]})" if version is not None
+                else f"{uris[0]} (not a pushed version)")
+
     @property
     def outcome(self) -> str:
         return self.summary.get("outcome", "unknown")
