@@ -85,10 +85,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary["exit_code"] = outcome
     summary["log"] = str(log_path)
     write_summary(run_dir, summary)
-    report = report_after_run(config, run_id, log_path, args.verbose)
     for line in render(summary, outcome):
-        print(line)
-    print(f"report: {report}")
+        print(line, flush=True)
+    print(f"report: {report_after_run(config, run_id, log_path, args.verbose)}")
     return outcome
 
 

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 import pytest
 
 from pipeline.cli import main as tfxpipe
-from tests.e2e_helpers import PROJECT, last_run_id, run_cli, write_config
+from tests.e2e_helpers import PROJECT, last_run_id, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +36,14 @@ INSTALL_CHROMIUM = ("Chromium is needed for the report's browser test and is not
                     "TFXPIPE_CHROMIUM to a Chromium binary")
 
 
+NOTEBOOK_CASES = {  # test case -> (notebook, run)
+    "data_validation-first": ("data_validation", "first"),
+    "data_validation-halted": ("data_validation", "halted"),
+    "model_analysis-first": ("model_analysis", "first"),
+    "model_analysis-strict": ("model_analysis", "strict"),
+}
+
+
 class Halted:
     def __init__(self, root: Path, config: Path, process, run_id: str):
         self.out = root / "out"
@@ -44,9 +52,16 @@ class Halted:
         self.run_id = run_id
 
 
-@pytest.fixture(scope="module")
-def halted(taxi_runs, tmp_path_factory) -> Halted:
-    root = tmp_path_factory.mktemp("halted")
+class Review:
+    """The halted run and the executed notebooks, made together (see `review`)."""
+
+    def __init__(self, halted: Halted, notebooks: dict[str, tuple[int, str, Path]]):
+        self.halted = halted
+        self.notebooks = notebooks
+
+
+def _halted_config(taxi_runs, root: Path) -> Path:
+    """The taxi sample with 10% of payment_type values unknown to the schema."""
     with open(taxi_runs.config.parent / "data" / "data.csv", newline="") as handle:
         rows = list(csv.reader(handle))
     column = rows[0].index("payment_type")
@@ -56,11 +71,51 @@ def halted(taxi_runs, tmp_path_factory) -> Halted:
     bad = root / "bad.csv"
     with open(bad, "w", newline="") as handle:
         csv.writer(handle).writerows(rows)
-    config = write_config(root / "halted.toml", taxi_runs.config, {
+    return write_config(root / "halted.toml", taxi_runs.config, {
         'source = "tfx:chicago_taxi"': f'source = "{bad}"',
         f'dir = "{taxi_runs.config.parent / "data"}"': f'dir = "{root / "materialized"}"'})
-    process = run_cli("run", "--config", str(config), "--output-root", str(root / "out"))
-    return Halted(root, config, process, last_run_id(root / "out" / "taxi" / "runs"))
+
+
+@pytest.fixture(scope="module")
+def review(taxi_runs, tmp_path_factory) -> Review:
+    """Runs the halted pipeline while the notebooks review the taxi runs, then reviews it too.
+
+    Overlapping them keeps this module's share of the suite's time down.
+    """
+    root = tmp_path_factory.mktemp("halted")
+    config = _halted_config(taxi_runs, root)
+    pipeline = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "run", "--config", str(config),
+         "--output-root", str(root / "out")], cwd=PROJECT, text=True,
+        env={**os.environ, "TF_USE_LEGACY_KERAS": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    folder = tmp_path_factory.mktemp("notebooks")
+    spec_path = _kernel_check(folder)
+    started = {case: _start_notebook(notebook, taxi_runs.config, taxi_runs.out,
+                                     taxi_runs.run_id(run), folder, case, spec_path)
+               for case, (notebook, run) in NOTEBOOK_CASES.items() if run != "halted"}
+    stdout, stderr = pipeline.communicate(timeout=900)
+    process = subprocess.CompletedProcess(pipeline.args, pipeline.returncode, stdout, stderr)
+    halted = Halted(root, config, process, last_run_id(root / "out" / "taxi" / "runs"))
+    for case, (notebook, run) in NOTEBOOK_CASES.items():
+        if run == "halted":
+            started[case] = _start_notebook(notebook, config, halted.out, halted.run_id, folder,
+                                            case, spec_path)
+    executed = {}
+    for case, (notebook_process, target) in started.items():
+        _, err = notebook_process.communicate(timeout=900)
+        executed[case] = (notebook_process.returncode, err, target)
+    return Review(halted, executed)
+
+
+@pytest.fixture(scope="module")
+def halted(review) -> Halted:
+    return review.halted
+
+
+@pytest.fixture(scope="module")
+def notebooks(review) -> dict[str, tuple[int, str, Path]]:
+    return review.notebooks
 
 
 def _printed_report(stdout: str) -> Path:
@@ -158,6 +213,13 @@ def _chromium() -> str:
     pytest.fail(INSTALL_CHROMIUM, pytrace=False)
 
 
+def test_without_chromium_the_browser_test_fails_saying_how_to_install_it(monkeypatch):
+    monkeypatch.delenv("TFXPIPE_CHROMIUM", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match=r"sudo apt-get install -y chromium"):
+        _chromium()
+
+
 @pytest.mark.parametrize("name", ["strict", "halted"])
 def test_report_loads_in_a_real_browser_with_nothing_from_outside(name, taxi_runs, halted,
                                                                   tmp_path, capsys):
@@ -223,50 +285,36 @@ def _images(notebook) -> int:
                for output in cell.get("outputs", []))
 
 
-NOTEBOOK_CASES = {  # test case -> (notebook, run)
-    "data_validation-first": ("data_validation", "first"),
-    "data_validation-halted": ("data_validation", "halted"),
-    "model_analysis-first": ("model_analysis", "first"),
-    "model_analysis-strict": ("model_analysis", "strict"),
-}
 
 
-@pytest.fixture(scope="module")
-def notebooks(taxi_runs, halted, tmp_path_factory) -> dict[str, Path]:
-    """Every case of NOTEBOOK_CASES executed headless, all at once (one kernel each)."""
+def _kernel_check(folder: Path) -> Path:
+    """The notebooks' kernel must be this environment's Python, registered inside it."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
-    root = tmp_path_factory.mktemp("notebooks")
+    data_dir = folder / "jupyter-data"
     try:
-        spec = KernelSpecManager(data_dir=str(root / "jupyter-data")).get_kernel_spec(
-            "tabular-tfx")
+        spec = KernelSpecManager(data_dir=str(data_dir)).get_kernel_spec("tabular-tfx")
     except NoSuchKernel:
         pytest.fail("the notebooks' kernel 'tabular-tfx' is not registered in this environment: "
                     "run 'make venv'", pytrace=False)
     assert Path(spec.argv[0]).parent == Path(sys.executable).parent, spec.argv
-    runs = {name: (taxi_runs.config, taxi_runs.out, taxi_runs.run_id(name))
-            for name in ("first", "strict")}
-    runs["halted"] = (halted.config, halted.out, halted.run_id)
-    started = {}
-    for case, (notebook, run) in NOTEBOOK_CASES.items():
-        config, output_root, run_id = runs[run]
-        home = root / case
-        env = {**os.environ, "TFXPIPE_CONFIG": str(config),
-               "TFXPIPE_OUTPUT_ROOT": str(output_root), "TFXPIPE_RUN_ID": run_id,
-               "TFXPIPE_OFFLINE": "1", "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-               "JUPYTER_DATA_DIR": str(root / "jupyter-data"),
-               "JUPYTER_CONFIG_DIR": str(home / "config"), "IPYTHONDIR": str(home / "ipython")}
-        target = root / f"{case}.ipynb"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.run_notebook",
-             str(PROJECT / "notebooks" / f"{notebook}.ipynb"), str(target)],
-            cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        started[case] = (process, target)
-    executed = {}
-    for case, (process, target) in started.items():
-        _, stderr = process.communicate(timeout=900)
-        executed[case] = (process.returncode, stderr, target)
-    return executed
+    return data_dir
+
+
+def _start_notebook(notebook: str, config: Path, output_root: Path, run_id: str, folder: Path,
+                    case: str, data_dir: Path) -> tuple[subprocess.Popen, Path]:
+    """Starts notebooks/<notebook>.ipynb headless on a run (tests/run_notebook.py)."""
+    home = folder / case
+    env = {**os.environ, "TFXPIPE_CONFIG": str(config), "TFXPIPE_OUTPUT_ROOT": str(output_root),
+           "TFXPIPE_RUN_ID": run_id, "TFXPIPE_OFFLINE": "1",
+           "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "JUPYTER_DATA_DIR": str(data_dir),
+           "JUPYTER_CONFIG_DIR": str(home / "config"), "IPYTHONDIR": str(home / "ipython")}
+    target = folder / f"{case}.ipynb"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.run_notebook",
+         str(PROJECT / "notebooks" / f"{notebook}.ipynb"), str(target)],
+        cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return process, target
 
 
 def _executed(notebooks, case: str):
