@@ -169,8 +169,10 @@ def slices_figure(table: pd.DataFrame, metric: str, thresholds: list[Any] | None
     colours = [STATUS_COLOURS.get(s, "#4c78a8") for s in table["status"]]
     ax.barh(range(len(table)), table[metric], color=colours)
     counts = table["example_count"] if "example_count" in table else [None] * len(table)
-    labels = [f"{_short(s, 44)}  (n={int(n) if n == n and n is not None else '?'})"
-              for s, n in zip(table["slice"], counts, strict=True)]
+    # The title names the slicing columns: a label shows the values only ("Credit Card x 14").
+    values = [" x ".join(part.split("=", 1)[-1] for part in s.split(" x ")) for s in table["slice"]]
+    labels = [f"{_short(v, 40)}  (n={int(n) if n == n and n is not None else '?'})"
+              for v, n in zip(values, counts, strict=True)]
     ax.set_yticks(range(len(table)))
     ax.set_yticklabels(labels, fontsize=7)
     for threshold in thresholds or []:
@@ -230,12 +232,15 @@ def curves_figure(evaluation_uri: str):
             acc[0] += n
             acc[1] += b.total_weighted_refined_prediction.value
             acc[2] += b.total_weighted_label.value
-        xs = [acc[1] / acc[0] for _, acc in sorted(grouped.items())]
-        ys = [acc[2] / acc[0] for _, acc in sorted(grouped.items())]
+        # Bins of fewer than 10 examples say nothing about calibration: left out.
+        kept = [acc for _, acc in sorted(grouped.items()) if acc[0] >= 10]
+        xs = [acc[1] / acc[0] for acc in kept]
+        ys = [acc[2] / acc[0] for acc in kept]
         calibration.plot([0, 1], [0, 1], color="#999999", linestyle=":")
         calibration.plot(xs, ys, marker="o", color=SPLIT_COLOURS[1])
         calibration.set(xlabel="mean prediction", ylabel="positive rate",
-                        title="calibration (10 bins)", xlim=(0, 1), ylim=(0, 1))
+                        title="calibration (10 bins of >= 10 examples)", xlim=(0, 1),
+                        ylim=(0, 1))
     else:
         calibration.set_visible(False)
     return figure

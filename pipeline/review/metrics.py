@@ -117,6 +117,13 @@ def read_model_comparison(evaluation_uri: str) -> dict[str, dict[str, dict[str, 
     return out
 
 
+_COUNTS = {"example_count", "weighted_example_count"}
+
+
+def _count(name: str, value: float | None) -> float | int | None:
+    return int(round(value)) if name in _COUNTS and value is not None else value
+
+
 class Evaluation:
     """One run's evaluation: candidate metrics per slice, failures, baseline comparison."""
 
@@ -173,11 +180,13 @@ class Evaluation:
             status = ""
             if threshold:
                 status = FAILED if name in failed or f"change of {name}" in failed else PASSED
-            rows.append({"metric": name, "value": overall[name], "threshold": threshold,
-                         "status": status, "baseline": versus.get("baseline"),
+            rows.append({"metric": name, "value": _count(name, overall[name]),
+                         "threshold": threshold, "status": status,
+                         "baseline": _count(name, versus.get("baseline")),
                          "change": versus.get("diff")})
+        # object columns: counts stay integers next to the other metrics' floats
         frame = pd.DataFrame(rows, columns=["metric", "value", "threshold", "status", "baseline",
-                                            "change"])
+                                            "change"], dtype=object)
         frame.attrs["empty"] = "no metrics"
         return frame
 
@@ -256,8 +265,14 @@ def styled(frame: pd.DataFrame):
         background = _STATUS_COLOURS.get(row["status"])
         return [f"background-color: {background}" if background else ""] * len(row)
 
-    numbers = {c: "{:.4f}" for c in frame.columns
-               if frame[c].dtype.kind == "f" and c not in ("example_count",)}
+    def number(value: Any) -> str:
+        if value is None or (isinstance(value, float) and value != value):
+            return "-"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return str(value)
+        return f"{value:,}" if isinstance(value, int) else f"{value:.4f}"
+
+    numbers = {c: number for c in frame.columns if frame[c].dtype.kind in "fO"}
     if "example_count" in frame:
         numbers["example_count"] = "{:.0f}"
     return frame.style.apply(colour, axis=1).format(numbers, na_rep="-").hide(axis="index")
