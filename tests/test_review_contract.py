@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from pipeline.review import contract
-from pipeline.review.available import NOT_AVAILABLE, NotAvailable
 from pipeline.review.report import html_table
+from pipeline.review.unavailable import NOT_AVAILABLE, NotAvailable
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -171,3 +171,16 @@ def test_notebooks_are_committed_without_outputs(name):
     assert notebook["metadata"]["kernelspec"]["name"] == "tabular-tfx"
     source = "".join("".join(c["source"]) for c in code)
     assert "/tmp" not in source and "outputs/" not in source  # no hard-coded run paths
+
+
+def test_the_review_namespace_keeps_its_helpers_once_every_module_is_loaded():
+    import importlib
+
+    from pipeline import review
+
+    for module in ("command", "contract", "display", "figures", "metrics", "official", "report",
+                   "runs", "schema", "statistics", "unavailable"):
+        importlib.import_module(f"pipeline.review.{module}")
+    assert review.available(NotAvailable("x")) is False and review.available(1) is True
+    assert callable(review.show) and callable(review.open_run) and callable(review.decision_text)
+    assert review.official.show_tfma is not None

@@ -17,7 +17,6 @@ from tensorflow_model_analysis.proto import (
 )
 
 from pipeline.config import load_config
-from pipeline.review.available import NotAvailable
 from pipeline.review.metrics import (
     BELOW_BOUND,
     FAILED,
@@ -28,6 +27,7 @@ from pipeline.review.metrics import (
     read_thresholds,
     styled,
 )
+from pipeline.review.unavailable import NotAvailable
 from tests.e2e_helpers import TAXI_CONFIG
 
 SLICES = {  # payment_type value (None: overall) -> candidate metrics, baseline auc

@@ -18,9 +18,9 @@ from ml_metadata.proto import metadata_store_pb2 as mlmd
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from pipeline.config import load_config
-from pipeline.review.available import NotAvailable
 from pipeline.review.report import build_report
 from pipeline.review.runs import ReviewError, open_run, statistics_history
+from pipeline.review.unavailable import NotAvailable
 from tests.e2e_helpers import TAXI_CONFIG
 from tests.test_review_contract import ANOMALIES, DRIFT, SPANS, VARIANTS
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.review.available import NotAvailable
+from pipeline.review.unavailable import NotAvailable
 
 
 def slice_label(slice_key: dict[str, Any] | None) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.review.available import NotAvailable
+from pipeline.review.unavailable import NotAvailable
 
 
 def number_formats(frame: pd.DataFrame) -> dict[str, str]:

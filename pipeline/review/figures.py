@@ -12,7 +12,6 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.review.available import NotAvailable
 from pipeline.review.statistics import (
     DatasetStats,
     bin_edges,
@@ -22,6 +21,7 @@ from pipeline.review.statistics import (
     quantile_buckets,
     value_shares,
 )
+from pipeline.review.unavailable import NotAvailable
 
 SPLIT_COLOURS = ["#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d"]
 STATUS_COLOURS = {"FAILED": "#d62728", "below bound": "#ff9f1c", "one class": "#bbbbbb",

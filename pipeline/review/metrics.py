@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 
 from pipeline.config import METRICS, Config
-from pipeline.review.available import NotAvailable
 from pipeline.review.contract import slice_label
+from pipeline.review.unavailable import NotAvailable
 from pipeline.summary import (
     _threshold_text,
     primary_metric,

@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 
 from pipeline.review import contract
-from pipeline.review.available import NotAvailable
 from pipeline.review.runs import ReviewRun
+from pipeline.review.unavailable import NotAvailable
 
 REPORT_FILE = "report.html"
 WORST_SLICES = 15

@@ -19,7 +19,7 @@ import pandas as pd
 
 from pipeline.config import Config, ConfigError, load_config
 from pipeline.mlmd import NodeRecord, custom_property, open_store, run_ids, run_nodes
-from pipeline.review.available import NotAvailable
+from pipeline.review.unavailable import NotAvailable
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "taxi.toml"
 
