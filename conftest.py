@@ -5,5 +5,7 @@ import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Keras imports matplotlib when it is installed: keep its cache out of $HOME.
+# Keras imports matplotlib when it is installed, and Jupyter's kernel lookup creates an IPython
+# profile folder: both inside the environment, not in $HOME.
 os.environ.setdefault("MPLCONFIGDIR", os.path.join(sys.prefix, "var", "matplotlib"))
+os.environ.setdefault("IPYTHONDIR", os.path.join(sys.prefix, "var", "ipython"))
