@@ -9,6 +9,14 @@ RUN_ARGS    ?=
 BIN         := $(VENV)/bin
 STAMP       := $(VENV)/.installed
 PYTEST_ARGS ?=
+NOTEBOOK_PORT ?= 8888
+# Jupyter and IPython keep their settings, runtime files and history inside the environment,
+# not in $HOME.
+JUPYTER_ENV := JUPYTER_CONFIG_DIR=$(abspath $(VENV))/etc/jupyter-user \
+               JUPYTER_DATA_DIR=$(abspath $(VENV))/share/jupyter-user \
+               JUPYTER_RUNTIME_DIR=$(abspath $(VENV))/var/jupyter-runtime \
+               IPYTHONDIR=$(abspath $(VENV))/var/ipython \
+               MPLCONFIGDIR=$(abspath $(VENV))/var/matplotlib
 
 # Python 3.10: on PATH, else through pyenv. Empty when neither has it.
 PYTHON310 := $(shell \
@@ -25,6 +33,7 @@ help:
 	@echo "make test    run the test suite (includes an end-to-end run on a small sample)"
 	@echo "make lint    ruff"
 	@echo "make bench   cold/warm timings and peak memory vs the stock TFX taxi example (slow)"
+	@echo "make notebooks  JupyterLab on notebooks/ (review a run's data and model), on localhost"
 	@echo "make clean   remove outputs and materialised data (keeps the environment; 'make distclean' removes it too)"
 
 venv: $(STAMP)
@@ -36,12 +45,17 @@ $(STAMP): requirements.lock pyproject.toml
 	@[ -x $(BIN)/uv ] || $(BIN)/python -m pip install -q --disable-pip-version-check uv
 	$(BIN)/uv pip sync --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	@echo "registering the notebooks' kernel 'tabular-tfx' (this environment's Python) in $(VENV)"
+	@$(JUPYTER_ENV) $(BIN)/python -m ipykernel install --sys-prefix --name tabular-tfx \
+	  --display-name "Python (tabular-tfx)" --env TF_USE_LEGACY_KERAS 1 >/dev/null
 	@touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/tfxpipe run --config $(CONFIG) $(if $(OUTPUT_ROOT),--output-root $(OUTPUT_ROOT)) $(RUN_ARGS)
 
 test: $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  [ -n "$$TFXPIPE_CHROMIUM" ] || echo "note: Chromium is not installed, so the report's browser test will fail: install it with 'sudo apt-get install -y chromium' (Debian/Ubuntu), or set TFXPIPE_CHROMIUM to a Chromium binary" >&2
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -49,6 +63,16 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pipeline.bench
+
+# Review notebooks: JupyterLab on notebooks/, bound to localhost. Open the URL it prints (it holds
+# the access token). The notebooks review the latest run of CONFIG (and OUTPUT_ROOT) by default.
+notebooks: $(STAMP)
+	cd notebooks && $(JUPYTER_ENV) TFXPIPE_CONFIG=$(abspath $(CONFIG)) \
+	  $(if $(OUTPUT_ROOT),TFXPIPE_OUTPUT_ROOT=$(abspath $(OUTPUT_ROOT))) \
+	  ../$(BIN)/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 \
+	  --ServerApp.port=$(NOTEBOOK_PORT) --ServerApp.root_dir=. --LabApp.news_url=None \
+	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+	  --LabApp.extension_manager=readonly $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf outputs data/materialized .pytest_cache

@@ -1,4 +1,4 @@
-"""`tfxpipe`: run the pipeline, list runs and pushed versions.
+"""`tfxpipe`: run the pipeline, list runs and pushed versions, write a run's HTML report.
 
 Exit codes (also in the README): 0 pushed, 3 completed but not blessed, 4 halted by data
 validation, 1 error, 2 bad configuration or usage.
@@ -7,22 +7,27 @@ validation, 1 error, 2 bad configuration or usage.
 from __future__ import annotations
 
 import os
+import sys
 
 # Before anything imports TensorFlow, in this process and the Beam workers it starts: the stock
 # TFX 1.16 Trainer needs Keras 2 (tf-keras), and TFMOT does too.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+# Keras imports matplotlib when it is installed (the review extra): its cache goes into the
+# environment, not $HOME.
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(sys.prefix, "var", "matplotlib"))
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
 import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from pipeline.config import BEAM_MODES, Config, ConfigError, load_config  # noqa: E402
 from pipeline.logs import Terminal, redirected_output  # noqa: E402
+from pipeline.review.command import add_parser as add_report_parser  # noqa: E402
+from pipeline.review.command import report_after_run  # noqa: E402
 from pipeline.summary import (  # noqa: E402
     EXIT_DATA_HALT,
     EXIT_ERROR,
@@ -84,7 +89,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary["log"] = str(log_path)
     write_summary(run_dir, summary)
     for line in render(summary, outcome):
-        print(line)
+        print(line, flush=True)
+    print(f"report: {report_after_run(config, run_id, log_path, args.verbose)}")
     return outcome
 
 
@@ -202,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(runs)
     runs.add_argument("--json", action="store_true", help="machine-readable output")
     runs.set_defaults(func=cmd_runs)
+
+    add_report_parser(sub, common)
     return parser
 
 

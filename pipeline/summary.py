@@ -103,9 +103,11 @@ def _threshold_text(threshold) -> str:
         if bound.HasField("upper_bound"):
             parts.append(f"<= {bound.upper_bound.value:.4g}")
     if threshold.HasField("change_threshold"):
+        from tensorflow_model_analysis.proto.config_pb2 import MetricDirection
+
         change = threshold.change_threshold
         parts.append(f"change vs baseline >= {change.absolute.value:.4g}"
-                     if change.direction == 1 else
+                     if change.direction == MetricDirection.HIGHER_IS_BETTER else
                      f"change vs baseline <= {change.absolute.value:.4g}")
     return " and ".join(parts)
 

@@ -1,0 +1,55 @@
+"""Review of a run: the helpers the notebooks and the HTML report share.
+
+Notebooks import this package as `review`:
+
+    from pipeline import review
+    run = review.open_run()            # the latest run of the default config
+    review.show(review.anomalies_table(run.summary))
+
+Its names load on first use, so `tfxpipe` (which registers `tfxpipe report` from
+`pipeline.review.command`) does not pay for pandas and matplotlib on every command.
+"""
+
+import importlib
+import os
+import sys
+import warnings
+
+# Before anything imports TensorFlow (TFMA does): the project's models need Keras 2 (tf-keras).
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Matplotlib's cache goes into the environment, not $HOME.
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(sys.prefix, "var", "matplotlib"))
+# Google client libraries warn about Python 3.10 on import (TFX pins it): noise in a review.
+warnings.filterwarnings("ignore", message="You are using a non-supported Python version")
+
+_EXPORTS = {
+    "pipeline.review.unavailable": ["NOT_AVAILABLE", "NotAvailable", "available"],
+    "pipeline.review.contract": [
+        "anomalies_table", "data_files_table", "decision", "decision_text", "drift_table",
+        "failed_thresholds_table", "slice_label", "spans_table", "variant_deltas_table",
+        "variants_table"],
+    "pipeline.review.display": ["show"],
+    "pipeline.review.runs": ["ReviewError", "ReviewRun", "open_run", "runs_table",
+                             "statistics_history"],
+    "pipeline.review.schema": ["schema_table"],
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+_SUBMODULES = {"command", "contract", "display", "figures", "metrics", "official",
+               "report", "runs", "schema", "statistics", "unavailable"}
+
+__all__ = sorted([*_WHERE, "official"])
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"pipeline.review.{name}")
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'pipeline.review' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE, *_SUBMODULES])

@@ -1,0 +1,209 @@
+"""Readers of a run's summary.json, as tables: what the run decided and why.
+
+Some keys exist only when the pipeline built that part (`spans` and `drift` from the data
+issue, `variants` from the optimization issue, `observed`/`threshold` in anomaly rows). Each
+reader returns a table when its key is present and a `NotAvailable` saying so when it is not, so
+the notebooks and the report work for every run, old and new.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from pipeline.review.unavailable import NotAvailable
+
+
+def slice_label(slice_key: dict[str, Any] | None) -> str:
+    """`payment_type=Cash x trip_start_hour=16`; `overall` for the empty slice."""
+    return " x ".join(f"{k}={v}" for k, v in (slice_key or {}).items()) or "overall"
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str], empty: str) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=columns)
+    frame.attrs["empty"] = empty
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------
+# The decision
+
+
+def decision(summary: dict[str, Any]) -> dict[str, Any]:
+    """{"outcome", "headline", "reasons": [str]}: what happened to the model and why, in words."""
+    outcome = summary.get("outcome", "unknown")
+    reasons: list[str] = []
+    if summary.get("error"):
+        headline = "error: the run did not finish"
+        reasons.append(summary["error"])
+    elif outcome == "halted by data validation" or (
+            summary.get("anomalies") and "blessed" not in summary):
+        anomalies = summary.get("anomalies") or []
+        features = sorted({a["feature"] for a in anomalies})
+        headline = "halted by data validation: nothing was trained or pushed"
+        reasons.append(f"{len(anomalies)} anomal{'y' if len(anomalies) == 1 else 'ies'} against "
+                       f"the schema in {', '.join(features) or 'the data'}")
+    elif summary.get("blessed") is False:
+        headline = "not blessed: nothing was pushed, the served version stays"
+        for failure in summary.get("failed_thresholds") or []:
+            what = ("change of " if failure.get("is_diff") else "") + failure["metric"]
+            value = failure.get("value")
+            shown = "undefined" if value is None else f"{value:.4f}"
+            reasons.append(f"{what} on {slice_label(failure.get('slice'))}: {shown}, "
+                           f"required {failure.get('threshold')}")
+        if not reasons:
+            reasons.append("the Evaluator did not bless the model (no threshold failure recorded)")
+    elif summary.get("blessed"):
+        if summary.get("pushed"):
+            version = summary.get("pushed_version")
+            if summary.get("pusher_cached"):
+                headline = f"blessed; version {version} unchanged (served from cache)"
+            elif summary.get("already_served"):
+                headline = f"blessed; already the served version {version}: no new version"
+            else:
+                headline = f"blessed and pushed as version {version}"
+        else:
+            headline = "blessed; not pushed"
+        reasons.append("every threshold passed"
+                       + (" against the baseline" if summary.get("baseline_model") else ""))
+    else:
+        headline = f"outcome: {outcome}"
+    return {"outcome": outcome, "headline": headline, "reasons": reasons}
+
+
+def decision_text(summary: dict[str, Any]) -> str:
+    decided = decision(summary)
+    return "\n".join([decided["headline"], *(f"  - {r}" for r in decided["reasons"])])
+
+
+def failed_thresholds_table(summary: dict[str, Any]) -> pd.DataFrame | NotAvailable:
+    if "failed_thresholds" not in summary:
+        return NotAvailable("the model was not evaluated")
+    rows = [{"metric": ("change of " if f.get("is_diff") else "") + f["metric"],
+             "slice": slice_label(f.get("slice")), "value": f.get("value"),
+             "required": f.get("threshold")}
+            for f in summary["failed_thresholds"]]
+    return _frame(rows, ["metric", "slice", "value", "required"],
+                  "none: every threshold passed")
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+def data_files_table(summary: dict[str, Any]) -> pd.DataFrame | NotAvailable:
+    files = summary.get("data_files")
+    if not files:
+        return NotAvailable("the run recorded no input files")
+    rows = [{"path": f.get("path"), "rows": f.get("rows"), "bytes": f.get("bytes"),
+             "sha256": (f.get("sha256") or "")[:16]} for f in files]
+    return _frame(rows, ["path", "rows", "bytes", "sha256"], "no files")
+
+
+def spans_table(summary: dict[str, Any]) -> pd.DataFrame | NotAvailable:
+    """One row per (span, file) the run read."""
+    spans = summary.get("spans")
+    if not spans:
+        return NotAvailable("the pipeline recorded no spans (all data is one span)")
+    rows = []
+    for span in sorted(spans, key=lambda s: s.get("span", 0)):
+        for f in span.get("files") or [{}]:
+            rows.append({"span": span.get("span"), "path": f.get("path"), "rows": f.get("rows"),
+                         "bytes": f.get("bytes"), "sha256": (f.get("sha256") or "")[:16]})
+    return _frame(rows, ["span", "path", "rows", "bytes", "sha256"], "no spans")
+
+
+def drift_table(summary: dict[str, Any]) -> pd.DataFrame | NotAvailable:
+    """Drift per feature against the previous span, as the pipeline measured it; worst first."""
+    if "drift" not in summary:
+        return NotAvailable("the pipeline recorded no drift values (they need a previous span)")
+    if not summary["drift"]:
+        return NotAvailable("no previous span to compare with")
+    rows = [{"feature": d.get("feature"), "comparator": d.get("comparator"),
+             "value": d.get("value"), "threshold": d.get("threshold"),
+             "exceeded": bool(d.get("exceeded")), "span": d.get("span"),
+             "previous_span": d.get("previous_span")} for d in summary["drift"]]
+    rows.sort(key=lambda r: (not r["exceeded"], -_ratio(r["value"], r["threshold"]),
+                             str(r["feature"])))
+    return _frame(rows, ["feature", "comparator", "value", "threshold", "exceeded", "span",
+                         "previous_span"], "no drift values")
+
+
+def _ratio(value: float | None, threshold: float | None) -> float:
+    if value is None:
+        return 0.0
+    return value / threshold if threshold else value
+
+
+def anomalies_table(summary: dict[str, Any]) -> pd.DataFrame | NotAvailable:
+    """One row per (split, feature, anomaly); `observed` and `threshold` when the run has them."""
+    if "anomalies" not in summary:
+        return NotAvailable("data validation did not run")
+    anomalies = summary["anomalies"]
+    columns = ["split", "feature", "kind", "short", "description"]
+    if any("observed" in a or "threshold" in a for a in anomalies):
+        columns[3:3] = ["observed", "threshold"]
+    rows = [{c: a.get(c) for c in columns} for a in anomalies]
+    return _frame(rows, columns, "none: every split matches the schema")
+
+
+# ---------------------------------------------------------------------------------------------
+# Model
+
+
+def overall_metrics_table(summary: dict[str, Any]) -> pd.DataFrame | NotAvailable:
+    metrics = summary.get("metrics_overall")
+    if metrics is None:
+        return NotAvailable("the model was not evaluated")
+    rows = [{"metric": k, "value": v} for k, v in metrics.items()]
+    return _frame(rows, ["metric", "value"], "no metrics")
+
+
+def variants_table(summary: dict[str, Any]) -> pd.DataFrame | NotAvailable:
+    """The optimized variants of the model: size, sparsity, latency, blessing and reason."""
+    variants = summary.get("variants")
+    if not variants:
+        return NotAvailable("no optimized variants were built")
+    latency_keys = sorted({k for v in variants for k in (v.get("latency_ms") or {})},
+                          key=lambda k: (not k.startswith("p"), _percentile(k), k))
+    rows = []
+    for v in variants:
+        row = {"name": v.get("name"), "format": v.get("format"),
+               "size_bytes": v.get("size_bytes"), "gzip_bytes": v.get("gzip_bytes"),
+               "sparsity": v.get("sparsity"), "blessed": v.get("blessed"),
+               "reason": v.get("reason"), "pushed_path": v.get("pushed_path")}
+        latency = v.get("latency_ms") or {}
+        row.update({f"latency_ms_{k}": latency.get(k) for k in latency_keys})
+        rows.append(row)
+    columns = ["name", "format", "size_bytes", "gzip_bytes", "sparsity",
+               *[f"latency_ms_{k}" for k in latency_keys], "blessed", "reason", "pushed_path"]
+    return _frame(rows, columns, "no variants")
+
+
+def _percentile(key: str) -> float:
+    try:
+        return float(key[1:])
+    except ValueError:
+        return float("inf")
+
+
+def variant_deltas_table(summary: dict[str, Any]) -> pd.DataFrame | NotAvailable:
+    """Each variant's metric against the dense model, per slice; judged rows first, worst first."""
+    variants = summary.get("variants")
+    if not variants:
+        return NotAvailable("no optimized variants were built")
+    rows = []
+    for v in variants:
+        for d in v.get("deltas") or []:
+            rows.append({"variant": v.get("name"), "slice": slice_label(d.get("slice")),
+                         "metric": d.get("metric"), "dense": d.get("dense"),
+                         "value": d.get("variant"), "delta": d.get("delta"),
+                         "example_count": d.get("example_count"),
+                         "judged": bool(d.get("judged"))})
+    if not rows:
+        return NotAvailable("the variants recorded no metric deltas")
+    rows.sort(key=lambda r: (str(r["variant"]), not r["judged"], r["slice"] != "overall",
+                             r["delta"] if r["delta"] is not None else 0.0))
+    return _frame(rows, ["variant", "slice", "metric", "dense", "value", "delta",
+                         "example_count", "judged"], "no deltas")

@@ -1,0 +1,46 @@
+"""`show(x)`: one call that displays any review result in a notebook.
+
+Tables (DataFrames, with a sentence when empty), Stylers, figures (as PNG), `NotAvailable`
+(its sentence) and text.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pandas as pd
+
+from pipeline.review.unavailable import NotAvailable
+
+
+def number_formats(frame: pd.DataFrame) -> dict[str, str]:
+    formats = {}
+    for column in frame.columns:
+        if frame[column].dtype.kind == "f":
+            counts = column in ("example_count", "count", "rows", "bytes") or column.startswith(
+                "size")
+            formats[column] = "{:.0f}" if counts else "{:.4g}"
+    return formats
+
+
+def show(value: Any, caption: str | None = None) -> None:
+    from IPython.display import HTML, Image, display
+
+    if caption:
+        display(HTML(f"<h4>{html.escape(caption)}</h4>"))
+    if isinstance(value, NotAvailable):
+        display(value)
+    elif isinstance(value, pd.DataFrame):
+        if value.empty:
+            display(HTML(f"<p><em>{html.escape(value.attrs.get('empty', 'nothing'))}</em></p>"))
+        else:
+            display(value.style.format(number_formats(value), na_rep="-").hide(axis="index"))
+    elif hasattr(value, "savefig"):
+        from pipeline.review.figures import png_bytes
+
+        display(Image(png_bytes(value)))
+    elif isinstance(value, str):
+        print(value)
+    else:
+        display(value)

@@ -1,0 +1,291 @@
+"""Finds a run to review in ML Metadata, and the artifacts and summary it left.
+
+A review starts from a config and an output root (the project's taxi config and its output root
+by default) and a run id (the latest run by default). Everything else is looked up: the run's
+executions and artifacts from ML Metadata, its summary.json from its runs folder (rebuilt from
+ML Metadata when a run has none).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.config import Config, ConfigError, load_config
+from pipeline.mlmd import NodeRecord, custom_property, open_store, run_ids, run_nodes
+from pipeline.review.unavailable import NotAvailable
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "taxi.toml"
+
+
+class ReviewError(RuntimeError):
+    """No run to review: the message says what to do (one line)."""
+
+
+@dataclass
+class PreviousStatistics:
+    """Statistics of earlier data (the previous span, or the previous run's data)."""
+
+    run_id: str
+    span: int | None
+    artifact_id: int
+    statistics: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        span = f"span {self.span}, " if self.span is not None else ""
+        return f"{span}run {self.run_id}"
+
+
+@dataclass
+class ReviewRun:
+    config: Config
+    run_id: str
+    started: str
+    nodes: dict[str, NodeRecord]
+    summary: dict[str, Any]
+    summary_rebuilt: bool = False
+    _store: Any = field(default=None, repr=False)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.config.runs_dir / self.run_id
+
+    def artifact(self, node_id: str, key: str):
+        record = self.nodes.get(node_id)
+        artifacts = record.outputs.get(key) if record else None
+        return artifacts[0] if artifacts else None
+
+    def uri(self, node_id: str, key: str) -> str | None:
+        artifact = self.artifact(node_id, key)
+        return artifact.uri if artifact is not None else None
+
+    @property
+    def statistics_artifact(self):
+        return self.artifact("StatisticsGen", "statistics")
+
+    @property
+    def span(self) -> int | None:
+        artifact = self.statistics_artifact
+        if artifact is None or "span" not in artifact.properties:
+            return None
+        return artifact.properties["span"].int_value
+
+    @cached_property
+    def statistics(self) -> dict[str, Any]:
+        """{split: DatasetFeatureStatistics} of this run's data; {} without StatisticsGen."""
+        from pipeline.review.statistics import load_statistics
+
+        uri = self.uri("StatisticsGen", "statistics")
+        return load_statistics(uri) if uri else {}
+
+    @cached_property
+    def schema(self):
+        from pipeline.review.schema import load_schema
+
+        for node, key in (("ImportSchemaGen", "schema"), ("SchemaGen", "schema")):
+            uri = self.uri(node, key)
+            if uri:
+                return load_schema(uri)
+        return load_schema(self.config.schema.path) if self.config.schema.path else None
+
+    def anomalies(self) -> dict[str, Any]:
+        """{split: Anomalies proto} from ExampleValidator; {} when it did not run."""
+        from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+        artifact = self.artifact("ExampleValidator", "anomalies")
+        if artifact is None:
+            return {}
+        found = {}
+        for split in json.loads(artifact.properties["split_names"].string_value or "[]"):
+            path = Path(artifact.uri) / f"Split-{split}" / "SchemaDiff.pb"
+            if path.is_file():
+                found[split] = anomalies_pb2.Anomalies.FromString(path.read_bytes())
+        return found
+
+    @property
+    def evaluation_uri(self) -> str | None:
+        return self.uri("Evaluator", "evaluation")
+
+    def baseline(self) -> str:
+        """The model this run's candidate was compared with: its served version and artifact."""
+        uris = self.summary.get("baseline_model") or []
+        if not uris:
+            return "none (no earlier blessed model)"
+        from components.versioned_pusher.executor import version_of_model
+
+        model_dir = self.config.serving_dir / self.config.pipeline.model_name
+        version = version_of_model(str(model_dir), uris[0])
+        return (f"version {version} ({uris[0]})" if version is not None
+                else f"{uris[0]} (not a pushed version)")
+
+    @property
+    def outcome(self) -> str:
+        return self.summary.get("outcome", "unknown")
+
+    def describe(self) -> str:
+        lines = [f"run {self.run_id} of pipeline '{self.config.pipeline.name}', started "
+                 f"{self.started}: {self.outcome}",
+                 f"config: {self.config.config_path}",
+                 f"output root: {self.config.output_root}"]
+        if self.summary_rebuilt:
+            lines.append("(this run has no summary.json: its summary was rebuilt from ML Metadata)")
+        return "\n".join(lines)
+
+    def previous_statistics(self) -> PreviousStatistics | NotAvailable:
+        """The latest earlier statistics of other data: the previous span, else the previous
+        run that read different data. Cached reruns share this run's artifact and are skipped."""
+        from pipeline.review.statistics import load_statistics
+
+        current = self.statistics_artifact
+        if current is None:
+            return NotAvailable("this run computed no statistics")
+        store = self._store or open_store(self.config.metadata_path)
+        earlier = [r for r, _ in run_ids(store)]
+        earlier = earlier[:earlier.index(self.run_id)] if self.run_id in earlier else earlier
+        for run_id in reversed(earlier):
+            nodes = run_nodes(store, self.config.pipeline.name, run_id)
+            record = nodes.get("StatisticsGen")
+            artifacts = record.outputs.get("statistics") if record else None
+            if not artifacts or artifacts[0].id == current.id:
+                continue
+            artifact = artifacts[0]
+            span = artifact.properties["span"].int_value if "span" in artifact.properties else None
+            if self.span is not None and span is not None and span > self.span:
+                continue
+            return PreviousStatistics(run_id, span, artifact.id, load_statistics(artifact.uri))
+        return NotAvailable("no earlier run read other data (reruns of the same data share "
+                            "one statistics artifact)")
+
+
+    def compare_splits(self, base: str = "train", other: str = "eval"):
+        """Distances between two splits of this run's data, worst first."""
+        from pipeline.review.statistics import compare
+
+        if base not in self.statistics or other not in self.statistics:
+            return NotAvailable(f"this run has no statistics of splits {base} and {other}")
+        return compare(self.statistics[base], self.statistics[other], base, other, self.schema)
+
+    def compare_with_previous(self, split: str = "train"):
+        """(previous statistics, distances this vs previous) of one split; NotAvailable when
+        there is no earlier data."""
+        from pipeline.review.statistics import compare
+
+        previous = self.previous_statistics()
+        if isinstance(previous, NotAvailable):
+            return previous
+        if split not in previous.statistics or split not in self.statistics:
+            return NotAvailable(f"split {split} is not in both this run's and the previous data")
+        table = compare(previous.statistics[split], self.statistics[split], "previous", "this",
+                        self.schema)
+        table.attrs["caption"] = f"split {split}: this run vs {previous.label}"
+        return previous, table
+
+
+def _started(created_ms: int) -> str:
+    return datetime.datetime.fromtimestamp(created_ms / 1000, datetime.timezone.utc
+                                           ).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def open_run(config: str | Path | Config | None = None, output_root: str | None = None,
+             run_id: str | None = None) -> ReviewRun:
+    """The run `run_id` (default: the latest) of the pipeline a config describes.
+
+    `config` defaults to the project's taxi config; `output_root` to the config's. A unique
+    prefix of a run id is enough.
+    """
+    if not isinstance(config, Config):
+        config = load_config(config or DEFAULT_CONFIG, output_root or None)
+    if not config.metadata_path.is_file():
+        raise ReviewError(f"no runs yet: no metadata store at {config.metadata_path} "
+                          "(start one with 'make run' or 'tfxpipe run')")
+    store = open_store(config.metadata_path)
+    runs = run_ids(store)
+    if not runs:
+        raise ReviewError(f"no runs in {config.metadata_path} (start one with 'tfxpipe run')")
+    if not run_id or run_id == "latest":
+        run_id, created = runs[-1]
+    else:
+        matches = [(r, c) for r, c in runs if r == run_id] or [
+            (r, c) for r, c in runs if r.startswith(run_id)]
+        if len(matches) != 1:
+            known = ", ".join(r for r, _ in runs[-5:])
+            what = "is ambiguous" if matches else "is not a run"
+            raise ReviewError(f"'{run_id}' {what} of pipeline '{config.pipeline.name}' "
+                              f"(latest runs: {known}; 'tfxpipe runs' lists them all)")
+        run_id, created = matches[0]
+    nodes = run_nodes(store, config.pipeline.name, run_id)
+    summary_path = config.runs_dir / run_id / "summary.json"
+    rebuilt = False
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (OSError, ValueError):
+        from pipeline.summary import build_summary
+
+        summary, rebuilt = build_summary(config, run_id, nodes), True
+    return ReviewRun(_config_of_run(config, summary), run_id, _started(created), nodes, summary,
+                     rebuilt, store)
+
+
+def _config_of_run(config: Config, summary: dict[str, Any]) -> Config:
+    """The config the run was made with (its slices, metrics, thresholds), when it still loads
+    and names the same pipeline; else the one given. Output root: the one given."""
+    path = summary.get("config")
+    if not path or not Path(path).is_file() or Path(path) == Path(config.config_path):
+        return config
+    try:
+        own = load_config(path, str(config.output_root))
+    except ConfigError:
+        return config
+    return own if own.pipeline.name == config.pipeline.name else config
+
+
+def runs_table(config: Config) -> pd.DataFrame:
+    """Every run of the pipeline, newest first, with its outcome."""
+    from pipeline.versions import list_runs
+
+    rows = list(reversed(list_runs(config)))
+    frame = pd.DataFrame(rows, columns=["run_id", "started", "outcome", "detail"])
+    frame.attrs["empty"] = "no runs yet"
+    return frame
+
+
+def statistics_history(run: ReviewRun) -> pd.DataFrame:
+    """Each distinct statistics artifact (one per span, or per change of data) up to this run."""
+    store = run._store or open_store(run.config.metadata_path)
+    seen: dict[int, dict[str, Any]] = {}
+    for run_id, created in run_ids(store):
+        nodes = run_nodes(store, run.config.pipeline.name, run_id)
+        record = nodes.get("StatisticsGen")
+        for artifact in (record.outputs.get("statistics", []) if record else []):
+            if artifact.id in seen:
+                seen[artifact.id]["runs"] += 1
+                continue
+            from pipeline.review.statistics import split_order
+            from pipeline.summary import split_row_counts
+
+            try:
+                rows = split_row_counts(artifact.uri)
+            except OSError:
+                rows = {}
+            seen[artifact.id] = {
+                "span": custom_property(artifact, "span") if "span" not in artifact.properties
+                else artifact.properties["span"].int_value,
+                "first_run": run_id, "started": _started(created), "runs": 1,
+                "rows": ", ".join(f"{k} {rows[k]}" for k in sorted(rows, key=split_order)),
+                "artifact_id": artifact.id, "this_run": artifact.id == (
+                    run.statistics_artifact.id if run.statistics_artifact else None),
+            }
+        if run_id == run.run_id:
+            break
+    frame = pd.DataFrame(list(seen.values()),
+                         columns=["span", "first_run", "started", "runs", "rows", "artifact_id",
+                                  "this_run"])
+    frame.attrs["empty"] = "no statistics computed yet"
+    return frame

@@ -1,0 +1,164 @@
+"""Run lookup in ML Metadata and statistics across runs and spans, on a small real MLMD store
+(SQLite) laid out as TFX records runs: `pipeline_run` and `node` contexts, StatisticsGen
+executions with OUTPUT events keyed `statistics`, ExampleStatistics artifacts with a `span`.
+
+Also the report built from a hand-made summary holding every contract key (spans, drift,
+variants, anomaly observed/threshold), so the merge with those parts can rely on it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2 as mlmd
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
+from pipeline.config import load_config
+from pipeline.review.report import build_report
+from pipeline.review.runs import ReviewError, open_run, statistics_history
+from pipeline.review.unavailable import NotAvailable
+from tests.e2e_helpers import TAXI_CONFIG
+from tests.test_review_contract import ANOMALIES, DRIFT, SPANS, VARIANTS
+
+
+def _stats_dir(folder: Path, shares: dict[str, int]) -> str:
+    """A StatisticsGen-like artifact folder: Split-train and Split-eval FeatureStats.pb."""
+    for split, n in (("train", 300), ("eval", 100)):
+        dataset = statistics_pb2.DatasetFeatureStatistics(num_examples=n)
+        feature = dataset.features.add(type=statistics_pb2.FeatureNameStatistics.STRING)
+        feature.path.step.append("payment_type")
+        total = sum(shares.values())
+        feature.string_stats.common_stats.num_non_missing = total
+        feature.string_stats.common_stats.tot_num_values = total
+        for label, count in shares.items():
+            feature.string_stats.rank_histogram.buckets.add(label=label, sample_count=count)
+        path = folder / f"Split-{split}" / "FeatureStats.pb"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(statistics_pb2.DatasetFeatureStatisticsList(
+            datasets=[dataset]).SerializeToString())
+    return str(folder)
+
+
+class FakeRuns:
+    """Writes runs into a real MLMD store the way TFX's StatisticsGen records them."""
+
+    def __init__(self, metadata_path: Path):
+        metadata_path.parent.mkdir(parents=True, exist_ok=True)
+        config = mlmd.ConnectionConfig()
+        config.sqlite.filename_uri = str(metadata_path)
+        config.sqlite.connection_mode = mlmd.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+        self.store = metadata_store.MetadataStore(config)
+        self.run_type = self.store.put_context_type(mlmd.ContextType(name="pipeline_run"))
+        self.node_type = self.store.put_context_type(mlmd.ContextType(name="node"))
+        self.exec_type = self.store.put_execution_type(mlmd.ExecutionType(name="StatisticsGen"))
+        self.stats_type = self.store.put_artifact_type(mlmd.ArtifactType(
+            name="ExampleStatistics",
+            properties={"span": mlmd.INT, "split_names": mlmd.STRING}))
+        [self.node] = self.store.put_contexts([mlmd.Context(
+            type_id=self.node_type, name="taxi.StatisticsGen")])
+
+    def artifact(self, uri: str, span: int) -> int:
+        artifact = mlmd.Artifact(type_id=self.stats_type, uri=uri)
+        artifact.properties["span"].int_value = span
+        artifact.properties["split_names"].string_value = '["train", "eval"]'
+        return self.store.put_artifacts([artifact])[0]
+
+    def run(self, run_id: str, artifact_id: int) -> None:
+        time.sleep(0.005)  # distinct creation times order the runs
+        [run] = self.store.put_contexts([mlmd.Context(type_id=self.run_type, name=run_id)])
+        execution = mlmd.Execution(type_id=self.exec_type,
+                                   last_known_state=mlmd.Execution.COMPLETE)
+        [artifact] = self.store.get_artifacts_by_id([artifact_id])
+        event = mlmd.Event(type=mlmd.Event.OUTPUT)
+        event.path.steps.add(key="statistics")
+        event.path.steps.add(index=0)
+        self.store.put_execution(execution, [(artifact, event)],
+                                 [self._context(run), self._context(self.node)])
+
+    def _context(self, context_id: int) -> mlmd.Context:
+        return self.store.get_contexts_by_id([context_id])[0]
+
+
+@pytest.fixture()
+def runs(tmp_path):
+    config = load_config(TAXI_CONFIG, str(tmp_path / "out"))
+    fake = FakeRuns(config.metadata_path)
+    old = fake.artifact(_stats_dir(tmp_path / "stats-1", {"Cash": 60, "Card": 40}), span=0)
+    new = fake.artifact(_stats_dir(tmp_path / "stats-2", {"Cash": 20, "Card": 80}), span=0)
+    fake.run("20250101T000000000000Z", old)   # first run
+    fake.run("20250102T000000000000Z", old)   # a cached rerun: same statistics
+    fake.run("20250103T000000000000Z", new)   # new data
+    return config
+
+
+def test_latest_run_by_default_and_unique_prefixes(runs):
+    assert open_run(runs).run_id == "20250103T000000000000Z"
+    assert open_run(runs, run_id="20250102").run_id == "20250102T000000000000Z"
+    with pytest.raises(ReviewError, match="'202501' is ambiguous"):
+        open_run(runs, run_id="202501")
+    with pytest.raises(ReviewError, match="'2024' is not a run of pipeline 'taxi'"):
+        open_run(runs, run_id="2024")
+
+
+def test_no_store_says_to_run_first(tmp_path):
+    config = load_config(TAXI_CONFIG, str(tmp_path / "nothing"))
+    with pytest.raises(ReviewError, match="no runs yet: no metadata store at .*'make run'"):
+        open_run(config)
+
+
+def test_previous_statistics_skip_reruns_of_the_same_data(runs):
+    latest = open_run(runs)
+    assert latest.summary_rebuilt  # no summary.json: rebuilt from MLMD
+    assert latest.summary["rows"] == {"train": 300, "eval": 100}
+    previous, table = latest.compare_with_previous("train")
+    # The latest earlier run that read other data (here a cached rerun of the first data).
+    assert previous.run_id == "20250102T000000000000Z" and previous.span == 0
+    assert previous.label == "span 0, run 20250102T000000000000Z"
+    [row] = table.to_dict("records")
+    assert row["feature"] == "payment_type" and row["value"] == pytest.approx(0.4)
+    assert row["moved_most"] == "Card: 40.0% -> 80.0%"
+    rerun = open_run(runs, run_id="20250102")
+    assert isinstance(rerun.previous_statistics(), NotAvailable)
+
+
+def test_statistics_history_one_row_per_distinct_statistics(runs):
+    history = statistics_history(open_run(runs))
+    assert list(history["first_run"]) == ["20250101T000000000000Z", "20250103T000000000000Z"]
+    assert list(history["runs"]) == [2, 1]
+    assert list(history["this_run"]) == [False, True]
+    assert list(history["rows"]) == ["train 300, eval 100"] * 2
+    up_to_second = statistics_history(open_run(runs, run_id="20250102"))
+    assert list(up_to_second["runs"]) == [2]
+
+
+def test_report_shows_every_contract_key_when_present(runs):
+    run = open_run(runs)
+    run.summary.update({"outcome": "not blessed", "blessed": False, "spans": SPANS,
+                        "drift": DRIFT, "anomalies": ANOMALIES, "variants": VARIANTS,
+                        "failed_thresholds": [], "pushed": False})
+    page = build_report(run)
+    assert "could not build this section" not in page
+    assert "data/span-1/b.csv" in page and "data/span-2/a.csv" in page
+    assert '<tr class="fail"><td>payment_type</td><td>infinity_norm</td>' in page  # drift
+    assert "<th>observed</th><th>threshold</th>" in page and "Bitcoin (~10%)" in page
+    assert "<td>tflite_int8</td>" in page and "auc dropped by 0.03 (&gt; 0.01)" in page
+    assert "latency_ms_p99" in page and "payment_type=Cash" in page
+    for absent in ("recorded no spans", "recorded no drift", "no optimized variants"):
+        assert absent not in page
+    # The run was not evaluated: its model sections say so instead of failing.
+    assert "not available for this run: the Evaluator did not run" in page
+
+
+def test_report_of_the_run_folder_is_written_atomically(runs):
+    from pipeline.review.report import write_report
+
+    run = open_run(runs)
+    path = write_report(run)
+    assert path == runs.runs_dir / run.run_id / "report.html"
+    assert path.read_text().startswith("<!doctype html>")
+    assert not list(path.parent.glob("*.partial"))
+    json.dumps(run.summary, default=str)  # the rebuilt summary stays JSON-friendly
