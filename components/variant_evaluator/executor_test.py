@@ -99,12 +99,15 @@ def test_within_tolerance_the_variant_is_blessed_with_its_latency(judged):
 
 
 def test_an_impossibly_tight_tolerance_is_not_blessed(tiny_optimized, tmp_path):
-    result = _read(run_variant_evaluator(tiny_optimized, str(tmp_path), tolerance=0.0))
+    # -1: the variant would have to beat the dense model by a whole AUC unit on every judged
+    # slice. (0 is not impossible: int8 scores so close to the dense model that it can tie or
+    # win on every slice.)
+    result = _read(run_variant_evaluator(tiny_optimized, str(tmp_path), tolerance=-1.0))
     [variant] = result["variants"]
-    losses = [d for d in variant["deltas"] if d["judged"] and d["delta"] < 0]
-    assert losses, "int8 loses some AUC on some slice of the tiny model"
-    assert variant["blessed"] is False
-    assert [d for d in variant["deltas"] if not d["passed"]] == losses
-    worst = min(losses, key=lambda d: d["delta"])
-    assert f"auc {worst['delta']:+.4f}" in variant["reason"]
-    assert "exceeds the tolerance 0" in variant["reason"]
+    judged = [d for d in variant["deltas"] if d["judged"]]
+    assert variant["blessed"] is False and len(judged) >= 6
+    assert [d for d in variant["deltas"] if not d["passed"]] == judged
+    worst = min(judged, key=lambda d: d["delta"])
+    assert variant["reason"].startswith(
+        f"auc {worst['delta']:+.4f} on ")
+    assert f"exceeds the tolerance -1 (and {len(judged) - 1} more failures)" in variant["reason"]

@@ -121,7 +121,13 @@ def _reason(verdict: Verdict, rules: list[MetricRule], min_examples: int) -> str
         limits = ", ".join(f"{r.name} loss <= {r.tolerance:g}" for r in rules)
         return (f"within tolerance ({limits}) overall and on all {verdict.judged_slices - 1} "
                 f"judged slices{small}")
-    worst = max(verdict.failures, key=lambda r: abs(r["delta"]) - r["tolerance"])
+    higher = {r.name: r.higher_is_better for r in rules}
+
+    def excess(row: dict[str, Any]) -> float:
+        loss = -row["delta"] if higher[row["metric"]] else row["delta"]
+        return loss - row["tolerance"]
+
+    worst = max(verdict.failures, key=excess)
     more = len(verdict.failures) - 1
     return (f"{worst['metric']} {worst['delta']:+.4f} on {slice_name(worst['slice'])} "
             f"(n={worst['example_count']}) exceeds the tolerance {worst['tolerance']:g}"
