@@ -18,13 +18,14 @@ PYTHON310 := $(shell \
     "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo "$$p"; break; }; \
   done)
 
-.PHONY: help venv run test test-all lint bench notebooks clean
+.PHONY: help venv run test test-all lint bench bench-optimize notebooks clean
 
 help:
 	@echo "make run     build the environment, materialise the default data, run the pipeline, push a model"
 	@echo "make test    run the test suite (includes an end-to-end run on a small sample)"
 	@echo "make lint    ruff"
 	@echo "make bench   cold/warm timings and peak memory vs the stock TFX taxi example (slow)"
+	@echo "make bench-optimize  sizes, AUC per slice and latency of the optimized variants (full data)"
 	@echo "make clean   remove outputs and materialised data (keeps the environment; 'make distclean' removes it too)"
 
 venv: $(STAMP)
@@ -49,6 +50,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pipeline.bench
+
+bench-optimize: $(STAMP)
+	$(BIN)/python -m pipeline.bench_optimize
 
 clean:
 	rm -rf outputs data/materialized .pytest_cache

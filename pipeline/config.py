@@ -33,6 +33,8 @@ VARIANT_METRICS: dict[str, tuple[str, ...]] = {
     "multiclass": ("accuracy", "log_loss"),
     "regression": ("mse", "mae", "rmse"),
 }
+# Without [optimization.tolerance]: a regression error has the label's units, so it has no default.
+DEFAULT_VARIANT_TOLERANCE = {"binary": {"auc": 0.01}, "multiclass": {"accuracy": 0.01}}
 
 # Metric name in the config -> (TFMA metric class, metric key in TFMA results, higher is better).
 METRICS: dict[str, dict[str, tuple[str, str, bool]]] = {
@@ -174,7 +176,7 @@ class OptimizationSection:
     pruning_end_step: int = 600
     pruning_frequency: int = 50
     finetune_learning_rate: float = 0.0  # 0: the model's learning_rate
-    tolerance: dict[str, float] = field(default_factory=lambda: {"auc": 0.01})
+    tolerance: dict[str, float] = field(default_factory=dict)  # {}: the task's default
     min_slice_examples: int = 100
     min_class_examples: int = 10
     representative_samples: int = 200
@@ -230,6 +232,13 @@ class Config:
 
     def metric_spec(self, name: str) -> tuple[str, str, bool]:
         return METRICS[self.label.kind][name]
+
+    @property
+    def variant_tolerance(self) -> dict[str, float]:
+        """The largest loss per metric an optimized variant may have (the task's default if
+        [optimization.tolerance] is not set)."""
+        return (self.optimization.tolerance
+                or DEFAULT_VARIANT_TOLERANCE.get(self.label.kind, {}))
 
     def module_config(self, code_fingerprint: str = "") -> dict[str, Any]:
         """The JSON-friendly dict that Transform and Trainer receive as custom_config."""
@@ -510,8 +519,9 @@ def _validate_optimization(config: Config, check: Any) -> None:
     check(opt.finetune_learning_rate >= 0.0,
           "'optimization.finetune_learning_rate' must be >= 0 (0 = the model's learning_rate)")
     allowed = VARIANT_METRICS[config.label.kind]
-    check(bool(opt.tolerance), "'optimization.tolerance' must set at least one metric, "
-          f"e.g. {allowed[0]} = 0.01")
+    check(not opt.enabled or bool(config.variant_tolerance),
+          f"[optimization.tolerance] must set the largest loss allowed for a {config.label.kind} "
+          f"label, e.g. {allowed[-1]} = 0.1 (in the label's units)")
     for metric, value in opt.tolerance.items():
         check(metric in allowed, f"'optimization.tolerance.{metric}': a {config.label.kind} "
               f"variant is judged on {', '.join(allowed)}")

@@ -39,7 +39,7 @@ def stage_fingerprint() -> str:
 
 def judgement_rules(config: Config) -> dict[str, dict[str, Any]]:
     rules = {}
-    for name, tolerance in config.optimization.tolerance.items():
+    for name, tolerance in config.variant_tolerance.items():
         _, tfma_key, higher_is_better = config.metric_spec(name)
         rules[name] = {"tolerance": tolerance, "higher_is_better": higher_is_better,
                        "tfma_key": tfma_key}

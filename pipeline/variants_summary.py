@@ -74,7 +74,8 @@ def _overall_delta(row: dict[str, Any]) -> str:
 
 
 def render_variants(rows: list[dict[str, Any]] | None) -> list[str]:
-    """One line per variant: blessed or not (why), pushed or not, size, delta overall, p50."""
+    """One line per variant: blessed or not, pushed or not, format, size, AUC delta overall,
+    median latency, and why."""
     if rows is None:
         return []
     lines = ["variants:"]
@@ -83,8 +84,7 @@ def render_variants(rows: list[dict[str, Any]] | None) -> list[str]:
                  "blessed, not pushed" if row["blessed"] else "NOT blessed")
         sparsity = f", sparsity {row['sparsity']:.2f}" if row["sparsity"] is not None else ""
         p50 = (f", p50 {row['latency_ms']['p50']:.3f} ms" if row.get("latency_ms") else "")
-        lines.append(f"  {row['name']:<15} {state:<20} {row['format']:<11} "
+        lines.append(f"  {row['name']:<15} {state:<20} {row['format']} "
                      f"{_kb(row['size_bytes'])} (gzip {_kb(row['gzip_bytes'])}){sparsity}, "
-                     f"{_overall_delta(row)} overall{p50}")
-        lines.append(f"  {'':<15} {row['reason']}")
+                     f"{_overall_delta(row)} overall{p50}: {row['reason']}")
     return lines

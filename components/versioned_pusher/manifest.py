@@ -148,8 +148,11 @@ def _scalar_metrics(
     record: metrics_for_slice_pb2.MetricsForSlice, baselines: set[str]
 ) -> dict[str, float]:
     values: dict[str, float] = {}
-    # Unweighted first, so a weighted twin of the same metric never replaces it.
-    entries = sorted(record.metric_keys_and_values, key=lambda kv: kv.key.example_weighted.value)
+    # TFMA's own unweighted metrics first (example_weighted set to false), then a Keras model's
+    # compiled metrics of the same name (no example_weighted field: e.g. its 200-threshold
+    # "auc", which differs on small slices), then weighted twins: the first one seen is kept.
+    entries = sorted(record.metric_keys_and_values, key=lambda kv: (
+        2 if kv.key.example_weighted.value else 0 if kv.key.HasField("example_weighted") else 1))
     for entry in entries:
         key = entry.key
         if (key.is_diff or key.model_name in baselines or key.HasField("sub_key")
