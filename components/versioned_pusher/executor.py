@@ -225,7 +225,6 @@ class Executor(base_executor.BaseExecutor):
         if (served and version_of_model(model_dir, model.uri) == served[-1]
                 and _variants_uri(read_manifest(model_dir, served[-1]))
                 == (variants.uri if variants else None)):
-            # Serving already loads this very model: a new number would only duplicate it.
             self._record_push(pushed_model, served[-1], os.path.join(model_dir, str(served[-1])),
                               already_served=True)
             logging.info("%s is already the served version %d; nothing new pushed.",
@@ -272,7 +271,7 @@ class Executor(base_executor.BaseExecutor):
         extras = [(v["source"], os.path.join(manifest_lib.VARIANTS_DIR, v["name"]))
                   for v in blessed]
         entries, optimization = manifest_lib.variants_section(
-            result, {v["name"] for v in blessed}, dense_blessed=True)
+            result, {v["name"] for v in blessed})
         optimization["variants_artifact"] = _ref(variants)
         for entry in entries:
             logging.info("Variant %s: %s", entry["name"],

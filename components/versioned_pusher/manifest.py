@@ -73,7 +73,7 @@ _VARIANT_FIELDS = ("name", "format", "size_bytes", "gzip_bytes", "weights_bytes"
 VARIANTS_DIR = "variants"
 
 
-def variants_section(result: dict[str, Any], pushed: set[str], dense_blessed: bool
+def variants_section(result: dict[str, Any], pushed: set[str]
                      ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(manifest["variants"], manifest["optimization"]) from a VariantEvaluator's variants.json.
 
@@ -86,8 +86,7 @@ def variants_section(result: dict[str, Any], pushed: set[str], dense_blessed: bo
         name = variant["name"]
         entry["path"] = f"{VARIANTS_DIR}/{name}" if name in pushed else None
         if name not in pushed:
-            entry["not_pushed"] = ("the dense model is not blessed" if not dense_blessed
-                                   else "not blessed: " + variant.get("reason", ""))
+            entry["not_pushed"] = "not blessed: " + variant.get("reason", "")
         entries.append(entry)
     dense = {k: v for k, v in result["dense"].items() if k not in ("path", "sparsity_detail")}
     return entries, {"dense": dense, "judgement": result.get("judgement")}
