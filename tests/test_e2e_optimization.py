@@ -136,3 +136,14 @@ def test_rerun_keeps_the_pushed_variants_and_strict_run_pushes_none(taxi_runs):
     assert all(r["pushed_path"] is None for r in strict)
     assert all("not pushed: the dense model is not blessed" in r["reason"] for r in strict)
     assert "blessed, not pushed" in taxi_runs.process("strict").stdout
+
+
+def test_tfma_and_tflite_paths_judge_the_same_slices_with_the_same_counts(taxi_runs):
+    variants = _variants_json(taxi_runs)["variants"]
+    counts = [{json.dumps(d["slice"], sort_keys=True): d["example_count"] for d in v["deltas"]}
+              for v in variants]
+    assert len(counts[0]) > 50 and counts[0] == counts[1] == counts[2]
+    # Dense AUC overall: TFMA's (10,000 thresholds) and the exact one agree closely.
+    overall = [next(d for d in v["deltas"] if d["slice"] == {}) for v in variants]
+    assert overall[0]["dense"] == pytest.approx(overall[1]["dense"], abs=2e-3)
+    assert overall[1]["dense"] == overall[2]["dense"]
