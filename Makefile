@@ -26,7 +26,7 @@ PYTHON310 := $(shell \
     "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo "$$p"; break; }; \
   done)
 
-.PHONY: help venv run test test-all lint bench notebooks clean
+.PHONY: help venv run test test-all lint bench bench-optimize notebooks clean
 
 help:
 	@echo "make run     build the environment, materialise the default data, run the pipeline, push a model"
@@ -34,6 +34,7 @@ help:
 	@echo "make lint    ruff"
 	@echo "make bench   cold/warm timings and peak memory vs the stock TFX taxi example (slow)"
 	@echo "make notebooks  JupyterLab on notebooks/ (review a run's data and model), on localhost"
+	@echo "make bench-optimize  sizes, AUC per slice and latency of the optimized variants (full data)"
 	@echo "make clean   remove outputs and materialised data (keeps the environment; 'make distclean' removes it too)"
 
 venv: $(STAMP)
@@ -73,6 +74,9 @@ notebooks: $(STAMP)
 	  --ServerApp.port=$(NOTEBOOK_PORT) --ServerApp.root_dir=. --LabApp.news_url=None \
 	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
 	  --LabApp.extension_manager=readonly $(if $(filter 0,$(shell id -u)),--allow-root)
+
+bench-optimize: $(STAMP)
+	$(BIN)/python -m pipeline.bench_optimize
 
 clean:
 	rm -rf outputs data/materialized .pytest_cache

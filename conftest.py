@@ -12,3 +12,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # profile folder: both inside the environment, not in $HOME.
 os.environ.setdefault("MPLCONFIGDIR", os.path.join(sys.prefix, "var", "matplotlib"))
 os.environ.setdefault("IPYTHONDIR", os.path.join(sys.prefix, "var", "ipython"))
+
+# Session fixtures shared by tests in several folders (small real TFX artifacts).
+pytest_plugins = ["tests.tiny_pipeline"]

@@ -24,6 +24,17 @@ IMPUTE_KINDS = ("mean", "median")
 BEAM_MODES = ("in_memory", "multi_threading", "multi_processing")
 BEAM_RUNNERS = ("DirectRunner", "PortableRunner")
 TFX_TAXI_SOURCE = "tfx:chicago_taxi"
+# Optimized variants of the trained model (the [optimization] section).
+OPTIMIZATION_VARIANTS = ("pruned", "tflite_dynamic", "tflite_int8")
+# Metrics a variant can be judged on (a tolerance per metric): computed by TFMA for the pruned
+# SavedModel and by components/variant_evaluator/metrics.py for the TFLite models.
+VARIANT_METRICS: dict[str, tuple[str, ...]] = {
+    "binary": ("auc", "auc_pr", "accuracy", "precision", "recall", "f1"),
+    "multiclass": ("accuracy", "log_loss"),
+    "regression": ("mse", "mae", "rmse"),
+}
+# Without [optimization.tolerance]: a regression error has the label's units, so it has no default.
+DEFAULT_VARIANT_TOLERANCE = {"binary": {"auc": 0.01}, "multiclass": {"accuracy": 0.01}}
 
 # Metric name in the config -> (TFMA metric class, metric key in TFMA results, higher is better).
 METRICS: dict[str, dict[str, tuple[str, str, bool]]] = {
@@ -154,6 +165,25 @@ class SchemaSection:
 
 
 @dataclass(frozen=True)
+class OptimizationSection:
+    """Pruning and quantization of the trained model, each variant judged against the dense one."""
+
+    enabled: bool = False
+    variants: list[str] = field(default_factory=lambda: list(OPTIMIZATION_VARIANTS))
+    target_sparsity: float = 0.8
+    finetune_steps: int = 1000
+    pruning_begin_step: int = 0
+    pruning_end_step: int = 600
+    pruning_frequency: int = 50
+    finetune_learning_rate: float = 0.0  # 0: the model's learning_rate
+    tolerance: dict[str, float] = field(default_factory=dict)  # {}: the task's default
+    min_slice_examples: int = 100
+    min_class_examples: int = 10
+    representative_samples: int = 200
+    latency_calls: int = 1000
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole pipeline configuration, paths already resolved to absolute ones."""
 
@@ -167,6 +197,7 @@ class Config:
     evaluation: EvaluationSection = EvaluationSection()
     beam: BeamSection = BeamSection()
     schema: SchemaSection = SchemaSection()
+    optimization: OptimizationSection = OptimizationSection()
     config_path: str = ""
     project_root: str = ""
 
@@ -201,6 +232,13 @@ class Config:
 
     def metric_spec(self, name: str) -> tuple[str, str, bool]:
         return METRICS[self.label.kind][name]
+
+    @property
+    def variant_tolerance(self) -> dict[str, float]:
+        """The largest loss per metric an optimized variant may have (the task's default if
+        [optimization.tolerance] is not set)."""
+        return (self.optimization.tolerance
+                or DEFAULT_VARIANT_TOLERANCE.get(self.label.kind, {}))
 
     def module_config(self, code_fingerprint: str = "") -> dict[str, Any]:
         """The JSON-friendly dict that Transform and Trainer receive as custom_config."""
@@ -290,6 +328,7 @@ _SECTIONS = {
     "EvaluationSection": EvaluationSection,
     "BeamSection": BeamSection,
     "SchemaSection": SchemaSection,
+    "OptimizationSection": OptimizationSection,
 }
 
 
@@ -447,12 +486,47 @@ def _validate(config: Config, where: str) -> None:
               f"'evaluation.thresholds.{metric}.max_change' is the allowed loss against the "
               "baseline and must be >= 0")
 
+    _validate_optimization(config, check)
+
     source = config.data.source
     check(source == TFX_TAXI_SOURCE or os.path.exists(source),
           f"data source not found: {source} (set 'data.source' to a CSV file or folder, "
           f"or '{TFX_TAXI_SOURCE}')")
     check(not config.schema.path or os.path.isfile(config.schema.path),
           f"schema file not found: {config.schema.path} (fix 'schema.path' or remove it)")
+
+
+def _validate_optimization(config: Config, check: Any) -> None:
+    opt = config.optimization
+    check(bool(opt.variants), "'optimization.variants' must name at least one of "
+          + ", ".join(OPTIMIZATION_VARIANTS))
+    for variant in opt.variants:
+        check(variant in OPTIMIZATION_VARIANTS, f"'optimization.variants' entry '{variant}' is "
+              f"unknown; choose from {', '.join(OPTIMIZATION_VARIANTS)}")
+        check(opt.variants.count(variant) == 1,
+              f"'optimization.variants' lists '{variant}' twice")
+    check(0.0 < opt.target_sparsity < 1.0,
+          "'optimization.target_sparsity' must be strictly between 0 and 1 (0.8 = 80% zeros)")
+    for key in ("finetune_steps", "pruning_frequency", "min_slice_examples",
+                "min_class_examples", "representative_samples", "latency_calls"):
+        check(getattr(opt, key) > 0, f"'optimization.{key}' must be a positive integer")
+    check(0 <= opt.pruning_begin_step < opt.pruning_end_step < opt.finetune_steps,
+          "the pruning schedule must satisfy 0 <= 'optimization.pruning_begin_step' < "
+          "'pruning_end_step' < 'finetune_steps' (fine-tuning goes on after the last pruning step)")
+    check((opt.pruning_end_step - opt.pruning_begin_step) % opt.pruning_frequency == 0,
+          "'optimization.pruning_end_step' - 'pruning_begin_step' must be a multiple of "
+          "'pruning_frequency', or the last pruning step never reaches the target sparsity")
+    check(opt.finetune_learning_rate >= 0.0,
+          "'optimization.finetune_learning_rate' must be >= 0 (0 = the model's learning_rate)")
+    allowed = VARIANT_METRICS[config.label.kind]
+    check(not opt.enabled or bool(config.variant_tolerance),
+          f"[optimization.tolerance] must set the largest loss allowed for a {config.label.kind} "
+          f"label, e.g. {allowed[-1]} = 0.1 (in the label's units)")
+    for metric, value in opt.tolerance.items():
+        check(metric in allowed, f"'optimization.tolerance.{metric}': a {config.label.kind} "
+              f"variant is judged on {', '.join(allowed)}")
+        check(value >= 0.0, f"'optimization.tolerance.{metric}' is the allowed loss against the "
+              "dense model and must be >= 0")
 
 
 def check_columns(config: Config, header: list[str], where: str) -> None:

@@ -39,6 +39,7 @@ from pipeline.baseline import LatestBlessedOtherModelStrategy
 from pipeline.config import Config
 from pipeline.data import InputData
 from pipeline.eval_config import build_eval_config
+from pipeline.optimization import optimization_components
 
 MODULES_DIR = Path(__file__).parent / "modules"
 PREPROCESSING_FN = "pipeline.modules.transform.preprocessing_fn"
@@ -132,6 +133,10 @@ def create_pipeline(config: Config, data: InputData, code_revision: dict[str, An
         eval_config=build_eval_config(config),
     )
 
+    # Optional stage (config [optimization]): pruned and quantized variants, judged per slice.
+    optimization, variants = optimization_components(
+        config, module_config, example_gen, schema_gen, transform, trainer)
+
     pusher = VersionedPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
@@ -144,10 +149,11 @@ def create_pipeline(config: Config, data: InputData, code_revision: dict[str, An
         data_files=json.dumps([f.as_dict() for f in data.files], sort_keys=True),
         hyperparameters=json.dumps(hyperparameters(config), sort_keys=True),
         code_revision=json.dumps(code_revision, sort_keys=True),
+        variants=variants,
     )
 
     components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                  transform, trainer, baseline_resolver, evaluator, pusher]
+                  transform, trainer, baseline_resolver, evaluator, *optimization, pusher]
     os.makedirs(config.pipeline_root, exist_ok=True)
     return Pipeline(
         pipeline_name=config.pipeline.name,

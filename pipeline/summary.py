@@ -14,6 +14,7 @@ from typing import Any
 
 from pipeline.config import Config
 from pipeline.mlmd import NodeRecord, custom_property
+from pipeline.variants_summary import render_variants, variant_rows
 
 EXIT_PUSHED = 0
 EXIT_ERROR = 1
@@ -199,6 +200,9 @@ def build_summary(config: Config, run_id: str, nodes: dict[str, NodeRecord]) -> 
         summary["pushed_path"] = custom_property(pushed, "pushed_destination")
         summary["pusher_cached"] = pusher.state == "CACHED"
         summary["already_served"] = bool(custom_property(pushed, "already_served"))
+    variants = variant_rows(nodes)
+    if variants is not None:
+        summary["variants"] = variants
     return summary
 
 
@@ -282,6 +286,7 @@ def render(summary: dict[str, Any], outcome: int) -> list[str]:
                      f"{summary['pushed_path']}{note}")
     elif "pushed" in summary:
         lines.append("pushed: nothing (the model is not blessed)")
+    lines += render_variants(summary.get("variants"))
     lines.append(f"outcome: {OUTCOMES[outcome]} (exit {outcome})")
     return lines
 

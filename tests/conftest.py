@@ -25,6 +25,13 @@ QUICK = {
     "batch_size = 256": "batch_size = 128",
     "eval_steps = 20": "eval_steps = 5",
     "lower_bound = 0.80 ": "lower_bound = 0.70 ",
+    # The optimization stage: a shorter fine-tune, fewer calibration examples and latency calls;
+    # on a 760-example eval split a slice AUC moves by more than 0.01 between two good models.
+    "finetune_steps = 1000 ": "finetune_steps = 300 ",
+    "pruning_end_step = 600\n": "pruning_end_step = 200\n",
+    "representative_samples = 200 ": "representative_samples = 50 ",
+    "latency_calls = 1000 ": "latency_calls = 100 ",
+    "\nauc = 0.01\n": "\nauc = 0.05\n",
 }
 
 

@@ -24,7 +24,8 @@ def test_first_run_pushes_version_1(taxi_runs):
     states = states_of_run(taxi_runs.metadata, "taxi", run_id)
     expected = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
                 "DataGate", "Transform", "Trainer", "latest_blessed_model_resolver",
-                "Evaluator", "VersionedPusher"}
+                "Evaluator", "VersionedPusher",
+                "ModelOptimizer", "PrunedModelEvaluator", "VariantEvaluator"}
     assert set(states) == expected
     assert all(state == "COMPLETE" for state in states.values()), states
     version_dir = taxi_runs.model_dir / "1"

@@ -20,19 +20,9 @@ import tensorflow as tf  # noqa: E402
 
 from pipeline.modules.features import LABEL_KEY  # noqa: E402
 from pipeline.modules.model import OUTPUT_LAYER, LabelInfo, build_model  # noqa: E402
+from tests.tiny_pipeline import BASE_CONFIG, raw_example  # noqa: E402
 
-CONFIG = {
-    "label": {"column": "tips", "kind": "binary", "positive_values": None,
-              "derive": {"type": "ratio_above", "denominator": "fare", "threshold": 0.2}},
-    "features": {"numeric": ["fare", "miles"], "categorical": ["company", "hour"],
-                 "bucketize": {"miles": 3}},
-    "transform": {"impute": "mean", "vocab_size": 100, "oov_buckets": 2},
-    "model": {"type": "wide_deep", "hidden_units": [8, 4], "dropout": 0.2, "l2": 1e-3,
-              "embedding_dim": 3, "learning_rate": 0.01, "batch_size": 16, "train_steps": 4,
-              "steps_per_epoch": 2, "eval_steps": 2, "early_stopping_patience": 3, "seed": 7,
-              "class_weight": "balanced"},
-    "code_fingerprint": "test",
-}
+CONFIG = BASE_CONFIG
 CARDINALITIES = {"miles_bucket_xf": 3, "company_xf": 6, "hour_xf": 5}
 TASKS = {
     "binary": (LabelInfo("binary", 2, priors=(0.8, 0.2)), 1, "sigmoid"),
@@ -162,75 +152,13 @@ def test_tflite_converts_it_without_flex_ops():
 # run_fn on a tiny dataset: Transform in Beam, transformed TFRecords, then the real run_fn
 
 
-def _tiny_rows(n: int = 64) -> list[dict]:
-    rng = np.random.default_rng(3)
-    rows = []
-    for i in range(n):
-        fare = float(rng.uniform(2, 40))
-        big = rng.random() < 0.25 + 0.5 * (i % 2)
-        rows.append({
-            "fare": fare,
-            "miles": [] if i % 7 == 0 else [float(rng.uniform(0, 10))],
-            "company": [] if i % 5 == 0 else [[b"a", b"b", b"c"][i % 3]],
-            "hour": [int(i % 2)],
-            "tips": [fare * (0.3 if big else 0.1)],
-        })
-    return rows
-
-
-def _write_examples(rows: list[dict], path: str) -> None:
-    with tf.io.TFRecordWriter(path) as writer:
-        for row in rows:
-            feature = {}
-            for key, value in row.items():
-                if value.dtype.kind == "f":
-                    feature[key] = tf.train.Feature(float_list=tf.train.FloatList(value=value))
-                else:
-                    feature[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=value))
-            example = tf.train.Example(features=tf.train.Features(feature=feature))
-            writer.write(example.SerializeToString())
-
-
-def _raw_example(row: dict, drop: tuple[str, ...] = ()) -> bytes:
-    feature = {}
-    for key, value in row.items():
-        values = value if isinstance(value, list) else [value]
-        if key in drop or not values:
-            continue
-        if isinstance(values[0], bytes):
-            feature[key] = tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
-        elif isinstance(values[0], float):
-            feature[key] = tf.train.Feature(float_list=tf.train.FloatList(value=values))
-        else:
-            feature[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
-    from tfx_bsl.public import tfxio
+    from tests.tiny_pipeline import build, tiny_rows
 
-    from pipeline.modules.trainer import run_fn
-    from tests.test_transform import SPEC, _run
-
-    tmp = str(tmp_path_factory.mktemp("trainer"))
-    rows = _tiny_rows()
-    train, evaluated, _ = _run(CONFIG, SPEC, rows, tmp, eval_rows=rows[:32])
-    _write_examples(train, os.path.join(tmp, "train.tfrecord"))
-    _write_examples(evaluated, os.path.join(tmp, "eval.tfrecord"))
-
-    def factory(files, options, schema):
-        return tfxio.TFExampleRecord(file_pattern=files, schema=schema).TensorFlowDataset(options)
-
-    fn_args = FnArgs(
-        train_files=[os.path.join(tmp, "train.tfrecord")],
-        eval_files=[os.path.join(tmp, "eval.tfrecord")],
-        train_steps=4, eval_steps=2, transform_output=os.path.join(tmp, "transform_fn"),
-        serving_model_dir=os.path.join(tmp, "model", "Format-Serving"),
-        data_accessor=DataAccessor(factory, None, None), custom_config=CONFIG)
-    run_fn(fn_args)
-    return {"model_dir": os.path.join(tmp, "model"), "rows": rows, "train": train}
+    rows = tiny_rows()
+    tiny = build(str(tmp_path_factory.mktemp("trainer")), CONFIG, rows, rows[:32])
+    return {"model_dir": tiny.model, "rows": rows, "train": tiny.train}
 
 
 def test_run_fn_writes_the_summary_keras_model_and_logs(trained):
@@ -257,16 +185,16 @@ def test_exported_signatures_score_raw_examples_and_give_the_label(trained):
     rows = trained["rows"][:10]
     loaded = tf.saved_model.load(os.path.join(model_dir, "Format-Serving"))
     serve = loaded.signatures["serving_default"]
-    without_label = serve(examples=tf.constant([_raw_example(r, drop=("tips",)) for r in rows]))
+    without_label = serve(examples=tf.constant([raw_example(r, drop=("tips",)) for r in rows]))
     scores = without_label["outputs"].numpy()
     assert list(without_label) == ["outputs"] and scores.shape == (10, 1)
     assert np.all((scores >= 0) & (scores <= 1))
     # A label sent along by mistake is ignored.
-    with_label = serve(examples=tf.constant([_raw_example(r) for r in rows]))["outputs"]
+    with_label = serve(examples=tf.constant([raw_example(r) for r in rows]))["outputs"]
     np.testing.assert_allclose(with_label.numpy(), scores, rtol=1e-6)
 
     transformed = loaded.signatures["transform_features"](
-        examples=tf.constant([_raw_example(r) for r in rows]))
+        examples=tf.constant([raw_example(r) for r in rows]))
     np.testing.assert_array_equal(transformed[LABEL_KEY].numpy().ravel(),
                                   [row[LABEL_KEY][0] for row in trained["train"][:10]])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import channel, component_spec, standard_artifacts
 
+from components.variant_evaluator.component import ModelVariants
 from components.versioned_pusher import executor as executor_lib
 from components.versioned_pusher.executor import Executor
 
@@ -32,6 +33,7 @@ class VersionedPusherSpec(component_spec.ComponentSpec):
         executor_lib.BASELINE_MODEL_KEY: _Channel(type=standard_artifacts.Model, optional=True),
         executor_lib.SCHEMA_KEY: _Channel(type=standard_artifacts.Schema, optional=True),
         executor_lib.EXAMPLES_KEY: _Channel(type=standard_artifacts.Examples, optional=True),
+        executor_lib.VARIANTS_KEY: _Channel(type=ModelVariants, optional=True),
     }
     OUTPUTS = {
         executor_lib.PUSHED_MODEL_KEY: _Channel(type=standard_artifacts.PushedModel),
@@ -45,6 +47,11 @@ class VersionedPusher(base_component.BaseComponent):
     carries a `manifest.json` tying it to its run, data, schema, hyperparameters, code, metrics
     and the version it was compared against. `pushed_model` has the stock Pusher's custom
     properties (`pushed`, `pushed_destination`, `pushed_version`) plus `manifest`.
+
+    With `variants` (the VariantEvaluator's output), the blessed optimized variants are pushed
+    in the same version, under `<N>/variants/<name>/`, and the manifest lists every variant
+    (blessed or not, why, sizes, latency, per-slice deltas). Nothing of a variant is pushed
+    unless the dense model is blessed.
     """
 
     SPEC_CLASS = VersionedPusherSpec
@@ -63,6 +70,7 @@ class VersionedPusher(base_component.BaseComponent):
         data_files: str | None = None,
         hyperparameters: str | None = None,
         code_revision: str | None = None,
+        variants: channel.BaseChannel | None = None,
     ):
         """`data_files`, `hyperparameters` and `code_revision` are JSON texts, copied as-is."""
         super().__init__(
@@ -73,6 +81,7 @@ class VersionedPusher(base_component.BaseComponent):
                 baseline_model=baseline_model,
                 schema=schema,
                 examples=examples,
+                variants=variants,
                 serving_dir=serving_dir,
                 model_name=model_name,
                 data_files=data_files,

@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from absl import logging
@@ -35,6 +35,7 @@ MODEL_EVALUATION_KEY = "model_evaluation"
 BASELINE_MODEL_KEY = standard_component_specs.BASELINE_MODEL_KEY
 SCHEMA_KEY = standard_component_specs.SCHEMA_KEY
 EXAMPLES_KEY = standard_component_specs.EXAMPLES_KEY
+VARIANTS_KEY = "variants"
 PUSHED_MODEL_KEY = standard_component_specs.PUSHED_MODEL_KEY
 SERVING_DIR_KEY = "serving_dir"
 MODEL_NAME_KEY = "model_name"
@@ -71,28 +72,40 @@ def next_version(model_dir: str) -> int:
     return max(existing_versions(model_dir), default=0) + 1
 
 
+def read_manifest(model_dir: str, version: int) -> dict[str, Any] | None:
+    path = os.path.join(model_dir, str(version), manifest_lib.MANIFEST_FILE)
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
 def version_of_model(model_dir: str, model_uri: str) -> int | None:
     """The pushed version whose manifest names this model artifact uri (the newest if several)."""
     for version in reversed(existing_versions(model_dir)):
-        path = os.path.join(model_dir, str(version), manifest_lib.MANIFEST_FILE)
-        try:
-            with open(path) as handle:
-                recorded = json.load(handle)
-        except (OSError, ValueError):
-            continue
-        if (recorded.get("model") or {}).get("uri") == model_uri:
+        recorded = read_manifest(model_dir, version)
+        if recorded and (recorded.get("model") or {}).get("uri") == model_uri:
             return version
     return None
 
 
+def _variants_uri(manifest: dict[str, Any] | None) -> str | None:
+    source = ((manifest or {}).get("optimization") or {}).get("variants_artifact") or {}
+    return source.get("uri")
+
+
 def publish(model_dir: str, model_path: str, schema_file: str | None,
-            manifest_for: Callable[[int], dict[str, Any]]) -> tuple[int, str]:
+            manifest_for: Callable[[int], dict[str, Any]],
+            extras: Sequence[tuple[str, str]] = ()) -> tuple[int, str]:
     """Copy model, schema and manifest aside, then rename to the next free version number.
 
     `manifest_for(version)` returns the manifest dict; it is rewritten when a concurrent pusher
     takes the number first, so the recorded version always matches the directory name. A taken
     name makes rename(2) fail, except an *empty* directory, which it replaces: harmless, as
     next_version counts empty integer directories, so only one made in that instant is at risk.
+    `extras` are (source file or folder, path inside the version) copied aside with the model,
+    so they appear with the version or not at all.
     """
     os.makedirs(model_dir, exist_ok=True)
     temp_dir = os.path.join(model_dir, f"{TEMP_PREFIX}{uuid.uuid4().hex}")
@@ -100,6 +113,12 @@ def publish(model_dir: str, model_path: str, schema_file: str | None,
         io_utils.copy_dir(model_path, temp_dir)
         if schema_file:
             io_utils.copy_file(schema_file, os.path.join(temp_dir, SCHEMA_FILE))
+        for source, relative in extras:
+            target = os.path.join(temp_dir, relative)
+            if os.path.isdir(source):
+                io_utils.copy_dir(source, target)
+            else:
+                io_utils.copy_file(source, target)
         version = next_version(model_dir)
         for _ in range(_MAX_RENAME_ATTEMPTS):
             target = os.path.join(model_dir, str(version))
@@ -190,15 +209,22 @@ class Executor(base_executor.BaseExecutor):
                                  exec_properties[MODEL_NAME_KEY])
         if not model_utils.is_model_blessed(blessing):
             self._log_not_blessed(blessing, evaluation, model_dir)
+            if _single(input_dict, VARIANTS_KEY) is not None:
+                logging.warning("No variant pushed either: variants go only with a blessed "
+                                "dense model.")
             pushed_model.set_int_custom_property(PUSHED, 0)
             return
 
         model = artifact_utils.get_single_instance(input_dict[MODEL_KEY])
         model_path = path_utils.serving_model_path(
             model.uri, path_utils.is_old_model_artifact(model))
+        variants = _single(input_dict, VARIANTS_KEY)
         served = existing_versions(model_dir)
-        if served and version_of_model(model_dir, model.uri) == served[-1]:
-            # Serving already loads this very model: a new number would only duplicate it.
+        # The same model with the same variants: a new number would only duplicate it. (New
+        # variants of the served model, e.g. another target sparsity, do take a new version.)
+        if (served and version_of_model(model_dir, model.uri) == served[-1]
+                and _variants_uri(read_manifest(model_dir, served[-1]))
+                == (variants.uri if variants else None)):
             self._record_push(pushed_model, served[-1], os.path.join(model_dir, str(served[-1])),
                               already_served=True)
             logging.info("%s is already the served version %d; nothing new pushed.",
@@ -225,11 +251,33 @@ class Executor(base_executor.BaseExecutor):
             "baseline_model": _ref(baseline),
             "baseline_version": version_of_model(model_dir, baseline.uri) if baseline else None,
         }
+        extras: list[tuple[str, str]] = []
+        if variants is not None:
+            fields["variants"], fields["optimization"], extras = self._variants(variants)
         version, version_dir = publish(
             model_dir, model_path, schema_file,
-            lambda v: manifest_lib.build_manifest(version=v, **fields))
+            lambda v: manifest_lib.build_manifest(version=v, **fields), extras)
         self._record_push(pushed_model, version, version_dir, already_served=False)
         logging.info("Pushed %s as version %d to %s.", model.uri, version, version_dir)
+
+    @staticmethod
+    def _variants(variants: types.Artifact) -> tuple[list[dict[str, Any]], dict[str, Any],
+                                                      list[tuple[str, str]]]:
+        """The manifest's variants sections, and the blessed variants' files to copy."""
+        from components.variant_evaluator.executor import read_variants
+
+        result = read_variants(variants.uri)
+        blessed = [v for v in result["variants"] if v.get("blessed")]
+        extras = [(v["source"], os.path.join(manifest_lib.VARIANTS_DIR, v["name"]))
+                  for v in blessed]
+        entries, optimization = manifest_lib.variants_section(
+            result, {v["name"] for v in blessed})
+        optimization["variants_artifact"] = _ref(variants)
+        for entry in entries:
+            logging.info("Variant %s: %s", entry["name"],
+                         f"pushed to {entry['path']}" if entry["path"]
+                         else f"not pushed ({entry['not_pushed']})")
+        return entries, optimization, extras
 
     @staticmethod
     def _record_push(pushed_model: types.Artifact, version: int, version_dir: str,

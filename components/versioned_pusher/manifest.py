@@ -35,12 +35,14 @@ def build_manifest(
     blessing: dict[str, Any],
     baseline_model: dict[str, Any] | None,
     baseline_version: int | None,
+    variants: list[dict[str, Any]] | None = None,
+    optimization: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything needed to trace a served version back to its data, schema, code and metrics.
 
     Keyword-only so that a caller cannot silently swap two same-typed fields.
     """
-    return {
+    manifest = {
         "version": version,
         "pushed_at": pushed_at,
         "pipeline_name": pipeline_name,
@@ -57,6 +59,37 @@ def build_manifest(
         "baseline_model": baseline_model,
         "baseline_version": baseline_version,
     }
+    if variants is not None:  # only with an optimization stage: see variants_section
+        manifest["variants"] = variants
+        manifest["optimization"] = optimization
+    return manifest
+
+
+# What the manifest keeps of each variant (variants.json also has the optimizer's raw details).
+_VARIANT_FIELDS = ("name", "format", "size_bytes", "gzip_bytes", "weights_bytes",
+                   "weights_gzip_bytes", "sparsity", "blessed", "reason", "latency_ms", "deltas",
+                   "inputs", "files", "quantization", "target_sparsity", "judged_slices",
+                   "small_slices", "evaluation")
+VARIANTS_DIR = "variants"
+
+
+def variants_section(result: dict[str, Any], pushed: set[str]
+                     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(manifest["variants"], manifest["optimization"]) from a VariantEvaluator's variants.json.
+
+    `pushed`: the names copied into the version; each entry's `path` is relative to the version
+    directory, or null with the reason it was not pushed.
+    """
+    entries = []
+    for variant in result["variants"]:
+        entry = {k: variant.get(k) for k in _VARIANT_FIELDS}
+        name = variant["name"]
+        entry["path"] = f"{VARIANTS_DIR}/{name}" if name in pushed else None
+        if name not in pushed:
+            entry["not_pushed"] = "not blessed: " + variant.get("reason", "")
+        entries.append(entry)
+    dense = {k: v for k, v in result["dense"].items() if k not in ("path", "sparsity_detail")}
+    return entries, {"dense": dense, "judgement": result.get("judgement")}
 
 
 def to_json(manifest: dict[str, Any]) -> str:
@@ -114,8 +147,11 @@ def _scalar_metrics(
     record: metrics_for_slice_pb2.MetricsForSlice, baselines: set[str]
 ) -> dict[str, float]:
     values: dict[str, float] = {}
-    # Unweighted first, so a weighted twin of the same metric never replaces it.
-    entries = sorted(record.metric_keys_and_values, key=lambda kv: kv.key.example_weighted.value)
+    # TFMA's own unweighted metrics first (example_weighted set to false), then a Keras model's
+    # compiled metrics of the same name (no example_weighted field: e.g. its 200-threshold
+    # "auc", which differs on small slices), then weighted twins: the first one seen is kept.
+    entries = sorted(record.metric_keys_and_values, key=lambda kv: (
+        2 if kv.key.example_weighted.value else 0 if kv.key.HasField("example_weighted") else 1))
     for entry in entries:
         key = entry.key
         if (key.is_diff or key.model_name in baselines or key.HasField("sub_key")

@@ -1,0 +1,118 @@
+"""TensorFlow Lite conversions of the Keras model on transformed features, and what is inside.
+
+- dynamic range: weights stored as int8, activations computed in float (no data needed);
+- full integer int8: weights and activations int8, with activation ranges calibrated on a
+  representative sample of the transformed training split; only int8 builtin kernels are
+  allowed, so a conversion that would fall back to float fails instead of silently shipping it.
+  The model keeps float32 inputs and output (it quantizes them itself) and int64 ids.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Keras 2 (tf-keras): before TF is imported
+
+import tensorflow as tf  # noqa: E402
+
+MODEL_FILE = "model.tflite"
+MODES = {"tflite_dynamic": "dynamic", "tflite_int8": "int8"}
+
+# TFLite schema TensorType values -> NumPy names (tensorflow/lite/schema/schema.fbs).
+_TENSOR_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 5: "string",
+                 6: "bool", 7: "int16", 9: "int8", 10: "float64"}
+
+
+def convert(model: tf.keras.Model, mode: str,
+            representative: Callable[[], Iterable[dict[str, np.ndarray]]] | None = None) -> bytes:
+    """The .tflite bytes of `model` quantized as `mode` ("dynamic" or "int8")."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "int8":
+        if representative is None:
+            raise ValueError("full-integer quantization needs a representative dataset")
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    elif mode == "dynamic":
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    else:
+        raise ValueError(f"unknown TFLite mode '{mode}'")
+    return converter.convert()
+
+
+def constant_tensors(tflite: bytes) -> list[dict[str, Any]]:
+    """Every tensor stored in the file (weights, biases, quantization constants), with its dtype
+    and byte size, and the ops that read it."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite))
+    graph = model.subgraphs[0]
+    readers: dict[int, list[str]] = collections.defaultdict(list)
+    names = {i: _op_name(model, code) for i, code in enumerate(model.operatorCodes)}
+    for op in graph.operators:
+        for position, tensor in enumerate(op.inputs):
+            if tensor >= 0:
+                readers[int(tensor)].append(f"{names[op.opcodeIndex]}:{position}")
+    tensors = []
+    for index, tensor in enumerate(graph.tensors):
+        data = model.buffers[tensor.buffer].data
+        if data is None or len(data) == 0:
+            continue
+        tensors.append({"name": tensor.name.decode() if isinstance(tensor.name, bytes)
+                        else str(tensor.name),
+                        "dtype": _TENSOR_TYPES.get(tensor.type, str(tensor.type)),
+                        "bytes": len(data), "read_by": readers.get(index, [])})
+    return tensors
+
+
+def _op_name(model: Any, code: Any) -> str:
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+    return next((name for name, value in vars(schema.BuiltinOperator).items()
+                 if value == builtin and not name.startswith("_")), str(builtin))
+
+
+def weight_summary(tflite: bytes) -> dict[str, Any]:
+    """Bytes of stored tensors by dtype, and the dtypes of the weights of each kind of op."""
+    tensors = constant_tensors(tflite)
+    by_dtype: dict[str, int] = collections.Counter()
+    weights: dict[str, set[str]] = collections.defaultdict(set)
+    for tensor in tensors:
+        by_dtype[tensor["dtype"]] += tensor["bytes"]
+        for reader in tensor["read_by"]:
+            # FULLY_CONNECTED:1 is a kernel, :2 a bias; GATHER:0 an embedding table.
+            weights[reader].add(tensor["dtype"])
+    return {"bytes_by_dtype": dict(by_dtype), "weights_bytes": sum(by_dtype.values()),
+            "dtypes_by_op_input": {k: sorted(v) for k, v in sorted(weights.items())}}
+
+
+class TFLiteModel:
+    """A .tflite model called by input name, any batch size."""
+
+    def __init__(self, content: bytes, num_threads: int | None = None):
+        self.interpreter = tf.lite.Interpreter(model_content=content, num_threads=num_threads)
+        self.runner = self.interpreter.get_signature_runner()
+        self.inputs = {name: detail["dtype"]
+                       for name, detail in self.runner.get_input_details().items()}
+        [self.output] = list(self.runner.get_output_details())
+
+    def __call__(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        feed = {name: np.asarray(features[name]).astype(dtype).reshape(-1, 1)
+                for name, dtype in self.inputs.items()}
+        return self.runner(**feed)[self.output]
+
+    def call_runner(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The signature runner on inputs already of the right dtype and shape (for timing)."""
+        return self.runner(**feed)
+
+    def predict(self, features: dict[str, np.ndarray], batch_size: int = 512) -> np.ndarray:
+        rows = len(next(iter(features.values())))
+        parts = [self({k: v[i:i + batch_size] for k, v in features.items()})
+                 for i in range(0, rows, batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
