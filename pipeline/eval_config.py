@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 import tensorflow_model_analysis as tfma
+from google.protobuf import wrappers_pb2
 
 from pipeline.config import Config
 from pipeline.modules.features import LABEL_KEY
@@ -34,6 +35,7 @@ _PLOTS = {
 # summary) which slices hold a single class, where AUC is undefined.
 _ALWAYS = {"binary": ["MeanLabel"], "multiclass": [], "regression": []}
 _AT_THRESHOLD = {"Precision", "Recall", "F1Score"}
+_CHANGE_EPSILON = 1e-10
 
 
 def metric_names(config: Config) -> list[str]:
@@ -43,11 +45,22 @@ def metric_names(config: Config) -> list[str]:
     return names
 
 
+def change_threshold(config: Config, name: str, max_change: float) -> tfma.GenericChangeThreshold:
+    """At most `max_change` worse than the baseline, in the metric's own direction."""
+    _, _, higher_is_better = config.metric_spec(name)
+    change = tfma.GenericChangeThreshold(
+        direction=tfma.MetricDirection.HIGHER_IS_BETTER if higher_is_better
+        else tfma.MetricDirection.LOWER_IS_BETTER)
+    # A tiny epsilon keeps "no change at all" from failing on float noise.
+    change.absolute.value = (-max_change - _CHANGE_EPSILON if higher_is_better
+                             else max_change + _CHANGE_EPSILON)
+    return change
+
+
 def _threshold(config: Config, name: str) -> tfma.MetricThreshold | None:
     bounds = config.evaluation.thresholds.get(name)
     if bounds is None:
         return None
-    _, _, higher_is_better = config.metric_spec(name)
     threshold = tfma.MetricThreshold()
     if bounds.lower_bound is not None or bounds.upper_bound is not None:
         value = tfma.GenericValueThreshold()
@@ -57,17 +70,14 @@ def _threshold(config: Config, name: str) -> tfma.MetricThreshold | None:
             value.upper_bound.value = bounds.upper_bound
         threshold.value_threshold.CopyFrom(value)
     if bounds.max_change is not None:
-        change = tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.HIGHER_IS_BETTER if higher_is_better
-            else tfma.MetricDirection.LOWER_IS_BETTER)
-        # A tiny epsilon keeps "no change at all" from failing on float noise.
-        change.absolute.value = (-bounds.max_change - 1e-10 if higher_is_better
-                                 else bounds.max_change + 1e-10)
-        threshold.change_threshold.CopyFrom(change)
+        threshold.change_threshold.CopyFrom(change_threshold(config, name, bounds.max_change))
     return threshold
 
 
-def _metric_config(config: Config, name: str) -> tfma.MetricConfig:
+def metric_config(config: Config, name: str, threshold: tfma.MetricThreshold | None = None,
+                  threshold_slices: list[tfma.SlicingSpec] | None = None) -> tfma.MetricConfig:
+    """The TFMA metric `name` (at the decision threshold where it has one), with `threshold`
+    bound to `threshold_slices` (default: the overall slice only)."""
     class_name, _, _ = config.metric_spec(name)
     metric = tfma.MetricConfig(class_name=class_name)
     cutoff = config.evaluation.decision_threshold
@@ -75,10 +85,9 @@ def _metric_config(config: Config, name: str) -> tfma.MetricConfig:
         metric.config = json.dumps({"thresholds": [cutoff]})
     elif class_name == "BinaryAccuracy":
         metric.config = json.dumps({"threshold": cutoff})
-    threshold = _threshold(config, name)
     if threshold is not None:
-        metric.per_slice_thresholds.append(
-            tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold))
+        metric.per_slice_thresholds.append(tfma.PerSliceMetricThreshold(
+            slicing_specs=threshold_slices or [tfma.SlicingSpec()], threshold=threshold))
     return metric
 
 
@@ -88,10 +97,9 @@ def slicing_specs(config: Config) -> list[tfma.SlicingSpec]:
     ]
 
 
-def build_eval_config(config: Config) -> tfma.EvalConfig:
-    metrics = [_metric_config(config, name) for name in metric_names(config)]
-    metrics += [tfma.MetricConfig(class_name=name)
-                for name in _ALWAYS[config.label.kind] + _PLOTS[config.label.kind]]
+def eval_config_for(config: Config, metrics: list[tfma.MetricConfig]) -> tfma.EvalConfig:
+    """Raw eval examples through the serving signature, label from `transform_features`, the
+    configured slices, and only the listed metrics."""
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
@@ -103,4 +111,15 @@ def build_eval_config(config: Config) -> tfma.EvalConfig:
         ],
         slicing_specs=slicing_specs(config),
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+        # Not the Keras model's compiled metrics too (its training loss and a 200-threshold AUC
+        # beside TFMA's own): nothing reads them, and on this model they were most of TFMA's time.
+        options=tfma.Options(include_default_metrics=wrappers_pb2.BoolValue(value=False)),
     )
+
+
+def build_eval_config(config: Config) -> tfma.EvalConfig:
+    metrics = [metric_config(config, name, _threshold(config, name))
+               for name in metric_names(config)]
+    metrics += [tfma.MetricConfig(class_name=name)
+                for name in _ALWAYS[config.label.kind] + _PLOTS[config.label.kind]]
+    return eval_config_for(config, metrics)

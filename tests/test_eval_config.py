@@ -55,3 +55,8 @@ def test_bounds_apply_to_the_overall_slice_only(eval_config):
     assert change.absolute.value == pytest.approx(-0.01)
     others = [m for name, m in _metrics(eval_config).items() if name != "AUC"]
     assert not any(m.per_slice_thresholds or m.HasField("threshold") for m in others)
+
+
+def test_only_the_listed_metrics_not_the_keras_compiled_ones(eval_config):
+    assert eval_config.options.include_default_metrics.value is False
+    assert eval_config.options.HasField("include_default_metrics")

@@ -202,3 +202,11 @@ def test_exported_signatures_score_raw_examples_and_give_the_label(trained):
     keras_model = tf.keras.models.load_model(os.path.join(model_dir, "keras_model"))
     inputs = {name: transformed[name] for name in keras_model.input_names}
     np.testing.assert_allclose(keras_model.predict(inputs, verbose=0), scores, rtol=1e-5)
+
+
+def test_exported_models_carry_no_optimizer_state(trained):
+    for folder in ("Format-Serving", "keras_model"):
+        checkpoint = os.path.join(trained["model_dir"], folder, "variables", "variables")
+        names = [name for name, _ in tf.train.list_variables(checkpoint)]
+        assert any("embedding" in name for name in names), folder
+        assert not any("optimizer" in name.lower() for name in names), (folder, names)

@@ -61,7 +61,10 @@ def run_fn(fn_args: Any) -> None:
     history, stopper = _fit(model, train, evaluation, settings, eval_steps, class_weight,
                             os.path.join(model_root, LOGS_DIR))
 
-    model.save(os.path.join(model_root, KERAS_MODEL_DIR), save_format="tf")
+    # Without the optimizer's slots: Adam's two moments per weight would triple the files (a
+    # fine-tuning stage compiles its own optimizer).
+    model.save(os.path.join(model_root, KERAS_MODEL_DIR), save_format="tf",
+               include_optimizer=False)
     export_serving_model(model, tf_transform_output, config, fn_args.serving_model_dir)
     summary = training_summary(history, stopper, label_info, class_weight, model, settings)
     with tf.io.gfile.GFile(os.path.join(model_root, SUMMARY_FILE), "w") as handle:
@@ -217,7 +220,7 @@ def export_serving_model(model: tf.keras.Model, tf_transform_output: tft.TFTrans
     def transform_features(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
         return model.tft_layer(tf.io.parse_example(serialized, transform_spec))
 
-    model.save(serving_model_dir, save_format="tf", signatures={
+    model.save(serving_model_dir, save_format="tf", include_optimizer=False, signatures={
         SERVING_SIGNATURE: serve.get_concrete_function(),
         TRANSFORM_SIGNATURE: transform_features.get_concrete_function(),
     })
