@@ -154,6 +154,27 @@ class SchemaSection:
 
 
 @dataclass(frozen=True)
+class SpansSection:
+    """Which span a run processes and how many spans it trains on (see pipeline/spans.py)."""
+
+    span: int = 0                 # 0 = the newest span in the data; N = span N (backfill, replay)
+    window: int = 1               # Transform/Trainer/Evaluator read the last `window` spans
+
+
+NEW_COLUMN_ACTIONS = ("halt", "report")
+
+
+@dataclass(frozen=True)
+class ValidationSection:
+    """Data gates beyond the curated schema (whose comparators hold the feature thresholds)."""
+
+    label_drift: float = 0.18     # label distribution vs the previous span (L-infinity; JS for
+    #                               regression labels): a 50/50 -> 70/30 move is 0.20
+    new_columns: str = "halt"     # a column the schema does not know: "halt" or "report"
+    skew_min_examples: int = 1000  # train-vs-eval skew halts only when both splits are this big
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole pipeline configuration, paths already resolved to absolute ones."""
 
@@ -167,6 +188,8 @@ class Config:
     evaluation: EvaluationSection = EvaluationSection()
     beam: BeamSection = BeamSection()
     schema: SchemaSection = SchemaSection()
+    spans: SpansSection = SpansSection()
+    validation: ValidationSection = ValidationSection()
     config_path: str = ""
     project_root: str = ""
 
@@ -290,6 +313,8 @@ _SECTIONS = {
     "EvaluationSection": EvaluationSection,
     "BeamSection": BeamSection,
     "SchemaSection": SchemaSection,
+    "SpansSection": SpansSection,
+    "ValidationSection": ValidationSection,
 }
 
 
@@ -451,6 +476,12 @@ def _validate(config: Config, where: str) -> None:
     check(source == TFX_TAXI_SOURCE or os.path.exists(source),
           f"data source not found: {source} (set 'data.source' to a CSV file or folder, "
           f"or '{TFX_TAXI_SOURCE}')")
+    check(config.spans.span >= 0, "'spans.span' must be >= 0 (0 = the newest span)")
+    check(config.spans.window >= 1, "'spans.window' must be at least 1 span")
+    check(config.validation.label_drift > 0, "'validation.label_drift' must be > 0")
+    one_of(config.validation.new_columns, NEW_COLUMN_ACTIONS, "validation.new_columns")
+    check(config.validation.skew_min_examples >= 0,
+          "'validation.skew_min_examples' must be >= 0")
     check(not config.schema.path or os.path.isfile(config.schema.path),
           f"schema file not found: {config.schema.path} (fix 'schema.path' or remove it)")
 

@@ -19,12 +19,15 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 def list_runs(config: Config) -> list[dict[str, Any]]:
     """Every run MLMD knows, oldest first, with its outcome when the CLI recorded one."""
+    from pipeline.backfill import is_backfill_run
     from pipeline.mlmd import open_store, run_ids
 
     if not config.metadata_path.is_file():
         return []
     runs = []
     for run_id, created_ms in run_ids(open_store(config.metadata_path)):
+        if is_backfill_run(run_id):
+            continue  # a span ingested for a run: part of that run (summary "backfilled_spans")
         summary = _read_json(config.runs_dir / run_id / "summary.json") or {}
         detail = summary.get("error", "")
         if summary.get("pushed"):
@@ -34,6 +37,8 @@ def list_runs(config: Config) -> list[dict[str, Any]]:
             detail = f"failed {failed['metric']} {failed['threshold']}"
         elif summary.get("anomalies"):
             detail = f"{len(summary['anomalies'])} anomalies"
+            if summary.get("halted_span") is not None:
+                detail += f" in span {summary['halted_span']}"
         runs.append({
             "run_id": run_id,
             "started": datetime.datetime.fromtimestamp(created_ms / 1000,

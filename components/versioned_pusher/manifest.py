@@ -35,6 +35,8 @@ def build_manifest(
     blessing: dict[str, Any],
     baseline_model: dict[str, Any] | None,
     baseline_version: int | None,
+    spans: Any = None,
+    examples_window: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Everything needed to trace a served version back to its data, schema, code and metrics.
 
@@ -49,6 +51,8 @@ def build_manifest(
         "model": model,
         "data_files": data_files,
         "examples": examples,
+        "examples_window": examples_window,
+        "spans": spans,
         "schema": schema,
         "hyperparameters": hyperparameters,
         "code_revision": code_revision,
