@@ -135,6 +135,14 @@ def _run(config: Config, run_id: str, terminal: Terminal, verbose: bool, log_pat
             report = nodes.get("DataDrift")
             if report and report.outputs.get("report"):
                 drift += read_drift_report(report.outputs["report"][0].uri).get("drift", [])
+            if result.failure is not None and result.span not in data.selection.window \
+                    and _caused_by(result.failure, DataValidationError):
+                # Only the baseline of drift: drift is measured against the newest span before
+                # it that passed instead; the run's own data is not concerned.
+                terminal.line(f"  span {result.span} (the previous span, baseline of drift) "
+                              "fails validation: drift is measured against the newest valid "
+                              "span before it")
+                continue
             if result.failure is not None:
                 summary = build_summary(config, run_id, nodes)
                 summary.update(spans=[s.as_dict() for s in data.spans], drift=drift,

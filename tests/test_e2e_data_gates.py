@@ -1,10 +1,12 @@
 """Bad data stops the real pipeline before Transform: nothing is trained or pushed, nothing lost.
 
-One output root for the module, as a user's successive runs: a good run on two monthly spans
-of the taxi sample pushes version 1; then each test delivers one bad span (a copy of the newest
-good span with one defect), runs the pipeline on it (`--span N --window 1`), checks the exit
-code, the anomaly table (feature, kind, observed value, threshold) and that version 1 and every
-input file are untouched, and withdraws the span again.
+The module starts where the shared taxi runs (tests/conftest.py) left off: a copy of their ML
+Metadata and served version 1, and their spans 35 and 36 (copied with their modification
+times, so ExampleGen's fingerprints still match and span 36 counts as validated). Each test
+delivers one bad span (a copy of span 36 with one defect), runs the pipeline on it (`--span N
+--window 1`: drift is measured against span 36), checks the exit code, the anomaly table
+(feature, kind, observed value, threshold) and that version 1 and every input file are
+untouched, and withdraws the span again. The shared runs' own folders are only read.
 
 The statistical defects go through TFX (ExampleGen, StatisticsGen, ExampleValidator, DataDrift,
 DataGate), run in-process through the CLI's `main` to save TensorFlow's start-up per case; the
@@ -22,12 +24,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.data import month_span, tfx_taxi_csv
+from pipeline.config import TFX_TAXI_SOURCE
 from tests.e2e_helpers import TAXI_CONFIG, last_run_id, read_summary, run_cli, write_config
 
 pytestmark = pytest.mark.slow
 
-GOOD_MONTHS = {1: "2015-11", 2: "2015-12"}
+CURATED = TAXI_CONFIG.parents[2] / "schemas" / "taxi" / "schema.pbtxt"
+GOOD_SPANS = (35, 36)  # 2015-11 and 2015-12, the newest spans of the shared taxi runs
 
 
 def _sha(path: Path) -> str:
@@ -55,7 +58,7 @@ class Shop:
     def serving(self) -> Path:
         return self.pipeline_dir / "serving" / "taxi_big_tipper"
 
-    def rows(self, span: int = 2) -> list[dict[str, str]]:
+    def rows(self, span: int = 36) -> list[dict[str, str]]:
         path = next((self.spans / f"span-{span}").glob("*.csv"))
         with open(path, newline="", encoding="utf-8") as handle:
             return list(csv.DictReader(handle))
@@ -76,32 +79,19 @@ class Shop:
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory) -> Shop:
+def shop(tmp_path_factory, taxi_runs) -> Shop:
     shop = Shop(tmp_path_factory.mktemp("gates"))
-    with open(tfx_taxi_csv(), encoding="utf-8") as handle:
-        lines = handle.readlines()
-    column = next(csv.reader([lines[0]])).index("trip_start_timestamp")
-    for span, month in GOOD_MONTHS.items():
-        rows = [line for line in lines[1:]
-                if month_span(int(next(csv.reader([line]))[column]))[1] == month]
-        folder = shop.spans / f"span-{span}"
-        folder.mkdir(parents=True)
-        (folder / f"{month}.csv").write_text(lines[0] + "".join(rows), encoding="utf-8")
-    write_config(shop.config, TAXI_CONFIG, {
-        'source = "tfx:chicago_taxi"': f'source = "{shop.spans}"',
+    (shop.pipeline_dir).mkdir(parents=True)
+    shutil.copy2(taxi_runs.metadata, shop.pipeline_dir / "metadata.sqlite")
+    shutil.copytree(taxi_runs.pipeline_dir / "serving", shop.pipeline_dir / "serving")
+    for span in GOOD_SPANS:
+        shutil.copytree(taxi_runs.data_dir / f"span-{span}", shop.spans / f"span-{span}")
+    write_config(shop.config, taxi_runs.config, {
+        f'source = "{TFX_TAXI_SOURCE}"': f'source = "{shop.spans}"',
         '# pattern = "span-{SPAN}/*.csv"': 'pattern = "span-{SPAN}/*.csv"',
-        "window = 24 ": "window = 2 ",
-        "train_steps = 2000": "train_steps = 100",
-        "steps_per_epoch = 200": "steps_per_epoch = 50",
-        "batch_size = 256": "batch_size = 64",
-        "eval_steps = 20": "eval_steps = 3",
-        "lower_bound = 0.80 ": "lower_bound = 0.50 ",
     })
-    text = shop.config.read_text()
-    shop.config.write_text(text + f'\n[schema]\npath = "{TAXI_CONFIG.parents[2]}'
-                                  '/schemas/taxi/schema.pbtxt"\n')
-    process = run_cli("run", "--config", str(shop.config), "--output-root", str(shop.out))
-    assert process.returncode == 0, process.stdout + process.stderr[-3000:]
+    with open(shop.config, "a") as handle:  # in-process runs need no working directory
+        handle.write(f'\n[schema]\npath = "{CURATED}"\n')
     assert sorted(p.name for p in shop.serving.iterdir()) == ["1"]
     return shop
 
@@ -145,7 +135,9 @@ def _halted(shop: Shop, capfd, span: int) -> tuple[str, dict, dict[str, dict]]:
     states = states_of_run(shop.pipeline_dir / "metadata.sqlite", "taxi", summary["run_id"])
     assert states["DataGate"] == "FAILED" and "Transform" not in states, states
     assert "pushed" not in summary
-    rows = {(r["feature"], r["kind"]): r for r in summary["anomalies"]}
+    rows: dict[tuple[str, str], dict] = {}
+    for row in summary["anomalies"]:  # the train split's row first
+        rows.setdefault((row["feature"], row["kind"]), row)
     header = next(line for line in out.splitlines() if "anomaly" in line and "observed" in line)
     assert "threshold" in header and "description" in header
     return out, summary, rows
@@ -155,8 +147,8 @@ def test_wrong_type_in_a_numeric_column(shop, delivery, capfd):
     rows = shop.rows()
     for row in rows[:5]:
         row["fare"] = "twelve"
-    delivery(3, rows)
-    out, summary, found = _halted(shop, capfd, 3)
+    delivery(37, rows)
+    out, summary, found = _halted(shop, capfd, 37)
     typed = found[("fare", "UNEXPECTED_DATA_TYPE")]
     assert (typed["observed"], typed["threshold"]) == ("STRING", "FLOAT")
     assert found[("fare", "FLOAT_TYPE_STRING_NOT_FLOAT")]["observed"] == '"twelve"'
@@ -167,20 +159,22 @@ def test_missing_labels(shop, delivery, capfd):
     rows = shop.rows()
     for row in rows[:25]:
         row["tips"] = ""
-    delivery(4, rows)
-    out, summary, found = _halted(shop, capfd, 4)
-    [(key, row)] = [(k, r) for k, r in found.items() if k[0] == "tips" and r["split"] == "train"]
-    assert key[1] in ("INVALID_FEATURE_SHAPE", "FEATURE_TYPE_LOW_FRACTION_PRESENT")
-    assert row["observed"].endswith("0-1 values each")
-    assert row["threshold"] == "a value in every example"
+    delivery(38, rows)
+    out, summary, found = _halted(shop, capfd, 38)
+    row = found[("tips", "INVALID_FEATURE_SHAPE")]
+    train = summary["rows"]["train"]
+    assert row["split"] == "train" and row["threshold"] == "a value in every example"
+    with_values = int(row["observed"].split()[3])
+    assert row["observed"] == f"a value in {with_values} of {train} examples"
+    assert train - 25 <= with_values < train  # some of the 25 rows without tips are in train
 
 
 def test_a_feature_that_is_always_empty(shop, delivery, capfd):
     rows = shop.rows()
     for row in rows:
         row["company"] = ""
-    delivery(5, rows)
-    out, summary, found = _halted(shop, capfd, 5)
+    delivery(39, rows)
+    out, summary, found = _halted(shop, capfd, 39)
     empty = found[("company", "FEATURE_TYPE_NOT_PRESENT")]
     assert empty["observed"].startswith("no values in ")
     assert empty["threshold"] == "present in >= 100%, >= 1 examples"
@@ -190,8 +184,8 @@ def test_unseen_categorical_values_beyond_the_allowed_fraction(shop, delivery, c
     rows = shop.rows()
     for row in rows[::10]:  # 10% of the trips paid with a payment type never seen
         row["payment_type"] = "Bitcoin"
-    delivery(6, rows)
-    out, summary, found = _halted(shop, capfd, 6)
+    delivery(40, rows)
+    out, summary, found = _halted(shop, capfd, 40)
     unseen = found[("payment_type", "ENUM_TYPE_UNEXPECTED_STRING_VALUES")]
     assert unseen["observed"] in ("9% unseen", "10% unseen", "11% unseen")
     assert unseen["threshold"] == "<= 1% unseen"
@@ -202,8 +196,8 @@ def test_extreme_numeric_values(shop, delivery, capfd):
     rows = shop.rows()
     rows[0]["pickup_latitude"] = "0.0"  # "null island": a GPS fix that failed
     rows[1]["fare"] = "-45.0"
-    delivery(7, rows)
-    out, summary, found = _halted(shop, capfd, 7)
+    delivery(41, rows)
+    out, summary, found = _halted(shop, capfd, 41)
     latitude = found[("pickup_latitude", "FLOAT_TYPE_SMALL_FLOAT")]
     assert (latitude["observed"], latitude["threshold"]) == ("min 0", ">= 41.6")
     fare = found[("fare", "FLOAT_TYPE_SMALL_FLOAT")]
@@ -223,27 +217,28 @@ def test_a_label_split_moving_by_20_points_is_stopped_by_the_drift_gate(shop, de
         row["tips"] = f"{0.3 * float(row['fare']):.2f}"  # now tips 30% of the fare
     after = sum(map(big_tipper, rows)) / len(rows)
     assert after - before == pytest.approx(0.20, abs=0.005)
-    delivery(8, rows)
-    out, summary, found = _halted(shop, capfd, 8)
+    delivery(42, rows)
+    out, summary, found = _halted(shop, capfd, 42)
     label = found[("label", "COMPARATOR_L_INFTY_HIGH")]
     assert label["split"] == "all" and label["threshold"] == "<= 0.18"
     assert float(label["observed"]) == pytest.approx(after - before, abs=0.002)
-    assert "tips > 0.2 * fare" in label["description"] and "previous span 2" in label["description"]
+    assert "tips > 0.2 * fare" in label["description"]
+    assert "previous span 36" in label["description"]
     # Every drift value is recorded, also those under threshold, for trending.
-    drift = {r["feature"]: r for r in summary["drift"] if r["span"] == 8}
-    assert drift["label"]["exceeded"] is True and drift["label"]["previous_span"] == 2
+    drift = {r["feature"]: r for r in summary["drift"] if r["span"] == 42}
+    assert drift["label"]["exceeded"] is True and drift["label"]["previous_span"] == 36
     assert drift["payment_type"]["exceeded"] is False and drift["payment_type"]["value"] == 0
     assert {"company", "fare", "trip_start_hour"} <= set(drift)
-    assert "drift span 8 vs 2" in out
+    assert "drift span 42 vs 36" in out
 
 
 def test_unreadable_input_halts_before_the_pipeline_with_exit_4(shop, delivery):
     from pipeline.mlmd import open_store, run_ids
 
     runs_before = run_ids(open_store(shop.pipeline_dir / "metadata.sqlite"))
-    delivery(9, shop.rows(), raw=True)
+    delivery(43, shop.rows(), raw=True)
     process = run_cli("run", "--config", str(shop.config), "--output-root", str(shop.out),
-                      "--span", "9", "--window", "1", timeout=120)
+                      "--span", "43", "--window", "1", timeout=120)
     assert process.returncode == 4, process.stdout + process.stderr
     assert "halted before the pipeline" in process.stdout
     assert "NOT_UTF8" in process.stdout and "re-encode the file as UTF-8" in process.stdout
@@ -257,7 +252,8 @@ def test_a_span_that_does_not_exist_and_a_config_pointing_nowhere_exit_2(shop, t
     process = run_cli("run", "--config", str(shop.config), "--output-root", str(shop.out),
                       "--span", "99", timeout=120)
     assert process.returncode == 2
-    assert "span 99 does not exist" in process.stderr and "spans available: 1-2" in process.stderr
+    assert "span 99 does not exist" in process.stderr
+    assert "spans available: 35-36" in process.stderr
     nowhere = tmp_path / "nowhere.toml"
     nowhere.write_text(shop.config.read_text().replace(str(shop.spans), str(tmp_path / "gone")))
     process = run_cli("run", "--config", str(nowhere), "--output-root", str(shop.out),
@@ -267,23 +263,22 @@ def test_a_span_that_does_not_exist_and_a_config_pointing_nowhere_exit_2(shop, t
 
 
 def test_schema_command_infers_from_a_span_and_never_changes_the_curated_schema(shop, delivery):
-    curated = TAXI_CONFIG.parents[2] / "schemas" / "taxi" / "schema.pbtxt"
-    before = _sha(curated)
+    before = _sha(CURATED)
     rows = shop.rows()
     for row in rows:
         row["surge"] = "1.5"
     for row in rows[::10]:
         row["payment_type"] = "Bitcoin"
-    delivery(10, rows)
+    delivery(44, rows)
     process = run_cli("schema", "--config", str(shop.config), "--output-root", str(shop.out),
-                      "--span", "10", timeout=300)
+                      "--span", "44", timeout=300)
     assert process.returncode == 0, process.stdout + process.stderr[-2000:]
     out = process.stdout
-    assert "schema review: span 10" in out
+    assert "schema review: span 44" in out
     assert "surge" in out and "new column" in out
     assert "payment_type" in out and "Bitcoin" in out
-    assert _sha(curated) == before
-    folder = shop.pipeline_dir / "schema_review" / "span-10"
+    assert _sha(CURATED) == before
+    folder = shop.pipeline_dir / "schema_review" / "span-44"
     diff = json.loads((folder / "schema.diff.json").read_text())
     aspects = {(d["feature"], d["aspect"]) for d in diff["differences"]}
     assert ("surge", "new column") in aspects and ("payment_type", "domain") in aspects

@@ -126,5 +126,7 @@ def _presence(feature: schema_pb2.Feature) -> str:
 def _with_values(fstats, common, examples: int) -> str:
     if fstats is None or common is None:
         return f"no values in {examples} examples"
+    if common.max_num_values <= 1:  # one value or none: the values are the examples having one
+        return f"a value in {int(common.tot_num_values)} of {examples} examples"
     return (f"present in {int(common.num_non_missing)} of {examples} examples, "
             f"{common.min_num_values}-{common.max_num_values} values each")
