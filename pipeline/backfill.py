@@ -58,8 +58,10 @@ def current_fingerprint(data: InputData, span: int) -> str:
     return fingerprint
 
 
-def validated_spans(config: Config, data: InputData, key: str) -> dict[int, int]:
-    """{span: Examples id} of spans whose current files passed the DataGate under `key`."""
+def validated_spans(config: Config, data: InputData, key: str, spans: set[int]
+                    ) -> dict[int, int]:
+    """{span: Examples id} of those `spans` whose current files passed the DataGate under `key`.
+    """
     from pipeline.mlmd import custom_property, open_store
 
     if not config.metadata_path.is_file():
@@ -77,6 +79,8 @@ def validated_spans(config: Config, data: InputData, key: str) -> dict[int, int]
     found: dict[int, int] = {}
     for artifact in sorted(examples, key=lambda a: a.id):
         span = custom_property(artifact, "span") or 0
+        if span not in spans:
+            continue
         if span not in fingerprints:
             fingerprints[span] = current_fingerprint(data, span)
         if custom_property(artifact, "input_fingerprint") == fingerprints[span]:
@@ -94,7 +98,7 @@ def spans_to_ingest(config: Config, data: InputData) -> list[int]:
         wanted.add(selection.previous)
     if not wanted:
         return []
-    done = validated_spans(config, data, validation_key(config))
+    done = validated_spans(config, data, validation_key(config), wanted)
     return sorted(s for s in wanted if s not in done)
 
 

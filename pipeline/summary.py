@@ -223,17 +223,17 @@ def gate_rows(config: Config, nodes: dict[str, NodeRecord]) -> list[dict[str, st
     A failed execution publishes no output artifact in ML Metadata, so its result.json is not
     found there; the same function the gate ran rebuilds the table from its inputs.
     """
+    from tfx.types import standard_artifacts
+
     from components.data_gate.executor import collect_rows
 
     validator = nodes.get("ExampleValidator")
     if not validator or not validator.outputs.get("anomalies"):
         return []
-    artifact = validator.outputs["anomalies"][0]
-    from tfx.types import standard_artifacts
-
+    recorded = validator.outputs["anomalies"][0]
     anomalies = standard_artifacts.ExampleAnomalies()
-    anomalies.uri = artifact.uri
-    anomalies.split_names = artifact.properties["split_names"].string_value
+    anomalies.uri = recorded.uri
+    anomalies.split_names = recorded.properties["split_names"].string_value
     schema_node = "ImportSchemaGen" if "ImportSchemaGen" in nodes else "SchemaGen"
     report_only = {"SCHEMA_NEW_COLUMN"} if config.validation.new_columns == "report" else set()
     return collect_rows(anomalies, _uri(nodes, "DataDrift", "report"),

@@ -46,7 +46,27 @@ def list_runs(config: Config) -> list[dict[str, Any]]:
             "outcome": summary.get("outcome", "unknown (no summary)"),
             "detail": detail,
         })
-    return runs
+    runs += _halted_before_tfx(config, {r["run_id"] for r in runs})
+    return sorted(runs, key=lambda r: r["started"])
+
+
+def _halted_before_tfx(config: Config, known: set[str]) -> list[dict[str, Any]]:
+    """Runs the pre-flight check halted: they have a summary but never reached ML Metadata."""
+    found = []
+    for summary_path in sorted(config.runs_dir.glob("*/summary.json")):
+        run_id = summary_path.parent.name
+        summary = _read_json(summary_path) or {}
+        if run_id in known or summary.get("halted_by") != "pre-flight check":
+            continue
+        first = (summary.get("anomalies") or [{}])[0]
+        found.append({
+            "run_id": run_id,
+            "started": datetime.datetime.strptime(run_id, "%Y%m%dT%H%M%S%fZ").replace(
+                tzinfo=datetime.timezone.utc).isoformat(),
+            "outcome": summary.get("outcome", "halted by data validation"),
+            "detail": f"pre-flight: {first.get('kind', '?')} in span {first.get('span', '?')}",
+        })
+    return found
 
 
 def list_versions(config: Config) -> list[dict[str, Any]]:
