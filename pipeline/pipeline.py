@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from tfx import v1 as tfx
+from tfx.components import CsvExampleGen
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.orchestration.metadata import sqlite_metadata_connection_config
+from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import example_gen_pb2, range_config_pb2
+from tfx.types import standard_artifacts
+from tfx.types.channel import Channel
 
 from components.data_drift import DataDrift
 from components.data_gate import DataGate
@@ -113,13 +119,13 @@ def validation_key(config: Config) -> str:
     return digest.hexdigest()[:16]
 
 
-def example_gen_for(config: Config, data: InputData, span: int) -> tfx.components.CsvExampleGen:
+def example_gen_for(config: Config, data: InputData, span: int) -> CsvExampleGen:
     """CsvExampleGen for exactly one span (a static range), hash-split into train and eval."""
     range_config = None
     if has_span_spec(data.pattern):
         range_config = range_config_pb2.RangeConfig(static_range=range_config_pb2.StaticRange(
             start_span_number=span, end_span_number=span))
-    return tfx.components.CsvExampleGen(
+    return CsvExampleGen(
         input_base=data.input_base,
         input_config=example_gen_pb2.Input(
             splits=[example_gen_pb2.Input.Split(name="single_split", pattern=data.pattern)]),
@@ -133,16 +139,16 @@ def example_gen_for(config: Config, data: InputData, span: int) -> tfx.component
 
 
 def _spans_resolver(node_id: str, first: int, last: int, count: int,
-                    after: Any = None) -> tfx.dsl.Resolver:
+                    after: Any = None) -> Resolver:
     """Validated Examples of spans [first, last] from every run; with `after` (this run's
     ExampleGen), it runs after it and takes this run's span `last` as validated."""
-    resolver = tfx.dsl.Resolver(
+    resolver = Resolver(
         strategy_class=ValidatedSpansStrategy,
         config={"first": first, "last": last, "count": count, "trust_last": after is not None},
-        examples=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Examples,
-                                 producer_component_id=EXAMPLE_GEN_ID, output_key="examples"),
-        validated=tfx.dsl.Channel(type=DataValidationResult,
-                                  producer_component_id=DATA_GATE_ID, output_key="result"),
+        examples=Channel(type=standard_artifacts.Examples,
+                         producer_component_id=EXAMPLE_GEN_ID, output_key="examples"),
+        validated=Channel(type=DataValidationResult,
+                          producer_component_id=DATA_GATE_ID, output_key="result"),
     ).with_id(node_id)
     if after is not None:
         resolver.add_upstream_node(after)
@@ -150,7 +156,7 @@ def _spans_resolver(node_id: str, first: int, last: int, count: int,
 
 
 def create_pipeline(config: Config, data: InputData, code_revision: dict[str, Any],
-                    span: int | None = None, ingest_only: bool = False) -> tfx.dsl.Pipeline:
+                    span: int | None = None, ingest_only: bool = False) -> Pipeline:
     """The pipeline for `span` (default: the run's target span).
 
     With `ingest_only`, only the data part: ExampleGen through DataGate.
@@ -250,14 +256,13 @@ def create_pipeline(config: Config, data: InputData, code_revision: dict[str, An
     return _pipeline(config, components)
 
 
-def _pipeline(config: Config, components: list[Any]) -> tfx.dsl.Pipeline:
+def _pipeline(config: Config, components: list[Any]) -> Pipeline:
     os.makedirs(config.pipeline_root, exist_ok=True)
-    return tfx.dsl.Pipeline(
+    return Pipeline(
         pipeline_name=config.pipeline.name,
         pipeline_root=str(config.pipeline_root),
         components=components,
         enable_cache=config.pipeline.enable_cache,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            str(config.metadata_path)),
+        metadata_connection_config=sqlite_metadata_connection_config(str(config.metadata_path)),
         beam_pipeline_args=beam_pipeline_args(config),
     )
