@@ -129,3 +129,77 @@ def run_backfill(config: Config, data: InputData, run_id: str, code_revision: di
         if failure is not None:
             break
     return results
+
+
+@dataclass
+class BackfillOutcome:
+    """What a run's backfill did: the spans ingested, their drift rows, and a halt if any."""
+
+    spans: list[int] = field(default_factory=list)
+    drift: list[dict] = field(default_factory=list)
+    halt: str | None = None            # "data" (validation failed) or "error"
+    summary: dict | None = None        # the halted span's summary, for the run's summary.json
+
+
+def _caused_by(error: BaseException | None, kind: type) -> bool:
+    while error is not None:
+        if isinstance(error, kind):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def backfill_for_run(config: Config, data: InputData, run_id: str, code_revision: dict,
+                     line: Callable[[str], None]) -> BackfillOutcome:
+    """Backfills what the run needs, printing a line per span; says whether to halt.
+
+    A span of the window that fails validation halts the run. The previous span alone (with a
+    window of one span) does not: drift is then measured against the newest valid span before.
+    """
+    from components.data_gate import DataValidationError
+    from pipeline.mlmd import open_store, run_nodes
+    from pipeline.spans import format_ranges as _ranges
+    from pipeline.summary import build_summary, read_drift_report
+
+    outcome = BackfillOutcome(spans=spans_to_ingest(config, data))
+    if not outcome.spans:
+        return outcome
+    line(f"backfill: ingesting and validating span(s) {_ranges(outcome.spans)} first "
+         "(ExampleGen -> DataGate, one run each)")
+
+    def on_span(result: BackfillResult) -> None:
+        state = "validated" if result.failure is None else "FAILED"
+        line(f"  span {result.span:<6} {state:<10} {result.seconds:7.1f} s")
+
+    for result in run_backfill(config, data, run_id, code_revision, outcome.spans, on_span):
+        nodes = run_nodes(open_store(config.metadata_path), config.pipeline.name, result.run_id)
+        report = nodes.get("DataDrift")
+        if report and report.outputs.get("report"):
+            outcome.drift += read_drift_report(report.outputs["report"][0].uri).get("drift", [])
+        if result.failure is None:
+            continue
+        invalid = _caused_by(result.failure, DataValidationError)
+        if invalid and result.span not in data.selection.window:
+            line(f"  span {result.span} (the previous span, baseline of drift) fails "
+                 "validation: drift is measured against the newest valid span before it")
+            continue
+        summary = build_summary(config, run_id, nodes)
+        summary.update(spans=[s.as_dict() for s in data.spans], drift=outcome.drift,
+                       data_files=[f.as_dict() for f in data.files], halted_span=result.span,
+                       backfill_run_id=result.run_id, backfilled_spans=outcome.spans)
+        outcome.summary = summary
+        if invalid:
+            outcome.halt = "data"
+            line(f"span {result.span} of the window fails validation: fix its files (a "
+                 "corrected file is ingested again) or leave it out of the window "
+                 "(--span, --window)")
+        else:
+            outcome.halt = "error"
+            failed = next((n for n, s in result.states.items() if s == "FAILED"),
+                          "the backfill")
+            text = str(result.failure).strip().splitlines()
+            summary["error"] = (f"{failed} failed on span {result.span}: "
+                                f"{type(result.failure).__name__}: {text[-1] if text else ''}"
+                                )[:300]
+        break
+    return outcome

@@ -112,53 +112,18 @@ def _run(config: Config, run_id: str, terminal: Terminal, verbose: bool, log_pat
 
     # TensorFlow and TFX load here, with their output already going to the log file.
     from components.data_gate import DataValidationError
-    from pipeline.backfill import run_backfill, spans_to_ingest
+    from pipeline.backfill import backfill_for_run
     from pipeline.mlmd import open_store, run_nodes
     from pipeline.pipeline import create_pipeline
     from pipeline.runner import NodeResult, ProgressRunner
-    from pipeline.summary import read_drift_report
 
     revision = code_revision(config.project_root)
-    drift: list[dict] = []
-    backfill = spans_to_ingest(config, data)
-    if backfill:
-        terminal.line(f"backfill: ingesting and validating span(s) {_ranges(backfill)} first "
-                      "(ExampleGen -> DataGate, one run each)")
-
-        def on_span(result) -> None:
-            state = "validated" if result.failure is None else "FAILED"
-            terminal.line(f"  span {result.span:<6} {state:<10} {result.seconds:7.1f} s")
-
-        for result in run_backfill(config, data, run_id, revision, backfill, on_span):
-            nodes = run_nodes(open_store(config.metadata_path), config.pipeline.name,
-                              result.run_id)
-            report = nodes.get("DataDrift")
-            if report and report.outputs.get("report"):
-                drift += read_drift_report(report.outputs["report"][0].uri).get("drift", [])
-            if result.failure is not None and result.span not in data.selection.window \
-                    and _caused_by(result.failure, DataValidationError):
-                # Only the baseline of drift: drift is measured against the newest span before
-                # it that passed instead; the run's own data is not concerned.
-                terminal.line(f"  span {result.span} (the previous span, baseline of drift) "
-                              "fails validation: drift is measured against the newest valid "
-                              "span before it")
-                continue
-            if result.failure is not None:
-                summary = build_summary(config, run_id, nodes)
-                summary.update(spans=[s.as_dict() for s in data.spans], drift=drift,
-                               data_files=[f.as_dict() for f in data.files],
-                               halted_span=result.span, backfill_run_id=result.run_id)
-                if _caused_by(result.failure, DataValidationError):
-                    terminal.line(f"span {result.span} of the window fails validation: fix its "
-                                  "files (a corrected file is ingested again) or leave it out "
-                                  "of the window (--span, --window)")
-                    return EXIT_DATA_HALT, summary
-                failed = next((n for n, s in result.states.items() if s == "FAILED"),
-                              "the backfill")
-                summary["error"] = f"{failed} failed on span {result.span}: " \
-                                   f"{_one_line(result.failure)}"
-                terminal.line(f"error: {summary['error']} (full trace in {log_path})")
-                return EXIT_ERROR, summary
+    backfill = backfill_for_run(config, data, run_id, revision, terminal.line)
+    if backfill.halt == "data":
+        return EXIT_DATA_HALT, backfill.summary
+    if backfill.halt == "error":
+        terminal.line(f"error: {backfill.summary['error']} (full trace in {log_path})")
+        return EXIT_ERROR, backfill.summary
 
     # On a terminal a "running" line is overwritten by the result; in a log or pipe, only results.
     interactive = terminal.stream.isatty()
@@ -188,8 +153,8 @@ def _run(config: Config, run_id: str, terminal: Terminal, verbose: bool, log_pat
     summary = build_summary(config, run_id, nodes)
     summary["data_files"] = [f.as_dict() for f in data.files]
     summary["spans"] = [s.as_dict() for s in data.spans]
-    summary["drift"] = drift + summary.get("drift", [])
-    summary["backfilled_spans"] = backfill
+    summary["drift"] = backfill.drift + summary.get("drift", [])
+    summary["backfilled_spans"] = backfill.spans
     if failure is None:
         return (EXIT_PUSHED if summary.get("pushed") else EXIT_NOT_BLESSED), summary
     if isinstance(failure, DataValidationError) or _caused_by(failure, DataValidationError):
@@ -200,15 +165,11 @@ def _run(config: Config, run_id: str, terminal: Terminal, verbose: bool, log_pat
     return EXIT_ERROR, summary
 
 
-def _ranges(values: list[int]) -> str:
-    from pipeline.spans import _ranges as ranges
-
-    return ranges(sorted(values))
-
-
 def _data_line(data) -> str:
     selection = data.selection
     window = selection.window
+    from pipeline.spans import format_ranges as _ranges
+
     text = (f"data: span {selection.target}"
             + (f", window {_ranges(window)} ({len(window)} span(s))" if len(window) > 1 else "")
             + f": {data.rows} rows in {len(data.files)} file(s) under {data.input_base}")

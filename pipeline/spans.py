@@ -145,13 +145,13 @@ def select(available: list[int], span: int, window: int, input_base: str | os.Pa
         missing = f" (there is no folder {folder})" if not folder.is_dir() else ""
         raise ConfigError(f"span {target} does not exist: no files match "
                           f"{Path(input_base) / span_path(pattern, target)}{missing}; "
-                          f"spans available: {_ranges(available)}")
+                          f"spans available: {format_ranges(available)}")
     first = target - window + 1
     return SpanSelection(target=target, window=[s for s in available if first <= s <= target],
                          available=available)
 
 
-def _ranges(values: list[int]) -> str:
+def format_ranges(values: list[int]) -> str:
     """[1, 2, 3, 7] -> '1-3, 7'."""
     parts: list[str] = []
     start = prev = None

@@ -291,7 +291,7 @@ def anomaly_table(anomalies: list[dict[str, str]]) -> list[str]:
 
 
 def _ranges(values: list[int]) -> str:
-    from pipeline.spans import _ranges as ranges
+    from pipeline.spans import format_ranges as ranges
 
     return ranges(sorted(values))
 

@@ -244,8 +244,14 @@ def test_unreadable_input_halts_before_the_pipeline_with_exit_4(shop, delivery):
     assert "NOT_UTF8" in process.stdout and "re-encode the file as UTF-8" in process.stdout
     summary = read_summary(shop.pipeline_dir / "runs", last_run_id(shop.pipeline_dir / "runs"))
     assert summary["exit_code"] == 4 and summary["anomalies"][0]["kind"] == "NOT_UTF8"
-    # TFX never started: no new run in ML Metadata.
+    # TFX never started: no new run in ML Metadata; 'tfxpipe runs' still lists the halt.
     assert run_ids(open_store(shop.pipeline_dir / "metadata.sqlite")) == runs_before
+    listed = run_cli("runs", "--config", str(shop.config), "--output-root", str(shop.out),
+                     "--json", timeout=120)
+    last = json.loads(listed.stdout)["runs"][-1]
+    assert last["run_id"] == summary["run_id"]
+    assert (last["outcome"], last["detail"]) == ("halted by data validation",
+                                                 "pre-flight: NOT_UTF8 in span 43")
 
 
 def test_a_span_that_does_not_exist_and_a_config_pointing_nowhere_exit_2(shop, tmp_path):
