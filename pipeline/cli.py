@@ -68,7 +68,16 @@ def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
     data = config.data
     if args.sample_rows is not None:
         data = replace(data, sample_rows=args.sample_rows)
-    return replace(config, beam=beam, data=data)
+    spans = config.spans
+    if getattr(args, "span", None) is not None:
+        if args.span < 1:
+            raise ConfigError(f"--span must be a span number >= 1, got {args.span}")
+        spans = replace(spans, span=args.span)
+    if getattr(args, "window", None) is not None:
+        if args.window < 1:
+            raise ConfigError(f"--window must be at least 1 span, got {args.window}")
+        spans = replace(spans, window=args.window)
+    return replace(config, beam=beam, data=data, spans=spans)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -97,15 +106,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run(config: Config, run_id: str, terminal: Terminal, verbose: bool, log_path: Path
          ) -> tuple[int, dict]:
     from pipeline.data import prepare_input
+    from pipeline.preflight import DataInputError
 
-    data = prepare_input(config)
-    terminal.line(f"data: {data.rows} rows in {len(data.files)} file(s) under {data.input_base}")
+    try:
+        data = prepare_input(config)
+    except DataInputError as error:  # unreadable input: halted before TFX starts
+        terminal.line(f"halted before the pipeline: {error}")
+        return EXIT_DATA_HALT, {"run_id": run_id, "pipeline": config.pipeline.name,
+                                "config": config.config_path, "components": [],
+                                "anomalies": error.rows, "halted_by": "pre-flight check"}
+    terminal.line(_data_line(data))
+    for row in data.reported:
+        terminal.line(f"  note: span {row['span']}: {row['description']}")
 
     # TensorFlow and TFX load here, with their output already going to the log file.
     from components.data_gate import DataValidationError
+    from pipeline.backfill import backfill_for_run
     from pipeline.mlmd import open_store, run_nodes
     from pipeline.pipeline import create_pipeline
     from pipeline.runner import NodeResult, ProgressRunner
+
+    revision = code_revision(config.project_root)
+    backfill = backfill_for_run(config, data, run_id, revision, terminal.line)
+    if backfill.halt == "data":
+        return EXIT_DATA_HALT, backfill.summary
+    if backfill.halt == "error":
+        terminal.line(f"error: {backfill.summary['error']} (full trace in {log_path})")
+        return EXIT_ERROR, backfill.summary
 
     # On a terminal a "running" line is overwritten by the result; in a log or pipe, only results.
     interactive = terminal.stream.isatty()
@@ -120,7 +147,7 @@ def _run(config: Config, run_id: str, terminal: Terminal, verbose: bool, log_pat
         terminal.line(f"{start}  {result.node_id:<32} {result.state.lower():<10} "
                       f"{result.seconds:7.1f} s")
 
-    pipeline = create_pipeline(config, data, code_revision(config.project_root))
+    pipeline = create_pipeline(config, data, revision)
     failure: BaseException | None = None
     try:
         ProgressRunner(run_id, on_start, on_finish).run(pipeline)
@@ -134,6 +161,9 @@ def _run(config: Config, run_id: str, terminal: Terminal, verbose: bool, log_pat
     nodes = run_nodes(open_store(config.metadata_path), config.pipeline.name, run_id)
     summary = build_summary(config, run_id, nodes)
     summary["data_files"] = [f.as_dict() for f in data.files]
+    summary["spans"] = [s.as_dict() for s in data.spans]
+    summary["drift"] = backfill.drift + summary.get("drift", [])
+    summary["backfilled_spans"] = backfill.spans
     if failure is None:
         return (EXIT_PUSHED if summary.get("pushed") else EXIT_NOT_BLESSED), summary
     if isinstance(failure, DataValidationError) or _caused_by(failure, DataValidationError):
@@ -142,6 +172,17 @@ def _run(config: Config, run_id: str, terminal: Terminal, verbose: bool, log_pat
     summary["error"] = f"{failed} failed: {_one_line(failure)}"
     terminal.line(f"error: {summary['error']} (full trace in {log_path})")
     return EXIT_ERROR, summary
+
+
+def _data_line(data) -> str:
+    selection = data.selection
+    window = selection.window
+    from pipeline.spans import format_ranges as _ranges
+
+    text = (f"data: span {selection.target}"
+            + (f", window {_ranges(window)} ({len(window)} span(s))" if len(window) > 1 else "")
+            + f": {data.rows} rows in {len(data.files)} file(s) under {data.input_base}")
+    return text
 
 
 def _caused_by(error: BaseException, kind: type) -> bool:
@@ -181,6 +222,39 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Infers a schema from a span and writes a readable diff against the curated one."""
+    from pipeline.schema_review import review
+
+    config = load_config(args.config, args.output_root)
+    log_path = config.output_root / config.pipeline.name / "schema_review" / "schema.log"
+    with redirected_output(log_path, args.verbose):
+        lines, folder = review(config, args.span, args.out)
+    for line in lines:
+        print(line)
+    print(f"written: {folder / 'schema.inferred.pbtxt'}, {folder / 'schema.diff.txt'} "
+          f"(the curated schema {config.schema.path} is unchanged)")
+    return 0
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    """Where a pushed version came from: spans, files, schema, hyperparameters, code, baseline."""
+    from pipeline.lineage import lineage, render
+
+    config = load_config(args.config, args.output_root)
+    if not config.metadata_path.is_file():
+        raise ConfigError(f"no metadata store at {config.metadata_path}: nothing has run yet")
+    log_path = config.output_root / config.pipeline.name / "lineage.log"
+    with redirected_output(log_path, args.verbose):
+        info = lineage(config, args.version, metrics=not args.no_metrics)
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True, default=str))
+    else:
+        for line in render(info):
+            print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfxpipe", description="Config-driven TFX pipeline on Apache Beam.",
@@ -202,6 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, help="Beam direct_num_workers (0 = all cores)")
     run.add_argument("--sample-rows", type=int,
                      help="use only the first N rows of the data (quick runs)")
+    run.add_argument("--span", type=int,
+                     help="process span N instead of the newest (backfill, replay)")
+    run.add_argument("--window", type=int,
+                     help="train on the last K spans ending at the processed one "
+                          "(default from config 'spans.window'; 1 = that span only)")
     run.set_defaults(func=cmd_run)
 
     runs = sub.add_parser("runs", help="list runs and pushed versions")
@@ -210,6 +289,23 @@ def build_parser() -> argparse.ArgumentParser:
     runs.set_defaults(func=cmd_runs)
 
     add_report_parser(sub, common)
+
+    schema = sub.add_parser("schema", help="infer a schema from a span and diff it against the "
+                            "curated schema (which is never changed)")
+    common(schema)
+    schema.add_argument("--span", type=int, help="the span to infer from (default: the newest)")
+    schema.add_argument("--out", help="folder for schema.inferred.pbtxt and schema.diff.txt "
+                        "(default: <output root>/<pipeline>/schema_review/span-<N>/)")
+    schema.set_defaults(func=cmd_schema)
+
+    lineage = sub.add_parser("lineage", help="where a pushed version came from: spans, files, "
+                             "schema, hyperparameters, code, baseline (from ML Metadata)")
+    common(lineage)
+    lineage.add_argument("--version", type=int, help="the pushed version (default: the newest)")
+    lineage.add_argument("--json", action="store_true", help="machine-readable output")
+    lineage.add_argument("--no-metrics", action="store_true",
+                         help="skip reading the evaluation (faster: no TensorFlow)")
+    lineage.set_defaults(func=cmd_lineage)
     return parser
 
 

@@ -184,6 +184,27 @@ class OptimizationSection:
 
 
 @dataclass(frozen=True)
+class SpansSection:
+    """Which span a run processes and how many spans it trains on (see pipeline/spans.py)."""
+
+    span: int = 0                 # 0 = the newest span in the data; N = span N (backfill, replay)
+    window: int = 1               # Transform/Trainer/Evaluator read the last `window` spans
+
+
+NEW_COLUMN_ACTIONS = ("halt", "report")
+
+
+@dataclass(frozen=True)
+class ValidationSection:
+    """Data gates beyond the curated schema (whose comparators hold the feature thresholds)."""
+
+    label_drift: float = 0.18     # label distribution vs the previous span (L-infinity; JS for
+    #                               regression labels): a 50/50 -> 70/30 move is 0.20
+    new_columns: str = "halt"     # a column the schema does not know: "halt" or "report"
+    skew_min_examples: int = 1000  # train-vs-eval skew halts only when both splits are this big
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole pipeline configuration, paths already resolved to absolute ones."""
 
@@ -198,6 +219,8 @@ class Config:
     beam: BeamSection = BeamSection()
     schema: SchemaSection = SchemaSection()
     optimization: OptimizationSection = OptimizationSection()
+    spans: SpansSection = SpansSection()
+    validation: ValidationSection = ValidationSection()
     config_path: str = ""
     project_root: str = ""
 
@@ -329,6 +352,8 @@ _SECTIONS = {
     "BeamSection": BeamSection,
     "SchemaSection": SchemaSection,
     "OptimizationSection": OptimizationSection,
+    "SpansSection": SpansSection,
+    "ValidationSection": ValidationSection,
 }
 
 
@@ -492,6 +517,12 @@ def _validate(config: Config, where: str) -> None:
     check(source == TFX_TAXI_SOURCE or os.path.exists(source),
           f"data source not found: {source} (set 'data.source' to a CSV file or folder, "
           f"or '{TFX_TAXI_SOURCE}')")
+    check(config.spans.span >= 0, "'spans.span' must be >= 0 (0 = the newest span)")
+    check(config.spans.window >= 1, "'spans.window' must be at least 1 span")
+    check(config.validation.label_drift > 0, "'validation.label_drift' must be > 0")
+    one_of(config.validation.new_columns, NEW_COLUMN_ACTIONS, "validation.new_columns")
+    check(config.validation.skew_min_examples >= 0,
+          "'validation.skew_min_examples' must be >= 0")
     check(not config.schema.path or os.path.isfile(config.schema.path),
           f"schema file not found: {config.schema.path} (fix 'schema.path' or remove it)")
 

@@ -46,7 +46,7 @@ def judgement_rules(config: Config) -> dict[str, dict[str, Any]]:
     return rules
 
 
-def optimization_components(config: Config, module_config: dict[str, Any], example_gen: Any,
+def optimization_components(config: Config, module_config: dict[str, Any], examples: Any,
                             schema_gen: Any, transform: Any, trainer: Any
                             ) -> tuple[list[Any], Any]:
     """(components to add, the `variants` channel for the pusher); ([], None) when disabled."""
@@ -67,7 +67,7 @@ def optimization_components(config: Config, module_config: dict[str, Any], examp
     pruned_evaluation = None
     if "pruned" in settings.variants:
         evaluator = Evaluator(
-            examples=example_gen.outputs["examples"],
+            examples=examples,
             model=optimizer.outputs["pruned_model"],
             baseline_model=trainer.outputs["model"],
             eval_config=build_variant_eval_config(config),
@@ -75,7 +75,7 @@ def optimization_components(config: Config, module_config: dict[str, Any], examp
         components.append(evaluator)
         pruned_evaluation = evaluator.outputs["evaluation"]
     variant_evaluator = VariantEvaluator(
-        examples=example_gen.outputs["examples"],
+        examples=examples,
         model=trainer.outputs["model"],
         transform_graph=transform.outputs["transform_graph"],
         optimized_models=optimizer.outputs["optimized_models"],

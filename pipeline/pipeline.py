@@ -1,9 +1,16 @@
 """The pipeline definition: TFX components wired from one validated Config.
 
-CsvExampleGen -> StatisticsGen -> SchemaGen (or ImportSchemaGen with a curated schema)
--> ExampleValidator -> DataGate -> Transform -> Trainer -> Evaluator (baseline: the latest
-blessed model other than the candidate) -> VersionedPusher. Data processing runs on Beam with
-the options from the config.
+CsvExampleGen (one span) -> StatisticsGen -> SchemaGen (or ImportSchemaGen with a curated
+schema) -> ExampleValidator -> DataDrift (vs the previous validated span; train vs eval of the
+window) -> DataGate -> Transform -> Trainer -> Evaluator (baseline: the latest blessed model
+other than the candidate) -> VersionedPusher. Transform, Trainer and Evaluator read the window
+of validated spans resolved from ML Metadata (pipeline/span_resolver.py). Data processing runs
+on Beam with the options from the config.
+
+`ingest_only` builds the data part alone (through DataGate) for one span: how spans of the
+window that were never ingested are backfilled before a run (pipeline/backfill.py). Its nodes
+have the same ids and settings as in the full pipeline, so their executions are shared through
+the cache.
 """
 
 from __future__ import annotations
@@ -29,21 +36,31 @@ from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGe
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.orchestration.metadata import sqlite_metadata_connection_config
 from tfx.orchestration.pipeline import Pipeline
-from tfx.proto import example_gen_pb2, trainer_pb2
+from tfx.proto import example_gen_pb2, range_config_pb2, trainer_pb2
 from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
+from components.data_drift import DataDrift
 from components.data_gate import DataGate
+from components.data_gate.component import DataValidationResult
+from components.span_window import SpanWindow
 from components.versioned_pusher import VersionedPusher
 from pipeline.baseline import LatestBlessedOtherModelStrategy
 from pipeline.config import Config
 from pipeline.data import InputData
 from pipeline.eval_config import build_eval_config
 from pipeline.optimization import optimization_components
+from pipeline.span_resolver import ValidatedSpansStrategy
+from pipeline.spans import has_span_spec
 
 MODULES_DIR = Path(__file__).parent / "modules"
 PREPROCESSING_FN = "pipeline.modules.transform.preprocessing_fn"
 RUN_FN = "pipeline.modules.trainer.run_fn"
+EXAMPLE_GEN_ID = "CsvExampleGen"
+DEPENDENCY_FLAGS = ("--extra_package", "--setup_file", "--requirements_file",
+                    "--worker_harness_container_image", "--sdk_container_image")
+DIRECT_SDK_IMAGE = "apache/beam_python3.10_sdk:2.59.0"
+DATA_GATE_ID = "DataGate"
 
 
 def code_fingerprint() -> str:
@@ -66,6 +83,13 @@ def beam_pipeline_args(config: Config) -> list[str]:
     else:
         args = [f"--direct_running_mode={beam.direct_running_mode}",
                 f"--direct_num_workers={beam.direct_num_workers}"]
+        if not any(a.startswith(DEPENDENCY_FLAGS) for a in beam.extra_args):
+            # TFX re-packages its own install as an sdist for Beam's workers on every Beam
+            # component execution unless a dependency flag is set (tfx/utils/
+            # dependency_utils.py): seconds each, and useless to the DirectRunner, whose
+            # workers run in this Python environment. Naming the SDK image, which the
+            # DirectRunner does not use, skips it; it matters with a span per execution.
+            args.append(f"--sdk_container_image={DIRECT_SDK_IMAGE}")
     return args + list(beam.extra_args)
 
 
@@ -74,11 +98,45 @@ def hyperparameters(config: Config) -> dict[str, Any]:
             "transform": config.module_config()["transform"]}
 
 
-def create_pipeline(config: Config, data: InputData, code_revision: dict[str, Any]
-                    ) -> Pipeline:
-    module_config = config.module_config(code_fingerprint())
+def schema_snapshot(config: Config) -> str:
+    """A copy of the curated schema at a path named by its content, for ImportSchemaGen.
 
-    example_gen = CsvExampleGen(
+    ImportSchemaGen's cache key holds the schema file's path, not its content: pointed at the
+    curated file, an edited schema would be served from cache and never take effect. A path per
+    content makes an edit a new input, and keeps every version that was used.
+    """
+    content = Path(config.schema.path).read_bytes()
+    folder = (config.output_root / config.pipeline.name / "schemas"
+              / hashlib.sha256(content).hexdigest()[:16])
+    path = folder / "schema.pbtxt"
+    if not path.is_file() or path.read_bytes() != content:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    return str(path)
+
+
+def validation_key(config: Config) -> str:
+    """What a span's validation depends on besides its data: the schema, the label, the
+    thresholds and the split. A span validated under another key is validated again."""
+    digest = hashlib.sha256()
+    if config.schema.path:
+        digest.update(Path(config.schema.path).read_bytes())
+    digest.update(json.dumps({
+        "label": config.module_config()["label"],
+        "validation": {"label_drift": config.validation.label_drift,
+                       "new_columns": config.validation.new_columns},
+        "split": [config.split.train, config.split.eval],
+    }, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def example_gen_for(config: Config, data: InputData, span: int) -> CsvExampleGen:
+    """CsvExampleGen for exactly one span (a static range), hash-split into train and eval."""
+    range_config = None
+    if has_span_spec(data.pattern):
+        range_config = range_config_pb2.RangeConfig(static_range=range_config_pb2.StaticRange(
+            start_span_number=span, end_span_number=span))
+    return CsvExampleGen(
         input_base=data.input_base,
         input_config=example_gen_pb2.Input(
             splits=[example_gen_pb2.Input.Split(name="single_split", pattern=data.pattern)]),
@@ -87,19 +145,79 @@ def create_pipeline(config: Config, data: InputData, code_revision: dict[str, An
                 example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=config.split.train),
                 example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=config.split.eval),
             ])),
-    )
+        range_config=range_config,
+    ).with_id(EXAMPLE_GEN_ID)
+
+
+def _spans_resolver(node_id: str, first: int, last: int, count: int,
+                    after: Any = None) -> Resolver:
+    """Validated Examples of spans [first, last] from every run; with `after` (this run's
+    ExampleGen), it runs after it and takes this run's span `last` as validated."""
+    resolver = Resolver(
+        strategy_class=ValidatedSpansStrategy,
+        config={"first": first, "last": last, "count": count, "trust_last": after is not None},
+        examples=Channel(type=standard_artifacts.Examples,
+                         producer_component_id=EXAMPLE_GEN_ID, output_key="examples"),
+        validated=Channel(type=DataValidationResult,
+                          producer_component_id=DATA_GATE_ID, output_key="result"),
+    ).with_id(node_id)
+    if after is not None:
+        resolver.add_upstream_node(after)
+    return resolver
+
+
+def create_pipeline(config: Config, data: InputData, code_revision: dict[str, Any],
+                    span: int | None = None, ingest_only: bool = False) -> Pipeline:
+    """The pipeline for `span` (default: the run's target span).
+
+    With `ingest_only`, only the data part: ExampleGen through DataGate.
+    """
+    module_config = config.module_config(code_fingerprint())
+    span = data.target if span is None else span
+
+    example_gen = example_gen_for(config, data, span)
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
     if config.schema.path:
-        schema_gen = ImportSchemaGen(schema_file=config.schema.path)
+        schema_gen = ImportSchemaGen(schema_file=schema_snapshot(config))
     else:
         schema_gen = SchemaGen(
             statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
-    data_gate = DataGate(anomalies=example_validator.outputs["anomalies"])
+    previous_resolver = _spans_resolver("previous_span_resolver", 0, span - 1, 1)
+    window_nodes: list[Any] = []
+    if not ingest_only:
+        window = config.spans.window
+        window_resolver = _spans_resolver("window_resolver", span - window + 1, span, window,
+                                          after=example_gen)
+        span_window = SpanWindow(examples=window_resolver.outputs["examples"])
+        window_nodes = [window_resolver, span_window]
+    data_drift = DataDrift(
+        examples=example_gen.outputs["examples"],
+        baseline_examples=previous_resolver.outputs["examples"],
+        window_examples=span_window.outputs["window"] if window_nodes else None,
+        schema=schema_gen.outputs["schema"],
+        label=json.dumps(module_config["label"], sort_keys=True),
+        label_drift_threshold=config.validation.label_drift,
+        skew_min_examples=config.validation.skew_min_examples,
+    )
+    data_gate = DataGate(
+        anomalies=example_validator.outputs["anomalies"],
+        drift=data_drift.outputs["report"],
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+        examples=example_gen.outputs["examples"],
+        report_only=["SCHEMA_NEW_COLUMN"] if config.validation.new_columns == "report" else [],
+        validation_key=validation_key(config),
+    ).with_id(DATA_GATE_ID)
+    data_components = [example_gen, statistics_gen, schema_gen, example_validator,
+                       previous_resolver, *window_nodes, data_drift, data_gate]
+    if ingest_only:
+        return _pipeline(config, data_components)
+    window_examples = span_window.outputs["window"]
 
     transform = Transform(
-        examples=example_gen.outputs["examples"],
+        examples=window_examples,
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
         custom_config=module_config,
@@ -127,7 +245,7 @@ def create_pipeline(config: Config, data: InputData, code_revision: dict[str, An
     ).with_id("latest_blessed_model_resolver")
 
     evaluator = Evaluator(
-        examples=example_gen.outputs["examples"],
+        examples=window_examples,
         model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"],
         eval_config=build_eval_config(config),
@@ -135,7 +253,7 @@ def create_pipeline(config: Config, data: InputData, code_revision: dict[str, An
 
     # Optional stage (config [optimization]): pruned and quantized variants, judged per slice.
     optimization, variants = optimization_components(
-        config, module_config, example_gen, schema_gen, transform, trainer)
+        config, module_config, window_examples, schema_gen, transform, trainer)
 
     pusher = VersionedPusher(
         model=trainer.outputs["model"],
@@ -143,24 +261,28 @@ def create_pipeline(config: Config, data: InputData, code_revision: dict[str, An
         model_evaluation=evaluator.outputs["evaluation"],
         baseline_model=baseline_resolver.outputs["model"],
         schema=schema_gen.outputs["schema"],
-        examples=example_gen.outputs["examples"],
+        examples=window_examples,
         serving_dir=str(config.serving_dir),
         model_name=config.pipeline.model_name,
         data_files=json.dumps([f.as_dict() for f in data.files], sort_keys=True),
+        spans=json.dumps([s.as_dict() for s in data.spans], sort_keys=True),
         hyperparameters=json.dumps(hyperparameters(config), sort_keys=True),
         code_revision=json.dumps(code_revision, sort_keys=True),
         variants=variants,
     )
 
-    components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                  transform, trainer, baseline_resolver, evaluator, *optimization, pusher]
+    components = [*data_components, transform, trainer, baseline_resolver, evaluator,
+                  *optimization, pusher]
+    return _pipeline(config, components)
+
+
+def _pipeline(config: Config, components: list[Any]) -> Pipeline:
     os.makedirs(config.pipeline_root, exist_ok=True)
     return Pipeline(
         pipeline_name=config.pipeline.name,
         pipeline_root=str(config.pipeline_root),
         components=components,
         enable_cache=config.pipeline.enable_cache,
-        metadata_connection_config=sqlite_metadata_connection_config(
-            str(config.metadata_path)),
+        metadata_connection_config=sqlite_metadata_connection_config(str(config.metadata_path)),
         beam_pipeline_args=beam_pipeline_args(config),
     )

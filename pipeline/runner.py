@@ -19,6 +19,10 @@ from tfx.orchestration.portable import launcher, runtime_parameter_utils
 from tfx.utils import telemetry_utils
 
 
+class NodeFailedError(RuntimeError):
+    """A node ended FAILED in ML Metadata without its launcher raising."""
+
+
 @dataclass
 class NodeResult:
     node_id: str
@@ -77,7 +81,15 @@ class ProgressRunner:
                 with metadata.Metadata(connection_config) as handle:
                     state = _state_name(handle, info.execution_id if info else None)
                 result = NodeResult(node_id, state, time.monotonic() - started)
+                if state == "FAILED":
+                    # A node can fail without raising (e.g. its inputs could not be resolved):
+                    # the nodes after it must not run, and the caller must know.
+                    result.error = NodeFailedError(
+                        f"{node_id} failed (its inputs could not be resolved or its executor "
+                        "failed; see the log)")
                 results.append(result)
                 self.on_finish(result)
+                if result.error is not None:
+                    raise result.error
         return results
 

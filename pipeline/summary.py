@@ -178,7 +178,15 @@ def build_summary(config: Config, run_id: str, nodes: dict[str, NodeRecord]) -> 
         with open(os.path.join(gate_uri, "result.json")) as handle:
             summary["anomalies"] = json.load(handle)["anomalies"]
     elif gate is not None and gate.state == "FAILED":
-        summary["anomalies"] = read_validator_anomalies(nodes)
+        summary["anomalies"] = gate_rows(config, nodes)
+    drift_uri = _uri(nodes, "DataDrift", "report")
+    if drift_uri:
+        report = read_drift_report(drift_uri)
+        summary["drift"] = report.get("drift", [])
+        summary["skew"] = report.get("skew", [])
+        summary["label_drift"] = report.get("label")
+        if report.get("window_examples"):
+            summary["window_rows"] = report["window_examples"]
     evaluation_uri = _uri(nodes, "Evaluator", "evaluation")
     if evaluation_uri:
         metrics = read_metrics(evaluation_uri)
@@ -204,6 +212,39 @@ def build_summary(config: Config, run_id: str, nodes: dict[str, NodeRecord]) -> 
     if variants is not None:
         summary["variants"] = variants
     return summary
+
+
+def read_drift_report(uri: str) -> dict[str, Any]:
+    """DataDrift's drift.json: every drift and skew measurement of the span, and the label."""
+    path = os.path.join(uri, "drift.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def gate_rows(config: Config, nodes: dict[str, NodeRecord]) -> list[dict[str, str]]:
+    """The failed DataGate's table, rebuilt from the run's validation outputs.
+
+    A failed execution publishes no output artifact in ML Metadata, so its result.json is not
+    found there; the same function the gate ran rebuilds the table from its inputs.
+    """
+    from tfx.types import standard_artifacts
+
+    from components.data_gate.executor import collect_rows
+
+    validator = nodes.get("ExampleValidator")
+    if not validator or not validator.outputs.get("anomalies"):
+        return []
+    recorded = validator.outputs["anomalies"][0]
+    anomalies = standard_artifacts.ExampleAnomalies()
+    anomalies.uri = recorded.uri
+    anomalies.split_names = recorded.properties["split_names"].string_value
+    schema_node = "ImportSchemaGen" if "ImportSchemaGen" in nodes else "SchemaGen"
+    report_only = {"SCHEMA_NEW_COLUMN"} if config.validation.new_columns == "report" else set()
+    return collect_rows(anomalies, _uri(nodes, "DataDrift", "report"),
+                        _uri(nodes, "StatisticsGen", "statistics"),
+                        _uri(nodes, schema_node, "schema"), report_only)
 
 
 def read_validator_anomalies(nodes: dict[str, NodeRecord]) -> list[dict[str, str]]:
@@ -236,21 +277,86 @@ def _slice_name(slice_key: dict[str, Any]) -> str:
 
 
 def anomaly_table(anomalies: list[dict[str, str]]) -> list[str]:
-    width = max([len(a["feature"]) for a in anomalies] + [7])
-    lines = [f"  {'split':<6} {'feature':<{width}} {'anomaly':<34} description"]
+    """Feature, anomaly kind, observed value, threshold and description, one row each."""
+    def width(key: str, minimum: int, most: int) -> int:
+        return min(most, max([len(str(a.get(key, "-"))) for a in anomalies] + [minimum]))
+
+    spans = any("span" in a for a in anomalies)
+    w_feature, w_kind = width("feature", 7, 28), width("kind", 7, 41)
+    w_observed, w_threshold = width("observed", 8, 34), width("threshold", 9, 26)
+    lead = "  span" if spans else ""
+    lines = [f"{lead}  {'split':<10} {'feature':<{w_feature}} {'anomaly':<{w_kind}} "
+             f"{'observed':<{w_observed}} {'threshold':<{w_threshold}} description"]
     for a in anomalies:
-        lines.append(f"  {a['split']:<6} {a['feature']:<{width}} {a['kind']:<34} "
-                     f"{a['description']}")
+        span = f"  {str(a.get('span', '')):>4}" if spans else ""
+        note = " (reported, does not halt)" if a.get("severity") == "report" else ""
+        lines.append(f"{span}  {a['split']:<10} {a['feature']:<{w_feature}} "
+                     f"{a['kind']:<{w_kind}} {a.get('observed', '-'):<{w_observed}} "
+                     f"{a.get('threshold', '-'):<{w_threshold}} {a['description']}{note}")
     return lines
+
+
+def _ranges(values: list[int]) -> str:
+    from pipeline.spans import format_ranges as ranges
+
+    return ranges(sorted(values))
+
+
+def data_lines(summary: dict[str, Any]) -> list[str]:
+    """Spans, drift and skew: what the data part of the run read and measured."""
+    lines = []
+    spans = summary.get("spans") or []
+    if spans:
+        rows = sum(f["rows"] for s in spans for f in s["files"])
+        lines.append(f"spans: {_ranges([s['span'] for s in spans])} ({len(spans)} span(s), "
+                     f"{rows} rows, {sum(len(s['files']) for s in spans)} file(s))"
+                     + (f"; backfilled {_ranges(summary['backfilled_spans'])}"
+                        if summary.get("backfilled_spans") else ""))
+    drift = summary.get("drift") or []
+    newest = max((r["span"] for r in drift), default=None)
+    earlier = [r for r in drift if r["span"] != newest]
+    if earlier:
+        spans_seen = sorted({r["span"] for r in earlier})
+        lines.append(_comparison_line(f"drift of backfilled spans {_ranges(spans_seen)}",
+                                      earlier, with_span=True))
+    latest = [r for r in drift if r["span"] == newest]
+    if latest:
+        lines.append(_comparison_line(
+            f"drift span {newest} vs {latest[0]['previous_span']}", latest))
+    skew = summary.get("skew") or []
+    if skew:
+        counts = skew[0].get("examples") or {}
+        judged = "" if skew[0].get("judged", True) else (
+            f" [not judged: {min(counts.values(), default=0)} examples in the smaller split]")
+        lines.append(_comparison_line("skew train vs eval", skew) + judged)
+    return lines
+
+
+def _comparison_line(what: str, rows: list[dict[str, Any]], with_span: bool = False) -> str:
+    exceeded = [r for r in rows if r["exceeded"]]
+    ranked = sorted(rows, key=lambda r: r["value"] / r["threshold"] if r["threshold"] else 0,
+                    reverse=True)
+    shown = ", ".join(f"{r['feature']} {r['value']:.3f} (<= {r['threshold']:g}"
+                      + (f", span {r['span']})" if with_span else ")")
+                      for r in ranked[:3])
+    return (f"{what}: {len(rows)} measured, {len(exceeded)} above threshold; "
+            f"closest: {shown}")
 
 
 def render(summary: dict[str, Any], outcome: int) -> list[str]:
     lines = [""]
     if "rows" in summary:
         rows = summary["rows"]
-        lines.append("rows read: " + ", ".join(f"{split} {rows[split]}"
-                                               for split in sorted(rows, key=_split_order))
-                     + f" (total {sum(rows.values())})")
+        window = summary.get("window_rows") or {}
+        spans = summary.get("spans") or []
+        target = f" in span {spans[-1]['span']}" if window and spans else ""
+        lines.append("rows read: " + ", ".join(
+            f"{split} {rows[split]}" for split in sorted(rows, key=_split_order))
+            + f" (total {sum(rows.values())}){target}"
+            + (f"; window {_ranges([s['span'] for s in spans])}: " + ", ".join(
+                f"{split} {window[split]}" for split in sorted(window, key=_split_order))
+               + f" (total {sum(window.values())})" if window else ""))
+    lines += data_lines(summary)
     if "anomalies" in summary:
         anomalies = summary["anomalies"]
         lines.append(f"anomalies: {len(anomalies)}")

@@ -19,12 +19,15 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 def list_runs(config: Config) -> list[dict[str, Any]]:
     """Every run MLMD knows, oldest first, with its outcome when the CLI recorded one."""
+    from pipeline.backfill import is_backfill_run
     from pipeline.mlmd import open_store, run_ids
 
     if not config.metadata_path.is_file():
         return []
     runs = []
     for run_id, created_ms in run_ids(open_store(config.metadata_path)):
+        if is_backfill_run(run_id):
+            continue  # a span ingested for a run: part of that run (summary "backfilled_spans")
         summary = _read_json(config.runs_dir / run_id / "summary.json") or {}
         detail = summary.get("error", "")
         if summary.get("pushed"):
@@ -34,6 +37,8 @@ def list_runs(config: Config) -> list[dict[str, Any]]:
             detail = f"failed {failed['metric']} {failed['threshold']}"
         elif summary.get("anomalies"):
             detail = f"{len(summary['anomalies'])} anomalies"
+            if summary.get("halted_span") is not None:
+                detail += f" in span {summary['halted_span']}"
         runs.append({
             "run_id": run_id,
             "started": datetime.datetime.fromtimestamp(created_ms / 1000,
@@ -41,7 +46,27 @@ def list_runs(config: Config) -> list[dict[str, Any]]:
             "outcome": summary.get("outcome", "unknown (no summary)"),
             "detail": detail,
         })
-    return runs
+    runs += _halted_before_tfx(config, {r["run_id"] for r in runs})
+    return sorted(runs, key=lambda r: r["started"])
+
+
+def _halted_before_tfx(config: Config, known: set[str]) -> list[dict[str, Any]]:
+    """Runs the pre-flight check halted: they have a summary but never reached ML Metadata."""
+    found = []
+    for summary_path in sorted(config.runs_dir.glob("*/summary.json")):
+        run_id = summary_path.parent.name
+        summary = _read_json(summary_path) or {}
+        if run_id in known or summary.get("halted_by") != "pre-flight check":
+            continue
+        first = (summary.get("anomalies") or [{}])[0]
+        found.append({
+            "run_id": run_id,
+            "started": datetime.datetime.strptime(run_id, "%Y%m%dT%H%M%S%fZ").replace(
+                tzinfo=datetime.timezone.utc).isoformat(),
+            "outcome": summary.get("outcome", "halted by data validation"),
+            "detail": f"pre-flight: {first.get('kind', '?')} in span {first.get('span', '?')}",
+        })
+    return found
 
 
 def list_versions(config: Config) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 them (end-to-end assertions, optimization, review notebooks and reports).
 
 Three runs share one output root, as a user's successive runs would:
-1. `first`: a fresh run trains, evaluates and pushes version 1 with its manifest;
+1. `first`: a fresh run backfills the spans of its window, trains, evaluates and pushes
+   version 1 with its manifest;
 2. `again`: the same run again is served from cache and pushes nothing new;
 3. `strict`: a run with an unreachable AUC floor completes, is not blessed, pushes nothing, exits 3.
 """
@@ -17,9 +18,12 @@ import pytest
 
 from tests.e2e_helpers import TAXI_CONFIG, last_run_id, read_summary, run_cli, write_config
 
-# A quick version of the default taxi config: a sample, few steps, a reachable floor.
+# A quick version of the default taxi config: a window of six monthly spans (2015-07 to
+# 2015-12, 2,231 trips), few steps, a reachable floor.
+QUICK_SPAN, QUICK_WINDOW = 36, 6
 QUICK = {
-    "sample_rows = 0 ": "sample_rows = 3000 ",
+    "span = 0 ": f"span = {QUICK_SPAN} ",
+    "window = 24 ": f"window = {QUICK_WINDOW} ",
     "train_steps = 2000": "train_steps = 300",
     "steps_per_epoch = 200": "steps_per_epoch = 100",
     "batch_size = 256": "batch_size = 128",
@@ -53,6 +57,16 @@ class TaxiRuns:
     @property
     def model_dir(self) -> Path:
         return self.pipeline_dir / "serving" / "taxi_big_tipper"
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the runs' data is materialised: span-N/YYYY-MM.csv."""
+        return self.config.parent / "data"
+
+    @property
+    def data_csv(self) -> Path:
+        """A CSV file of raw rows the runs trained on (the newest span of the window)."""
+        return next((self.data_dir / f"span-{QUICK_SPAN}").glob("*.csv"))
 
     def process(self, name: str) -> CompletedProcess:
         return self.results[name][0]

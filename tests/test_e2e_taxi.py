@@ -23,10 +23,13 @@ def test_first_run_pushes_version_1(taxi_runs):
     assert process.returncode == 0, process.stdout + process.stderr
     states = states_of_run(taxi_runs.metadata, "taxi", run_id)
     expected = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
+                "previous_span_resolver", "window_resolver", "SpanWindow", "DataDrift",
                 "DataGate", "Transform", "Trainer", "latest_blessed_model_resolver",
                 "Evaluator", "VersionedPusher",
                 "ModelOptimizer", "PrunedModelEvaluator", "VariantEvaluator"}
     assert set(states) == expected
+    # The schema was imported by the backfill of span 31 already, the rest runs here.
+    assert states.pop("ImportSchemaGen") == "CACHED"
     assert all(state == "COMPLETE" for state in states.values()), states
     version_dir = taxi_runs.model_dir / "1"
     assert (version_dir / "saved_model.pb").is_file()
@@ -53,8 +56,13 @@ def test_manifest_links_model_to_data_schema_hyperparameters_and_code(taxi_runs)
         (taxi_runs.model_dir / "1" / "manifest.json").read_text())
     assert manifest["version"] == 1
     assert manifest["pipeline_run_id"] == taxi_runs.run_id("first")
-    [data_file] = manifest["data_files"]
-    assert data_file["rows"] == 3000 and len(data_file["sha256"]) == 64
+    # The window: six monthly spans, 2015-07 to 2015-12 (2,231 trips), each with its file.
+    assert [s["span"] for s in manifest["spans"]] == [31, 32, 33, 34, 35, 36]
+    files = manifest["data_files"]
+    assert [Path(f["path"]).name for f in files][-1] == "2015-12.csv"
+    assert sum(f["rows"] for f in files) == 2231 and all(len(f["sha256"]) == 64 for f in files)
+    assert manifest["examples"]["span"] == 36
+    assert manifest["examples"]["window_spans"] == [31, 32, 33, 34, 35, 36]
     assert manifest["schema"]["sha256"]
     assert manifest["hyperparameters"]["model"]["train_steps"] == 300
     assert "git_commit" in manifest["code_revision"]
@@ -78,8 +86,7 @@ def test_pushed_model_scores_raw_examples_without_the_label(taxi_runs):
     model = tf.saved_model.load(
         str(taxi_runs.model_dir / "1"))
     types = raw_types(_transform_graph_uri(taxi_runs))
-    data = taxi_runs.config.parent / "data" / "data.csv"
-    examples = [to_example(r, types, drop=("tips",)) for r in csv_rows(data, 50)]
+    examples = [to_example(r, types, drop=("tips",)) for r in csv_rows(taxi_runs.data_csv, 50)]
     scores = model.signatures["serving_default"](examples=tf.constant(examples))["outputs"]
     assert scores.shape == (50, 1)
     values = scores.numpy().ravel()
@@ -91,8 +98,7 @@ def test_no_model_input_depends_on_the_label_column(taxi_runs):
     model = tf.saved_model.load(
         str(taxi_runs.model_dir / "1"))
     types = raw_types(_transform_graph_uri(taxi_runs))
-    data = taxi_runs.config.parent / "data" / "data.csv"
-    rows = csv_rows(data, 20)
+    rows = csv_rows(taxi_runs.data_csv, 20)
     low = [to_example({**r, "tips": "0"}, types) for r in rows]
     high = [to_example({**r, "tips": "1000"}, types) for r in rows]
     transform = model.signatures["transform_features"]
@@ -119,7 +125,8 @@ def test_rerun_with_nothing_changed_is_served_from_cache(taxi_runs):
     process, run_id = taxi_runs.process("again"), taxi_runs.run_id("again")
     assert process.returncode == 0, process.stdout + process.stderr
     states = states_of_run(taxi_runs.metadata, "taxi", run_id)
-    cached = {node: s for node, s in states.items() if node != "latest_blessed_model_resolver"}
+    # Resolver nodes resolve again on every run (they have no cache); everything else is cached.
+    cached = {node: s for node, s in states.items() if not node.endswith("resolver")}
     assert set(cached.values()) == {"CACHED"}, states
     assert "(unchanged: served from cache)" in process.stdout
     versions = taxi_runs.model_dir

@@ -1,4 +1,9 @@
-"""DataGate executor: turns ExampleValidator's Anomalies protos into a table and a verdict."""
+"""DataGate executor: turns validation results into one anomaly table and a verdict.
+
+Rows come from ExampleValidator's Anomalies protos (per split, against the curated schema) and
+from DataDrift's exceeded thresholds (drift against the previous span, skew between train and
+eval). Each row says what the data showed ("observed") and what was allowed ("threshold").
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,20 @@ import json
 import os
 from typing import Any
 
-from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
+from components.data_gate import measures
+
 ANOMALIES_FILE = "SchemaDiff.pb"
 RESULT_FILE = "result.json"
+DRIFT_FILE = "drift.json"  # components.data_drift.executor.REPORT_FILE
+STATISTICS_FILE = "FeatureStats.pb"
+HALT = "halt"
+REPORT = "report"
 
 
 class DataValidationError(RuntimeError):
@@ -43,9 +54,108 @@ def _rows(split: str, feature: str, info: anomalies_pb2.AnomalyInfo) -> list[dic
             "kind": anomalies_pb2.AnomalyInfo.Type.Name(r.type) if r else "UNKNOWN",
             "short": r.short_description if r else info.short_description,
             "description": r.description if r else info.description,
+            "observed": "-",
+            "threshold": "-",
         }
         for r in reasons
     ]
+
+
+def read_split_statistics(uri: str, split: str
+                          ) -> statistics_pb2.DatasetFeatureStatisticsList | None:
+    path = os.path.join(uri, f"Split-{split}", STATISTICS_FILE)
+    if not os.path.isfile(path):
+        return None
+    stats = statistics_pb2.DatasetFeatureStatisticsList()
+    stats.ParseFromString(io_utils.read_bytes_file(path))
+    return stats
+
+
+def read_schema(uri: str):
+    return io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(uri))
+
+
+def drift_rows(drift_uri: str) -> list[dict[str, Any]]:
+    """Anomaly rows for DataDrift's exceeded measurements: drift first, then skew."""
+    path = os.path.join(drift_uri, DRIFT_FILE)
+    if not os.path.isfile(path):
+        return []
+    with open(path) as handle:
+        report = json.load(handle)
+    label = report.get("label") or {}
+    rows = []
+    for row in report.get("drift", []):
+        if not row["exceeded"]:
+            continue
+        what = (f"the label ({label.get('rule')}): class split "
+                f"{_split_text(label.get('previous_distribution'))} -> "
+                f"{_split_text(label.get('span_distribution'))}"
+                if row["feature"] == label.get("feature") else f"'{row['feature']}'")
+        rows.append(_comparison_row(
+            row, "all", f"Drift vs span {row['previous_span']}",
+            f"{_comparator_name(row['comparator'])} between span {row['span']} and the previous "
+            f"span {row['previous_span']} is {row['value']:.4f}, above {row['threshold']:g}, "
+            f"for {what}"))
+    for row in report.get("skew", []):
+        if not row["exceeded"] or not row.get("judged", True):
+            continue
+        spans = row.get("spans") or []
+        where = f"spans {spans[0]}-{spans[-1]}" if len(spans) > 1 else f"span {spans[0]}" \
+            if spans else "the window"
+        rows.append(_comparison_row(
+            row, "train/eval", "Skew between train and eval",
+            f"{_comparator_name(row['comparator'])} between the train and eval splits of "
+            f"{where} is {row['value']:.4f}, above {row['threshold']:g}"))
+    return rows
+
+
+def _comparison_row(row: dict[str, Any], split: str, short: str, description: str
+                    ) -> dict[str, str]:
+    from components.data_drift.compare import ANOMALY_KINDS
+
+    return {"split": split, "feature": row["feature"],
+            "kind": ANOMALY_KINDS.get(row["comparator"], "COMPARATOR_HIGH"), "short": short,
+            "description": description, "observed": f"{row['value']:.4f}",
+            "threshold": f"<= {row['threshold']:g}"}
+
+
+def _comparator_name(comparator: str) -> str:
+    return {"infinity_norm": "L-infinity distance",
+            "jensen_shannon_divergence": "Jensen-Shannon divergence"}.get(comparator, comparator)
+
+
+def _split_text(distribution: dict[str, float] | None) -> str:
+    if not distribution:
+        return "?"
+    return "/".join(f"{k}:{100 * v:.0f}%" for k, v in sorted(distribution.items()))
+
+
+def collect_rows(anomalies: types.Artifact, drift_uri: str | None = None,
+                 statistics_uri: str | None = None, schema_uri: str | None = None,
+                 report_only: set[str] | frozenset[str] = frozenset()) -> list[dict[str, str]]:
+    """The whole table: validator rows with observed/threshold, then drift and skew rows.
+
+    Each row has "severity": "halt", or "report" for kinds in `report_only`.
+    """
+    rows = read_anomalies(anomalies.uri, anomalies.split_names)
+    schema = read_schema(schema_uri) if schema_uri else None
+    stats_by_split: dict[str, Any] = {}
+    for row in rows:
+        if statistics_uri and row["split"] not in stats_by_split:
+            stats_by_split[row["split"]] = read_split_statistics(statistics_uri, row["split"])
+        row["observed"], row["threshold"] = measures.observed_and_threshold(
+            row["kind"], row["feature"], row["description"],
+            stats_by_split.get(row["split"]), schema)
+    if drift_uri:
+        rows += drift_rows(drift_uri)
+    for row in rows:
+        row["severity"] = REPORT if row["kind"] in report_only else HALT
+    return rows
+
+
+def _optional(input_dict: dict[str, list[types.Artifact]], key: str) -> types.Artifact | None:
+    artifacts = input_dict.get(key) or []
+    return artifacts[0] if artifacts else None
 
 
 class Executor(base_executor.BaseExecutor):
@@ -54,15 +164,33 @@ class Executor(base_executor.BaseExecutor):
            exec_properties: dict[str, Any]) -> None:
         anomalies = artifact_utils.get_single_instance(input_dict["anomalies"])
         result = artifact_utils.get_single_instance(output_dict["result"])
-        rows = read_anomalies(anomalies.uri, anomalies.split_names)
-        passed = not rows
-        io_utils.write_string_file(
-            os.path.join(result.uri, RESULT_FILE),
-            json.dumps({"passed": passed, "anomalies": rows}, indent=2, sort_keys=True))
+        drift = _optional(input_dict, "drift")
+        statistics = _optional(input_dict, "statistics")
+        schema = _optional(input_dict, "schema")
+        examples = _optional(input_dict, "examples")
+        report_only = set(json.loads(exec_properties.get("report_only") or "[]"))
+        rows = collect_rows(anomalies, drift.uri if drift else None,
+                            statistics.uri if statistics else None,
+                            schema.uri if schema else None, report_only)
+        halting = [r for r in rows if r["severity"] == HALT]
+        passed = not halting
+        span = None
+        if examples is not None and examples.has_custom_property("span"):
+            span = int(examples.get_int_custom_property("span"))
+        content: dict[str, Any] = {"passed": passed, "anomalies": rows}
+        if examples is not None:
+            content.update(span=span, examples_id=examples.id)
+        io_utils.write_string_file(os.path.join(result.uri, RESULT_FILE),
+                                   json.dumps(content, indent=2, sort_keys=True))
         result.set_int_custom_property("passed", int(passed))
         result.set_int_custom_property("anomaly_count", len(rows))
-        if rows and exec_properties.get("halt_on_anomalies", 1):
-            features = sorted({r["feature"] for r in rows})
+        result.set_string_custom_property("validation_key",
+                                          exec_properties.get("validation_key") or "")
+        if examples is not None:
+            result.set_int_custom_property("examples_id", examples.id)
+            result.set_int_custom_property("span", span or 0)
+        if halting and exec_properties.get("halt_on_anomalies", 1):
+            features = sorted({r["feature"] for r in halting})
             raise DataValidationError(
-                f"{len(rows)} data anomalies in {', '.join(features)}; the run is halted "
+                f"{len(halting)} data anomalies in {', '.join(features)}; the run is halted "
                 "before Transform and nothing is pushed")

@@ -10,6 +10,7 @@ import pytest  # noqa: E402
 import tensorflow_data_validation as tfdv  # noqa: E402
 from tfx.types import artifact_utils, standard_artifacts  # noqa: E402
 
+from components.data_drift.component import DataDriftReport  # noqa: E402
 from components.data_gate.component import DataValidationResult  # noqa: E402
 from components.data_gate.executor import DataValidationError, Executor  # noqa: E402
 
@@ -70,6 +71,123 @@ def test_report_only_mode_does_not_raise(tmp_path):
     assert error is None
     assert [r["feature"] for r in table["anomalies"]] == ["payment_type"]
     assert result.get_int_custom_property("passed") == 0
+
+
+SCHEMA = """
+feature { name: "fare" type: FLOAT float_domain { min: 0 max: 1000 } }
+feature { name: "payment_type" type: BYTES domain: "payment_type"
+          distribution_constraints { min_domain_mass: 0.99 } }
+string_domain { name: "payment_type" value: "Cash" value: "Card" }
+"""
+
+
+def _validated(tmp_path, frame):
+    """Anomalies, statistics and schema artifacts of one split 'train', as the pipeline has."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    schema = text_format.Parse(SCHEMA, schema_pb2.Schema())
+    stats = tfdv.generate_statistics_from_dataframe(frame)
+    artifacts = {}
+    for name, message, file in [
+            ("anomalies", tfdv.validate_statistics(stats, schema), "SchemaDiff.pb"),
+            ("statistics", stats, "FeatureStats.pb")]:
+        folder = tmp_path / name / "Split-train"
+        folder.mkdir(parents=True)
+        (folder / file).write_bytes(message.SerializeToString())
+        artifact = (standard_artifacts.ExampleAnomalies() if name == "anomalies"
+                    else standard_artifacts.ExampleStatistics())
+        artifact.uri = str(tmp_path / name)
+        artifact.split_names = artifact_utils.encode_split_names(["train"])
+        artifacts[name] = [artifact]
+    schema_artifact = standard_artifacts.Schema()
+    schema_artifact.uri = str(tmp_path / "schema")
+    os.makedirs(schema_artifact.uri)
+    (tmp_path / "schema" / "schema.pbtxt").write_text(text_format.MessageToString(schema))
+    artifacts["schema"] = [schema_artifact]
+    return artifacts
+
+
+def _gate(tmp_path, inputs, **properties):
+    result = DataValidationResult()
+    result.uri = str(tmp_path / "result")
+    os.makedirs(result.uri)
+    error = None
+    try:
+        Executor().Do(inputs, {"result": [result]}, {"halt_on_anomalies": 1, **properties})
+    except DataValidationError as raised:
+        error = raised
+    with open(os.path.join(result.uri, "result.json")) as handle:
+        return result, json.load(handle), error
+
+
+def test_rows_show_observed_values_and_thresholds(tmp_path):
+    frame = pd.DataFrame({
+        "fare": [-5.0, 2.0, 3.0, 4.0] * 5,
+        "payment_type": ["Cash", "Card", "Bitcoin", "Cash"] * 5,
+        "surprise": ["x"] * 20,
+    })
+    inputs = _validated(tmp_path, frame)
+    result, table, error = _gate(tmp_path, inputs,
+                                 report_only=json.dumps(["SCHEMA_NEW_COLUMN"]))
+    rows = {r["feature"]: r for r in table["anomalies"]}
+    assert rows["fare"]["kind"] == "FLOAT_TYPE_SMALL_FLOAT"
+    assert (rows["fare"]["observed"], rows["fare"]["threshold"]) == ("min -5", ">= 0")
+    assert rows["payment_type"]["kind"] == "ENUM_TYPE_UNEXPECTED_STRING_VALUES"
+    assert rows["payment_type"]["observed"] == "25% unseen"
+    assert rows["payment_type"]["threshold"] == "<= 1% unseen"
+    # A new column is reported, but only the others halt the run.
+    assert rows["surprise"]["kind"] == "SCHEMA_NEW_COLUMN"
+    assert rows["surprise"]["severity"] == "report" and rows["fare"]["severity"] == "halt"
+    assert rows["surprise"]["observed"] == "in 20 of 20 examples"
+    assert error is not None and "surprise" not in str(error) and "2 data anomalies" in str(error)
+
+
+def test_a_reported_only_anomaly_lets_the_run_pass(tmp_path):
+    frame = pd.DataFrame({"fare": [1.0, 2.0], "payment_type": ["Cash", "Card"],
+                          "surprise": ["x", "y"]})
+    result, table, error = _gate(tmp_path, _validated(tmp_path, frame),
+                                 report_only=json.dumps(["SCHEMA_NEW_COLUMN"]))
+    assert error is None and table["passed"] is True
+    assert [r["kind"] for r in table["anomalies"]] == ["SCHEMA_NEW_COLUMN"]
+
+
+def test_exceeded_drift_halts_and_the_validated_span_is_recorded(tmp_path):
+    frame = pd.DataFrame({"fare": [1.0, 2.0], "payment_type": ["Cash", "Card"]})
+    inputs = _validated(tmp_path, frame)
+    drift = tmp_path / "drift"
+    drift.mkdir()
+    (drift / "drift.json").write_text(json.dumps({
+        "span": 7, "previous_span": 6,
+        "label": {"feature": "label", "rule": "tips > 0.2 * fare",
+                  "previous_distribution": {"0": 0.5, "1": 0.5},
+                  "span_distribution": {"0": 0.3, "1": 0.7}},
+        "drift": [
+            {"feature": "label", "comparator": "infinity_norm", "value": 0.2,
+             "threshold": 0.18, "exceeded": True, "span": 7, "previous_span": 6},
+            {"feature": "fare", "comparator": "jensen_shannon_divergence", "value": 0.05,
+             "threshold": 0.5, "exceeded": False, "span": 7, "previous_span": 6}],
+        "skew": [{"feature": "fare", "comparator": "jensen_shannon_divergence", "value": 0.3,
+                  "threshold": 0.1, "exceeded": True, "splits": ["train", "eval"],
+                  "spans": [5, 6, 7]}],
+    }))
+    drift_artifact, examples = DataDriftReport(), standard_artifacts.Examples()
+    drift_artifact.uri = str(drift)
+    examples.uri, examples.id = str(tmp_path / "examples"), 42
+    examples.set_int_custom_property("span", 7)
+    result, table, error = _gate(tmp_path, {**inputs, "drift": [drift_artifact],
+                                            "examples": [examples]})
+    assert error is not None and "label" in str(error)
+    [label, skew] = table["anomalies"]
+    assert label["kind"] == "COMPARATOR_L_INFTY_HIGH" and label["split"] == "all"
+    assert (label["observed"], label["threshold"]) == ("0.2000", "<= 0.18")
+    assert "0:50%/1:50% -> 0:30%/1:70%" in label["description"]
+    assert "span 7 and the previous span 6" in label["description"]
+    assert skew["kind"] == "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH"
+    assert skew["split"] == "train/eval" and "spans 5-7" in skew["description"]
+    assert (table["span"], table["examples_id"]) == (7, 42)
+    assert result.get_int_custom_property("span") == 7
+    assert result.get_int_custom_property("examples_id") == 42
 
 
 if __name__ == "__main__":

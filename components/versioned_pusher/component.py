@@ -22,6 +22,7 @@ class VersionedPusherSpec(component_spec.ComponentSpec):
         executor_lib.SERVING_DIR_KEY: _Param(type=str),
         executor_lib.MODEL_NAME_KEY: _Param(type=str),
         executor_lib.DATA_FILES_KEY: _Param(type=str, optional=True),
+        executor_lib.SPANS_KEY: _Param(type=str, optional=True),
         executor_lib.HYPERPARAMETERS_KEY: _Param(type=str, optional=True),
         executor_lib.CODE_REVISION_KEY: _Param(type=str, optional=True),
     }
@@ -71,8 +72,10 @@ class VersionedPusher(base_component.BaseComponent):
         hyperparameters: str | None = None,
         code_revision: str | None = None,
         variants: channel.BaseChannel | None = None,
+        spans: str | None = None,
     ):
-        """`data_files`, `hyperparameters` and `code_revision` are JSON texts, copied as-is."""
+        """`data_files`, `hyperparameters`, `code_revision` and `spans` are JSON texts, copied
+        as-is. `examples` may hold several artifacts (the spans of a window)."""
         super().__init__(
             spec=VersionedPusherSpec(
                 model=model,
@@ -87,6 +90,7 @@ class VersionedPusher(base_component.BaseComponent):
                 data_files=data_files,
                 hyperparameters=hyperparameters,
                 code_revision=code_revision,
+                spans=spans,
                 pushed_model=channel.Channel(type=standard_artifacts.PushedModel),
             )
         )

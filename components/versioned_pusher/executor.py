@@ -42,6 +42,7 @@ MODEL_NAME_KEY = "model_name"
 DATA_FILES_KEY = "data_files"
 HYPERPARAMETERS_KEY = "hyperparameters"
 CODE_REVISION_KEY = "code_revision"
+SPANS_KEY = "spans"
 
 # PushedModel custom properties: the stock Pusher's three, plus where the manifest is.
 PUSHED = "pushed"
@@ -182,6 +183,11 @@ def _examples_ref(examples: types.Artifact | None) -> dict[str, Any] | None:
         return None
     ref = {"uri": examples.uri, "id": examples.id or None}
     ref.update({p: getattr(examples, p) for p in ("span", "version") if examples.has_property(p)})
+    # ExampleGen records span (and version) as custom properties; those win when present.
+    ref.update({p: examples.get_int_custom_property(p) for p in ("span", "version")
+                if examples.has_custom_property(p)})
+    if examples.has_custom_property("window_spans"):  # a window of spans (SpanWindow)
+        ref["window_spans"] = json.loads(examples.get_string_custom_property("window_spans"))
     return ref
 
 
@@ -233,7 +239,11 @@ class Executor(base_executor.BaseExecutor):
         baseline = _single(input_dict, BASELINE_MODEL_KEY)
         schema = _single(input_dict, SCHEMA_KEY)
         schema_file = os.path.join(schema.uri, SCHEMA_FILE) if schema else None
-        examples = _single(input_dict, EXAMPLES_KEY)
+        # Several Examples artifacts when the model was trained on a window of spans.
+        window = sorted(input_dict.get(EXAMPLES_KEY) or [],
+                        key=lambda a: (a.get_int_custom_property("span")
+                                       if a.has_custom_property("span") else 0, a.id or 0))
+        examples = window[-1] if window else None
         fields = {
             "pushed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "pipeline_name": self._pipeline_name(),
@@ -242,6 +252,8 @@ class Executor(base_executor.BaseExecutor):
             "model": {**_ref(model), "path": model_path},
             "data_files": _json_param(exec_properties, DATA_FILES_KEY),
             "examples": _examples_ref(examples),
+            "examples_window": [_examples_ref(a) for a in window],
+            "spans": _json_param(exec_properties, SPANS_KEY),
             "schema": None if schema_file is None else {
                 **_ref(schema), "sha256": file_sha256(schema_file), "file": SCHEMA_FILE},
             "hyperparameters": _json_param(exec_properties, HYPERPARAMETERS_KEY),

@@ -37,6 +37,8 @@ def build_manifest(
     baseline_version: int | None,
     variants: list[dict[str, Any]] | None = None,
     optimization: dict[str, Any] | None = None,
+    spans: Any = None,
+    examples_window: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Everything needed to trace a served version back to its data, schema, code and metrics.
 
@@ -51,6 +53,8 @@ def build_manifest(
         "model": model,
         "data_files": data_files,
         "examples": examples,
+        "examples_window": examples_window,
+        "spans": spans,
         "schema": schema,
         "hyperparameters": hyperparameters,
         "code_revision": code_revision,

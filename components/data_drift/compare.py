@@ -1,0 +1,119 @@
+"""Drift and skew rows from TFDV's comparators: what was measured, against which threshold.
+
+`tfdv.validate_statistics` with `previous_statistics` applies each feature's `drift_comparator`,
+with `serving_statistics` its `skew_comparator`, and records every measurement in the anomalies'
+`drift_skew_info`, exceeded or not. Rows are kept for all of them so values can be trended.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
+
+from components.data_drift import labels
+
+LABEL_FEATURE = "label"
+COMPARATORS = {
+    anomalies_pb2.DriftSkewInfo.Measurement.L_INFTY: "infinity_norm",
+    anomalies_pb2.DriftSkewInfo.Measurement.JENSEN_SHANNON_DIVERGENCE:
+        "jensen_shannon_divergence",
+    anomalies_pb2.DriftSkewInfo.Measurement.NORMALIZED_ABSOLUTE_DIFFERENCE:
+        "normalized_abs_difference",
+}
+# The anomaly kinds TFDV reports when a comparator's threshold is exceeded.
+ANOMALY_KINDS = {
+    "infinity_norm": "COMPARATOR_L_INFTY_HIGH",
+    "jensen_shannon_divergence": "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH",
+    "normalized_abs_difference": "COMPARATOR_NORMALIZED_ABSOLUTE_DIFFERENCE_HIGH",
+}
+
+
+def label_feature_name(schema: schema_pb2.Schema) -> str:
+    """'label', or the model's own name for it when the data has a column called so."""
+    names = {f.name for f in schema.feature}
+    return LABEL_FEATURE if LABEL_FEATURE not in names else "label_xf"
+
+
+def comparison_schema(schema: schema_pb2.Schema, label_config: dict[str, Any],
+                      label_threshold: float) -> tuple[schema_pb2.Schema, str]:
+    """The curated schema plus the model's label as a feature with its own drift comparator.
+
+    The label is compared for drift only: train and eval come from one hash split, so the
+    label's skew is a question of the split, not of the data.
+    """
+    extended = copy.deepcopy(schema)
+    name = label_feature_name(schema)
+    feature = extended.feature.add()
+    feature.name = name
+    if labels.is_categorical(label_config):
+        feature.type = schema_pb2.BYTES
+        feature.drift_comparator.infinity_norm.threshold = label_threshold
+    else:
+        feature.type = schema_pb2.FLOAT
+        feature.drift_comparator.jensen_shannon_divergence.threshold = label_threshold
+    return extended, name
+
+
+def _measurements(anomalies: anomalies_pb2.Anomalies, field: str) -> list[dict[str, Any]]:
+    rows = []
+    for info in anomalies.drift_skew_info:
+        feature = ".".join(info.path.step)
+        for measurement in getattr(info, field):
+            rows.append({
+                "feature": feature,
+                "comparator": COMPARATORS.get(measurement.type, "unknown"),
+                "value": round(float(measurement.value), 6),
+                "threshold": float(measurement.threshold),
+                "exceeded": bool(measurement.value > measurement.threshold),
+            })
+    return sorted(rows, key=lambda r: (not r["exceeded"], r["feature"]))
+
+
+def drift_rows(statistics: statistics_pb2.DatasetFeatureStatisticsList,
+               previous: statistics_pb2.DatasetFeatureStatisticsList,
+               schema: schema_pb2.Schema, span: int, previous_span: int
+               ) -> list[dict[str, Any]]:
+    """One row per feature with a drift comparator: this span against the previous one."""
+    import tensorflow_data_validation as tfdv
+
+    anomalies = tfdv.validate_statistics(statistics, schema, previous_statistics=previous)
+    return [{**row, "span": span, "previous_span": previous_span}
+            for row in _measurements(anomalies, "drift_measurements")]
+
+
+def skew_rows(train: statistics_pb2.DatasetFeatureStatisticsList,
+              eval_: statistics_pb2.DatasetFeatureStatisticsList,
+              schema: schema_pb2.Schema, spans: list[int], min_examples: int = 0
+              ) -> list[dict[str, Any]]:
+    """One row per feature with a skew comparator: the window's train split against eval.
+
+    "judged" is false when a split has fewer than `min_examples` examples: the value is
+    recorded, but it is mostly sampling noise and does not halt.
+    """
+    import tensorflow_data_validation as tfdv
+
+    counts = {"train": _examples(train), "eval": _examples(eval_)}
+    judged = min(counts.values()) >= min_examples
+    anomalies = tfdv.validate_statistics(train, schema, serving_statistics=eval_)
+    return [{**row, "splits": ["train", "eval"], "spans": spans, "examples": counts,
+             "judged": judged}
+            for row in _measurements(anomalies, "skew_measurements")]
+
+
+def _examples(statistics: statistics_pb2.DatasetFeatureStatisticsList) -> int:
+    return int(statistics.datasets[0].num_examples) if statistics.datasets else 0
+
+
+def distribution(statistics: statistics_pb2.DatasetFeatureStatisticsList, feature: str
+                 ) -> dict[str, float]:
+    """{value: share} of a categorical feature, from its rank histogram (for the report)."""
+    for dataset in statistics.datasets:
+        for stats in dataset.features:
+            if ".".join(stats.path.step) != feature or not stats.HasField("string_stats"):
+                continue
+            buckets = stats.string_stats.rank_histogram.buckets
+            total = sum(b.sample_count for b in buckets)
+            return {b.label: round(b.sample_count / total, 4) for b in buckets} if total else {}
+    return {}

@@ -1,0 +1,189 @@
+"""DataDrift executor: statistics of the span, its predecessor and the window's splits, compared.
+
+One Beam pipeline computes TFDV statistics of each dataset to compare (with the model's label
+added as a column), then TFDV's comparators measure drift and skew. Everything measured is
+written to `drift.json` and to the report's custom properties, whether a threshold is exceeded
+or not, so that values can be trended across spans.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+from absl import logging
+from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
+from tfx import types
+from tfx.dsl.components.base import base_beam_executor
+from tfx.types import artifact_utils
+from tfx.utils import io_utils
+
+from components.data_drift import compare, labels
+
+REPORT_FILE = "drift.json"
+STATISTICS_FILE = "FeatureStats.pb"
+# Folders of the report artifact holding the statistics that were compared.
+DATASETS = {
+    "span": "Span",
+    "previous_span": "PreviousSpan",
+    "train": "Window-train",
+    "eval": "Window-eval",
+}
+NO_SPAN = -1
+
+
+def span_of(examples: types.Artifact) -> int:
+    """ExampleGen's span of an Examples artifact (a custom property)."""
+    if examples.has_custom_property("span"):
+        return int(examples.get_int_custom_property("span"))
+    return 0
+
+
+def _patterns(artifacts: list[types.Artifact], split: str | None = None) -> list[str]:
+    patterns = []
+    for artifact in artifacts:
+        splits = [split] if split else artifact_utils.decode_split_names(artifact.split_names)
+        for name in splits:
+            uri = artifact_utils.get_split_uri([artifact], name)
+            patterns.append(os.path.join(uri, "*"))
+    return patterns
+
+
+class _DecodeWithLabel(beam.DoFn):
+    """Serialized tf.Examples -> an Arrow RecordBatch of their features plus the label."""
+
+    def __init__(self, label_config: dict[str, Any], schema: bytes, label_feature: str):
+        self._label_config = label_config
+        self._schema_bytes = schema
+        self._label_feature = label_feature
+
+    def setup(self):
+        from tfx_bsl.coders import example_coder
+
+        # Types come from the data, not the schema: a wrongly typed span must still be
+        # compared (and reported by the gate), not crash the decoder.
+        self._decoder = example_coder.ExamplesToRecordBatchDecoder()
+        self._schema = schema_pb2.Schema.FromString(self._schema_bytes)
+
+    def process(self, batch: list[bytes]):
+        record_batch = self._decoder.DecodeBatch(batch)
+        try:
+            values = labels.label_values(batch, self._label_config, self._schema)
+        except Exception as error:  # a label source of the wrong type: the gate reports that
+            logging.warning("DataDrift: no label for a batch of %d examples: %s",
+                            len(batch), error)
+            yield record_batch
+            return
+        if labels.is_categorical(self._label_config):
+            column = pa.array([None if v is None else [v.encode("utf-8")] for v in values],
+                              type=pa.large_list(pa.large_binary()))
+        else:
+            column = pa.array([None if v is None else [v] for v in values],
+                              type=pa.large_list(pa.float32()))
+        yield pa.RecordBatch.from_arrays(
+            [*record_batch.columns, column], [*record_batch.schema.names, self._label_feature])
+
+
+def read_statistics(path: str) -> statistics_pb2.DatasetFeatureStatisticsList | None:
+    if not os.path.isfile(path):
+        return None
+    stats = statistics_pb2.DatasetFeatureStatisticsList()
+    stats.ParseFromString(io_utils.read_bytes_file(path))
+    return stats if stats.datasets and stats.datasets[0].num_examples else None
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+    def Do(self, input_dict: dict[str, list[types.Artifact]],
+           output_dict: dict[str, list[types.Artifact]],
+           exec_properties: dict[str, Any]) -> None:
+        import tensorflow_data_validation as tfdv
+
+        examples = artifact_utils.get_single_instance(input_dict["examples"])
+        baselines = input_dict.get("baseline_examples") or []
+        window = sorted(input_dict.get("window_examples") or [], key=span_of)
+        report = artifact_utils.get_single_instance(output_dict["report"])
+        schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(
+            artifact_utils.get_single_uri(input_dict["schema"])))
+        label_config = json.loads(exec_properties["label"])
+        threshold = float(exec_properties["label_drift_threshold"])
+        extended, label_feature = compare.comparison_schema(schema, label_config, threshold)
+
+        span = span_of(examples)
+        baseline = max(baselines, key=span_of) if baselines else None
+        if baseline is not None and (baseline.id == examples.id or span_of(baseline) >= span):
+            baseline = None  # only an older span is a baseline
+        datasets = {"span": _patterns([examples])}
+        if baseline is not None:
+            datasets["previous_span"] = _patterns([baseline])
+        if window:
+            datasets["train"] = _patterns(window, "train")
+            datasets["eval"] = _patterns(window, "eval")
+
+        paths = {name: os.path.join(report.uri, DATASETS[name], STATISTICS_FILE)
+                 for name in datasets}
+        options = tfdv.StatsOptions(schema=extended)
+        with self._make_beam_pipeline() as pipeline:
+            for name, patterns in datasets.items():
+                _ = (pipeline
+                     | f"Files[{name}]" >> beam.Create(patterns)
+                     | f"Read[{name}]" >> beam.io.ReadAllFromTFRecord()
+                     | f"Batch[{name}]" >> beam.BatchElements(min_batch_size=100,
+                                                              max_batch_size=1000)
+                     | f"Decode[{name}]" >> beam.ParDo(_DecodeWithLabel(
+                         label_config, schema.SerializeToString(), label_feature))
+                     | f"Statistics[{name}]" >> tfdv.GenerateStatistics(options)
+                     | f"Write[{name}]" >> tfdv.WriteStatisticsToBinaryFile(paths[name]))
+
+        stats = {name: read_statistics(path) for name, path in paths.items()}
+        previous_span = span_of(baseline) if baseline is not None else NO_SPAN
+        drift: list[dict[str, Any]] = []
+        if stats["span"] and stats.get("previous_span"):
+            drift = compare.drift_rows(stats["span"], stats["previous_span"], extended, span,
+                                       previous_span)
+        skew: list[dict[str, Any]] = []
+        window_spans = [s for w in window for s in (
+            json.loads(w.get_string_custom_property("window_spans"))
+            if w.has_custom_property("window_spans") else [span_of(w)])]
+        if stats.get("train") and stats.get("eval"):
+            skew = compare.skew_rows(stats["train"], stats["eval"], extended, window_spans,
+                                     int(exec_properties.get("skew_min_examples") or 0))
+
+        label = {
+            "feature": label_feature,
+            "rule": labels.rule_text(label_config),
+            "threshold": threshold,
+        }
+        if labels.is_categorical(label_config):
+            label["span_distribution"] = compare.distribution(stats["span"], label_feature) \
+                if stats["span"] else {}
+            if stats.get("previous_span"):
+                label["previous_distribution"] = compare.distribution(stats["previous_span"],
+                                                                      label_feature)
+        content = {
+            "window_examples": {split: int(stats[split].datasets[0].num_examples)
+                                for split in ("train", "eval") if stats.get(split)},
+            "span": span,
+            "previous_span": None if previous_span == NO_SPAN else previous_span,
+            "window_spans": window_spans,
+            "label": label,
+            "drift": drift,
+            "skew": skew,
+        }
+        io_utils.write_string_file(os.path.join(report.uri, REPORT_FILE),
+                                   json.dumps(content, indent=2, sort_keys=True))
+        report.set_int_custom_property("span", span)
+        report.set_int_custom_property("previous_span", previous_span)
+        report.set_int_custom_property("examples_id", examples.id or 0)
+        report.set_int_custom_property("drift_exceeded", sum(r["exceeded"] for r in drift))
+        report.set_int_custom_property("skew_exceeded",
+                                       sum(r["exceeded"] and r["judged"] for r in skew))
+        for row in drift:
+            report.set_float_custom_property(f"drift:{row['feature']}", row["value"])
+        for row in skew:
+            report.set_float_custom_property(f"skew:{row['feature']}", row["value"])
+        logging.info("DataDrift span %d vs %s: %d drift and %d skew measurements, %d exceeded.",
+                     span, content["previous_span"], len(drift), len(skew),
+                     sum(r["exceeded"] for r in drift + skew))

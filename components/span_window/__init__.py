@@ -1,0 +1,5 @@
+"""SpanWindow: the spans of a training window as one Examples artifact."""
+
+from components.span_window.component import SpanWindow
+
+__all__ = ["SpanWindow"]

@@ -1,0 +1,205 @@
+"""Backfill: ingest and validate the spans a run needs that ML Metadata has not validated yet.
+
+TFX's ExampleGen ingests one span per execution, and a window of spans is resolved from earlier
+executions. So before a run trains on spans 25-48, every one of them must have been ingested and
+have passed the data gates, with its current files and under the current rules: those that have
+not are run through the data part of the pipeline (ExampleGen -> StatisticsGen ->
+ExampleValidator -> DataDrift -> DataGate), oldest first, each as its own pipeline run. A span
+whose files did not change is never ingested twice: its ExampleGen execution is found by the
+input fingerprint TFX itself computes (file count, sizes and modification times).
+
+The previous span of the target is validated too, so drift is always measured against it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pipeline.config import Config
+from pipeline.data import InputData
+from pipeline.spans import has_span_spec
+
+BACKFILL_MARK = "-span-"  # run id of a backfill run: <run id>-span-<N>
+
+
+@dataclass
+class BackfillResult:
+    span: int
+    run_id: str
+    seconds: float
+    states: dict[str, str] = field(default_factory=dict)
+    failure: BaseException | None = None
+
+
+def backfill_run_id(run_id: str, span: int) -> str:
+    return f"{run_id}{BACKFILL_MARK}{span}"
+
+
+def is_backfill_run(run_id: str) -> bool:
+    return BACKFILL_MARK in run_id
+
+
+def current_fingerprint(data: InputData, span: int) -> str:
+    """ExampleGen's input fingerprint of a span's files, computed by TFX's own function."""
+    from tfx.components.example_gen import utils
+    from tfx.proto import example_gen_pb2, range_config_pb2
+
+    split = example_gen_pb2.Input.Split(name="single_split", pattern=data.pattern)
+    range_config = None
+    if has_span_spec(data.pattern):
+        range_config = range_config_pb2.RangeConfig(static_range=range_config_pb2.StaticRange(
+            start_span_number=span, end_span_number=span))
+    fingerprint, _, _ = utils.calculate_splits_fingerprint_span_and_version(
+        data.input_base, [split], range_config)
+    return fingerprint
+
+
+def validated_spans(config: Config, data: InputData, key: str, spans: set[int]
+                    ) -> dict[int, int]:
+    """{span: Examples id} of those `spans` whose current files passed the DataGate under `key`.
+    """
+    from pipeline.mlmd import custom_property, open_store
+
+    if not config.metadata_path.is_file():
+        return {}
+    store = open_store(config.metadata_path)
+    results = [r for r in store.get_artifacts_by_type("DataValidationResult")
+               if custom_property(r, "passed") == 1
+               and custom_property(r, "validation_key") == key
+               and custom_property(r, "examples_id")]
+    if not results:
+        return {}
+    examples = store.get_artifacts_by_id(sorted({custom_property(r, "examples_id")
+                                                 for r in results}))
+    fingerprints: dict[int, str] = {}
+    found: dict[int, int] = {}
+    for artifact in sorted(examples, key=lambda a: a.id):
+        span = custom_property(artifact, "span") or 0
+        if span not in spans:
+            continue
+        if span not in fingerprints:
+            fingerprints[span] = current_fingerprint(data, span)
+        if custom_property(artifact, "input_fingerprint") == fingerprints[span]:
+            found[span] = artifact.id
+    return found
+
+
+def spans_to_ingest(config: Config, data: InputData) -> list[int]:
+    """Spans of the window, and the target's previous span, not validated as they are now."""
+    from pipeline.pipeline import validation_key
+
+    selection = data.selection
+    wanted = set(selection.backfill)
+    if selection.previous is not None:
+        wanted.add(selection.previous)
+    if not wanted:
+        return []
+    done = validated_spans(config, data, validation_key(config), wanted)
+    return sorted(s for s in wanted if s not in done)
+
+
+def run_backfill(config: Config, data: InputData, run_id: str, code_revision: dict,
+                 spans: list[int], on_span: Callable[[BackfillResult], None]
+                 ) -> list[BackfillResult]:
+    """Runs the data part of the pipeline for each span, oldest first; stops at a failure."""
+    from pipeline.mlmd import open_store, run_nodes
+    from pipeline.pipeline import create_pipeline
+    from pipeline.runner import ProgressRunner
+
+    results = []
+    for span in spans:
+        span_run_id = backfill_run_id(run_id, span)
+        started = time.monotonic()
+        failure = None
+        try:
+            ProgressRunner(span_run_id).run(
+                create_pipeline(config, data, code_revision, span=span, ingest_only=True))
+        except Exception as error:  # reported by the caller with the span's gate table
+            failure = error
+            traceback.print_exc(file=sys.stderr)  # into the run's log
+        nodes = run_nodes(open_store(config.metadata_path), config.pipeline.name, span_run_id)
+        result = BackfillResult(span, span_run_id, time.monotonic() - started,
+                                {n: r.state for n, r in nodes.items()}, failure)
+        results.append(result)
+        on_span(result)
+        if failure is not None:
+            break
+    return results
+
+
+@dataclass
+class BackfillOutcome:
+    """What a run's backfill did: the spans ingested, their drift rows, and a halt if any."""
+
+    spans: list[int] = field(default_factory=list)
+    drift: list[dict] = field(default_factory=list)
+    halt: str | None = None            # "data" (validation failed) or "error"
+    summary: dict | None = None        # the halted span's summary, for the run's summary.json
+
+
+def _caused_by(error: BaseException | None, kind: type) -> bool:
+    while error is not None:
+        if isinstance(error, kind):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def backfill_for_run(config: Config, data: InputData, run_id: str, code_revision: dict,
+                     line: Callable[[str], None]) -> BackfillOutcome:
+    """Backfills what the run needs, printing a line per span; says whether to halt.
+
+    A span of the window that fails validation halts the run. The previous span alone (with a
+    window of one span) does not: drift is then measured against the newest valid span before.
+    """
+    from components.data_gate import DataValidationError
+    from pipeline.mlmd import open_store, run_nodes
+    from pipeline.spans import format_ranges as _ranges
+    from pipeline.summary import build_summary, read_drift_report
+
+    outcome = BackfillOutcome(spans=spans_to_ingest(config, data))
+    if not outcome.spans:
+        return outcome
+    line(f"backfill: ingesting and validating span(s) {_ranges(outcome.spans)} first "
+         "(ExampleGen -> DataGate, one run each)")
+
+    def on_span(result: BackfillResult) -> None:
+        state = "validated" if result.failure is None else "FAILED"
+        line(f"  span {result.span:<6} {state:<10} {result.seconds:7.1f} s")
+
+    for result in run_backfill(config, data, run_id, code_revision, outcome.spans, on_span):
+        nodes = run_nodes(open_store(config.metadata_path), config.pipeline.name, result.run_id)
+        report = nodes.get("DataDrift")
+        if report and report.outputs.get("report"):
+            outcome.drift += read_drift_report(report.outputs["report"][0].uri).get("drift", [])
+        if result.failure is None:
+            continue
+        invalid = _caused_by(result.failure, DataValidationError)
+        if invalid and result.span not in data.selection.window:
+            line(f"  span {result.span} (the previous span, baseline of drift) fails "
+                 "validation: drift is measured against the newest valid span before it")
+            continue
+        summary = build_summary(config, run_id, nodes)
+        summary.update(spans=[s.as_dict() for s in data.spans], drift=outcome.drift,
+                       data_files=[f.as_dict() for f in data.files], halted_span=result.span,
+                       backfill_run_id=result.run_id, backfilled_spans=outcome.spans)
+        outcome.summary = summary
+        if invalid:
+            outcome.halt = "data"
+            line(f"span {result.span} of the window fails validation: fix its files (a "
+                 "corrected file is ingested again) or leave it out of the window "
+                 "(--span, --window)")
+        else:
+            outcome.halt = "error"
+            failed = next((n for n, s in result.states.items() if s == "FAILED"),
+                          "the backfill")
+            text = str(result.failure).strip().splitlines()
+            summary["error"] = (f"{failed} failed on span {result.span}: "
+                                f"{type(result.failure).__name__}: {text[-1] if text else ''}"
+                                )[:300]
+        break
+    return outcome

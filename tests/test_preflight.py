@@ -1,0 +1,207 @@
+"""Bad input caught before TFX starts: each case gets one clear line, a row of the anomaly table,
+and the kind of error that maps to its exit code (DataInputError: 4, ConfigError: 2).
+
+Data: a few real rows of the taxi sample, laid out as spans, checked against the curated schema.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import ConfigError, load_config
+from pipeline.data import prepare_input, tfx_taxi_csv
+from pipeline.preflight import DataInputError
+
+PROJECT = Path(__file__).resolve().parents[1]
+TAXI = PROJECT / "pipeline" / "configs" / "taxi.toml"
+
+
+def _taxi_lines(rows: int) -> list[str]:
+    with open(tfx_taxi_csv(), encoding="utf-8") as handle:
+        return [line for _, line in zip(range(rows + 1), handle, strict=False)]
+
+
+@pytest.fixture
+def shop(tmp_path):
+    """A folder source with spans 1 and 2 of real taxi rows, and a config that reads it."""
+    lines = _taxi_lines(40)
+    for span, part in ((1, lines[1:21]), (2, lines[21:])):
+        folder = tmp_path / "spans" / f"span-{span}"
+        folder.mkdir(parents=True)
+        (folder / "trips.csv").write_text(lines[0] + "".join(part))
+    text = TAXI.read_text()
+    for old, new in {'source = "tfx:chicago_taxi"': f'source = "{tmp_path / "spans"}"',
+                     '# pattern = "span-{SPAN}/*.csv"': 'pattern = "span-{SPAN}/*.csv"',
+                     "window = 24 ": "window = 2 "}.items():
+        assert text.count(old) == 1
+        text = text.replace(old, new)
+    config = tmp_path / "taxi.toml"
+    config.write_text(text +
+                      f'\n[schema]\npath = "{PROJECT / "schemas" / "taxi" / "schema.pbtxt"}"\n')
+
+    class Shop:
+        root = tmp_path
+        header = lines[0].rstrip("\n").split(",")
+        rows = [next(csv.reader([line])) for line in lines[21:]]
+
+        def span(self, number: int, text: str | bytes, name: str = "trips.csv") -> Path:
+            folder = tmp_path / "spans" / f"span-{number}"
+            folder.mkdir(exist_ok=True)
+            path = folder / name
+            (path.write_bytes if isinstance(text, bytes) else path.write_text)(text)
+            return path
+
+        def csv_text(self, header: list[str], rows: list[list[str]]) -> str:
+            import io
+
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(rows)
+            return out.getvalue()
+
+        def config(self, **overrides):
+            from dataclasses import replace
+
+            loaded = load_config(config)
+            spans = replace(loaded.spans, **{k: v for k, v in overrides.items()
+                                             if k in ("span", "window")})
+            validation = replace(loaded.validation, **{k: v for k, v in overrides.items()
+                                                       if k == "new_columns"})
+            return replace(loaded, spans=spans, validation=validation)
+
+    return Shop()
+
+
+def halted(config) -> list[dict[str, str]]:
+    with pytest.raises(DataInputError) as info:
+        prepare_input(config)
+    message = str(info.value)
+    assert "\n" not in message
+    return info.value.rows
+
+
+def test_good_spans_pass_and_are_fingerprinted(shop):
+    data = prepare_input(shop.config())
+    assert [s.span for s in data.spans] == [1, 2] and data.selection.target == 2
+    assert [f.rows for s in data.spans for f in s.files] == [20, 20]
+    assert all(len(f.sha256) == 64 for f in data.files)
+
+
+def test_empty_file(shop):
+    shop.span(3, "")
+    [row] = halted(shop.config())
+    assert (row["kind"], row["span"], row["observed"]) == ("EMPTY_FILE", 3, "0 rows")
+    assert "the file is empty" in row["description"]
+
+
+def test_header_only(shop):
+    shop.span(3, ",".join(shop.header) + "\n")
+    [row] = halted(shop.config())
+    assert row["kind"] == "NO_DATA_ROWS" and "has a header but no data rows" in row["description"]
+
+
+def test_missing_label_column(shop):
+    at = shop.header.index("tips")
+    shop.span(3, shop.csv_text([c for c in shop.header if c != "tips"],
+                               [r[:at] + r[at + 1:] for r in shop.rows]))
+    [row] = halted(shop.config())
+    assert (row["feature"], row["kind"]) == ("tips", "SCHEMA_MISSING_COLUMN")
+    assert "label column 'tips' is not in the header" in row["description"]
+    assert (row["observed"], row["threshold"]) == ("absent", "present")
+
+
+def test_missing_feature_column(shop):
+    at = shop.header.index("trip_miles")
+    shop.span(3, shop.csv_text([c for c in shop.header if c != "trip_miles"],
+                               [r[:at] + r[at + 1:] for r in shop.rows]))
+    [row] = halted(shop.config())
+    assert row["feature"] == "trip_miles" and "the feature 'trip_miles'" in row["description"]
+
+
+def test_extra_unknown_column_halts_by_default_and_can_be_reported(shop):
+    shop.span(3, shop.csv_text([*shop.header, "surge"], [[*r, "1.5"] for r in shop.rows]))
+    [row] = halted(shop.config())
+    assert (row["feature"], row["kind"], row["severity"]) == ("surge", "SCHEMA_NEW_COLUMN", "halt")
+    assert "tfxpipe schema" in row["description"]
+    data = prepare_input(shop.config(new_columns="report"))
+    [reported] = data.reported
+    assert reported["feature"] == "surge" and reported["severity"] == "report"
+
+
+def test_malformed_quoting(shop):
+    lines = shop.csv_text(shop.header, shop.rows).splitlines(keepends=True)
+    lines[5] = lines[5].replace(",", ',"', 1)  # a quote opened and never closed
+    shop.span(3, "".join(lines))
+    [row] = halted(shop.config())
+    assert row["kind"] == "MALFORMED_CSV" and "line 6" in row["description"]
+    assert "quote" in row["description"]
+
+
+def test_text_after_a_closing_quote(shop):
+    lines = shop.csv_text(shop.header, shop.rows).splitlines(keepends=True)
+    lines[3] = '"Cash"x,' + lines[3]
+    shop.span(3, "".join(lines))
+    [row] = halted(shop.config())
+    assert row["kind"] == "MALFORMED_CSV" and "line 4" in row["description"]
+
+
+def test_a_record_with_too_many_fields(shop):
+    lines = shop.csv_text(shop.header, shop.rows).splitlines(keepends=True)
+    lines[2] = lines[2].rstrip("\n") + ",extra\n"
+    shop.span(3, "".join(lines))
+    [row] = halted(shop.config())
+    assert (row["observed"], row["threshold"]) == (f"{len(shop.header) + 1} fields",
+                                                   f"{len(shop.header)} fields")
+
+
+def test_bytes_that_are_not_utf8(shop):
+    text = shop.csv_text(shop.header, shop.rows).encode("utf-8")
+    cut = text.index(b"\n", text.index(b"\n") + 1) + 1  # the start of line 3
+    shop.span(3, text[:cut] + b"Caf\xe9" + text[cut:])
+    [row] = halted(shop.config())
+    assert row["kind"] == "NOT_UTF8" and "line 3" in row["description"]
+    assert "re-encode the file as UTF-8" in row["description"]
+
+
+def test_files_of_a_span_with_different_headers(shop):
+    shop.span(3, shop.csv_text(shop.header, shop.rows), name="a.csv")
+    shop.span(3, shop.csv_text(list(reversed(shop.header)), shop.rows), name="b.csv")
+    [row] = halted(shop.config())
+    assert row["kind"] == "MALFORMED_CSV" and "differs from that of a.csv" in row["description"]
+
+
+def test_a_bad_span_outside_the_window_is_not_read(shop):
+    shop.span(1, "")  # span 1 is out of a window of one span ending at 2
+    assert [s.span for s in prepare_input(shop.config(window=1)).spans] == [2]
+
+
+def test_a_span_folder_that_does_not_exist_is_a_usage_error(shop):
+    with pytest.raises(ConfigError) as info:
+        prepare_input(shop.config(span=99))
+    assert not isinstance(info.value, DataInputError)
+    message = str(info.value)
+    assert "span 99 does not exist" in message and "there is no folder" in message
+    assert "spans available: 1-2" in message
+
+
+def test_a_config_that_points_to_nothing(shop, tmp_path):
+    text = (shop.root / "taxi.toml").read_text().replace(str(shop.root / "spans"),
+                                                         str(tmp_path / "nowhere"))
+    (shop.root / "nowhere.toml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(shop.root / "nowhere.toml")
+    assert "data source not found" in str(info.value)
+
+
+def test_a_folder_with_no_span_folders(shop, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    text = (shop.root / "taxi.toml").read_text().replace(str(shop.root / "spans"), str(empty))
+    (shop.root / "empty.toml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        prepare_input(load_config(shop.root / "empty.toml"))
+    assert "no data files match" in str(info.value) and "span-{SPAN}/*.csv" in str(info.value)
