@@ -26,7 +26,7 @@ PYTHON310 := $(shell \
     "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo "$$p"; break; }; \
   done)
 
-.PHONY: help venv run test test-all lint bench bench-optimize notebooks clean
+.PHONY: help venv run test lint bench bench-optimize notebooks clean distclean
 
 help:
 	@echo "make run     build the environment, materialise the default data, run the pipeline, push a model"

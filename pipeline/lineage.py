@@ -19,6 +19,7 @@ from typing import Any
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.config import Config, ConfigError
+from pipeline.logs import quiet_tensorflow_warnings
 
 INPUT, OUTPUT = metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.OUTPUT
 
@@ -220,7 +221,9 @@ def compared_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
     import tensorflow_model_analysis as tfma
 
     compared: dict[str, dict[str, float]] = {}
-    for per_slice in tfma.load_metrics(evaluation_uri):
+    with quiet_tensorflow_warnings():
+        records = list(tfma.load_metrics(evaluation_uri))
+    for per_slice in records:
         if per_slice.slice_key.single_slice_keys:
             continue
         for kv in per_slice.metric_keys_and_values:

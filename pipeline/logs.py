@@ -63,3 +63,16 @@ def _quiet_python_logging() -> None:
         absl_logging.set_verbosity(absl_logging.INFO)
     except ImportError:  # absl comes with TensorFlow; without it there is nothing to tune
         pass
+
+
+@contextmanager
+def quiet_tensorflow_warnings():
+    """TensorFlow's Python warnings (deprecation notices of the libraries we call) silenced
+    meanwhile: a notebook or report shows results, not other libraries' housekeeping."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

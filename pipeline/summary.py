@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Config
+from pipeline.logs import quiet_tensorflow_warnings
 from pipeline.mlmd import NodeRecord, custom_property
 from pipeline.variants_summary import render_variants, variant_rows
 
@@ -55,7 +56,9 @@ def read_metrics(evaluation_uri: str) -> list[dict[str, Any]]:
     import tensorflow_model_analysis as tfma
 
     rows = []
-    for per_slice in tfma.load_metrics(evaluation_uri):
+    with quiet_tensorflow_warnings():
+        records = list(tfma.load_metrics(evaluation_uri))
+    for per_slice in records:
         slice_key = {
             single.column: (single.bytes_value.decode("utf-8", "replace")
                             if single.HasField("bytes_value")
@@ -78,7 +81,8 @@ def read_validation(evaluation_uri: str) -> list[dict[str, Any]]:
     """The thresholds the model failed: metric, slice, value, bound."""
     import tensorflow_model_analysis as tfma
 
-    result = tfma.load_validation_result(evaluation_uri)
+    with quiet_tensorflow_warnings():
+        result = tfma.load_validation_result(evaluation_uri)
     failures = []
     for per_slice in result.metric_validations_per_slice:
         slice_key = {k.column: (k.bytes_value.decode() if k.HasField("bytes_value")

@@ -119,7 +119,7 @@ def test_pushed_pruned_model_scores_raw_examples_like_the_dense_one(taxi_runs):
     assert pruned.structured_input_signature == dense.structured_input_signature
     uri = _nodes(taxi_runs, "first")["Transform"].outputs["transform_graph"][0].uri
     types = raw_types(uri)
-    rows = csv_rows(taxi_runs.config.parent / "data" / "data.csv", 300)
+    rows = csv_rows(taxi_runs.data_csv, 300)
     examples = tf.constant([to_example(r, types, drop=("tips",)) for r in rows])
     a = dense(examples=examples)["outputs"].numpy().ravel()
     b = pruned(examples=examples)["outputs"].numpy().ravel()

@@ -1,8 +1,8 @@
 """End to end: the run report and the review notebooks on real pipeline runs.
 
 Runs: the shared `taxi_runs` (`first` pushed, `again` cached, `strict` not blessed) and one run of
-this module, `halted`: the same taxi sample with 10% of `payment_type` values unknown to the
-schema, which data validation stops (exit 4). Reports are opened in a real headless Chromium
+this module, `halted`: the runs' newest span delivered with 10% of `payment_type` values unknown
+to the schema, which data validation stops (exit 4). Reports are opened in a real headless Chromium
 (Debian's `chromium`); notebooks run headless through nbclient on the project's kernel, all
 four at once (tests/run_notebook.py).
 """
@@ -21,6 +21,8 @@ from urllib.parse import urlparse
 import pytest
 
 from pipeline.cli import main as tfxpipe
+from pipeline.config import TFX_TAXI_SOURCE
+from tests.conftest import QUICK_SPAN, QUICK_WINDOW
 from tests.e2e_helpers import PROJECT, last_run_id, write_config
 
 pytestmark = pytest.mark.slow
@@ -61,19 +63,23 @@ class Review:
 
 
 def _halted_config(taxi_runs, root: Path) -> Path:
-    """The taxi sample with 10% of payment_type values unknown to the schema."""
-    with open(taxi_runs.config.parent / "data" / "data.csv", newline="") as handle:
+    """The newest span of the taxi runs, delivered with 10% of payment_type values unknown to
+    the schema, as the only span of a folder source (no previous span: no drift to measure)."""
+    with open(taxi_runs.data_csv, newline="") as handle:
         rows = list(csv.reader(handle))
     column = rows[0].index("payment_type")
     for number, row in enumerate(rows[1:]):
         if number % 10 == 0:
             row[column] = "Bitcoin"
-    bad = root / "bad.csv"
+    bad = root / "spans" / "span-1" / "bad.csv"
+    bad.parent.mkdir(parents=True)
     with open(bad, "w", newline="") as handle:
         csv.writer(handle).writerows(rows)
     return write_config(root / "halted.toml", taxi_runs.config, {
-        'source = "tfx:chicago_taxi"': f'source = "{bad}"',
-        f'dir = "{taxi_runs.config.parent / "data"}"': f'dir = "{root / "materialized"}"'})
+        f'source = "{TFX_TAXI_SOURCE}"': f'source = "{root / "spans"}"',
+        '# pattern = "span-{SPAN}/*.csv"': 'pattern = "span-{SPAN}/*.csv"',
+        f"window = {QUICK_WINDOW} ": "window = 1 ",
+        f"span = {QUICK_SPAN} ": "span = 0 "})
 
 
 @pytest.fixture(scope="module")
@@ -164,8 +170,11 @@ def test_not_blessed_report_says_which_metric_failed_on_which_slice(taxi_runs):
                      r"<td>&gt;= 0\.999</td><td>FAILED</td>", page)
     assert "Worst 15 slices" in page and "payment_type=Credit Card" in page
     assert "nothing pushed: the model is not blessed" in page
-    assert "not available for this run: no optimized variants were built" in page
-    assert "not available for this run: the pipeline recorded no drift values" in page
+    # Its variants were judged but not pushed; its drift values (span 36 vs 35) are shown.
+    assert page.count("not pushed: the dense model is not blessed") == 3
+    assert re.search(r"<tr><td>label</td><td>infinity_norm</td><td class=\"num\">0\.\d{4}</td>"
+                     r"<td class=\"num\">0\.1800</td><td>no</td><td class=\"num\">36</td>"
+                     r"<td class=\"num\">35</td></tr>", page)
 
 
 def test_pushed_report_shows_the_version_and_its_manifest(taxi_runs):
@@ -332,9 +341,8 @@ def test_data_validation_notebook_on_a_pushed_run(taxi_runs, notebooks):
     assert "blessed and pushed as version 1" in text
     assert "examples per split: {'train': " in text
     assert "none: every split matches the schema" in text
-    assert "not available for this run: the pipeline recorded no spans" in text
     assert "jensen_shannon_divergence" in text and "infinity_norm" in text
-    assert "not available for this run: no earlier run read other data" in text
+    assert "split train: this run vs span 35, run " in text  # the previous span
     assert "official TFDV view (Facets) skipped: " in text
     assert "official TFDV schema and anomalies views shown above" in text
     assert _images(notebook) >= 2
@@ -354,7 +362,8 @@ def test_model_analysis_notebook_on_a_pushed_run(notebooks):
     assert "auc_precision_recall" in text and "payment_type=Credit Card" in text
     assert "baseline: none (no earlier blessed model)" in text
     assert "not available for this run: the Evaluator had no baseline" in text
-    assert "not available for this run: no optimized variants were built" in text
+    assert "tflite_int8" in text and "metric deltas against the dense model" in text
+    assert "WARNING:tensorflow" not in text  # other libraries' notices stay out of the review
     assert "official TFMA view skipped: " in text
     assert _images(notebook) >= 3  # ROC/PR/calibration and slices
 

@@ -58,25 +58,38 @@ class FakeRuns:
         self.stats_type = self.store.put_artifact_type(mlmd.ArtifactType(
             name="ExampleStatistics",
             properties={"span": mlmd.INT, "split_names": mlmd.STRING}))
+        self.examples_type = self.store.put_artifact_type(mlmd.ArtifactType(
+            name="Examples", properties={"split_names": mlmd.STRING}))
+        self.examples: dict[int, int] = {}  # statistics id -> the Examples id they describe
         [self.node] = self.store.put_contexts([mlmd.Context(
             type_id=self.node_type, name="taxi.StatisticsGen")])
 
     def artifact(self, uri: str, span: int) -> int:
+        """Statistics of examples of `span`; like TFX, the statistics' own span stays 0."""
+        examples = mlmd.Artifact(type_id=self.examples_type, uri=uri + "-examples")
+        examples.custom_properties["span"].int_value = span  # as CsvExampleGen records it
         artifact = mlmd.Artifact(type_id=self.stats_type, uri=uri)
-        artifact.properties["span"].int_value = span
-        artifact.properties["split_names"].string_value = '["train", "eval"]'
-        return self.store.put_artifacts([artifact])[0]
+        artifact.properties["span"].int_value = 0
+        for a in (examples, artifact):
+            a.properties["split_names"].string_value = '["train", "eval"]'
+        examples_id, statistics_id = self.store.put_artifacts([examples, artifact])
+        self.examples[statistics_id] = examples_id
+        return statistics_id
 
     def run(self, run_id: str, artifact_id: int) -> None:
         time.sleep(0.005)  # distinct creation times order the runs
         [run] = self.store.put_contexts([mlmd.Context(type_id=self.run_type, name=run_id)])
         execution = mlmd.Execution(type_id=self.exec_type,
                                    last_known_state=mlmd.Execution.COMPLETE)
-        [artifact] = self.store.get_artifacts_by_id([artifact_id])
-        event = mlmd.Event(type=mlmd.Event.OUTPUT)
-        event.path.steps.add(key="statistics")
-        event.path.steps.add(index=0)
-        self.store.put_execution(execution, [(artifact, event)],
+        by_id = {a.id: a for a in self.store.get_artifacts_by_id(
+            [artifact_id, self.examples[artifact_id]])}
+        artifact, examples = by_id[artifact_id], by_id[self.examples[artifact_id]]
+        events = []
+        for kind, key in ((mlmd.Event.OUTPUT, "statistics"), (mlmd.Event.INPUT, "examples")):
+            events.append(mlmd.Event(type=kind))
+            events[-1].path.steps.add(key=key)
+            events[-1].path.steps.add(index=0)
+        self.store.put_execution(execution, list(zip([artifact, examples], events, strict=True)),
                                  [self._context(run), self._context(self.node)])
 
     def _context(self, context_id: int) -> mlmd.Context:
@@ -87,8 +100,8 @@ class FakeRuns:
 def runs(tmp_path):
     config = load_config(TAXI_CONFIG, str(tmp_path / "out"))
     fake = FakeRuns(config.metadata_path)
-    old = fake.artifact(_stats_dir(tmp_path / "stats-1", {"Cash": 60, "Card": 40}), span=0)
-    new = fake.artifact(_stats_dir(tmp_path / "stats-2", {"Cash": 20, "Card": 80}), span=0)
+    old = fake.artifact(_stats_dir(tmp_path / "stats-1", {"Cash": 60, "Card": 40}), span=35)
+    new = fake.artifact(_stats_dir(tmp_path / "stats-2", {"Cash": 20, "Card": 80}), span=36)
     fake.run("20250101T000000000000Z", old)   # first run
     fake.run("20250102T000000000000Z", old)   # a cached rerun: same statistics
     fake.run("20250103T000000000000Z", new)   # new data
@@ -116,8 +129,9 @@ def test_previous_statistics_skip_reruns_of_the_same_data(runs):
     assert latest.summary["rows"] == {"train": 300, "eval": 100}
     previous, table = latest.compare_with_previous("train")
     # The latest earlier run that read other data (here a cached rerun of the first data).
-    assert previous.run_id == "20250102T000000000000Z" and previous.span == 0
-    assert previous.label == "span 0, run 20250102T000000000000Z"
+    assert latest.span == 36  # the span of the examples StatisticsGen read
+    assert previous.run_id == "20250102T000000000000Z" and previous.span == 35
+    assert previous.label == "span 35, run 20250102T000000000000Z"
     [row] = table.to_dict("records")
     assert row["feature"] == "payment_type" and row["value"] == pytest.approx(0.4)
     assert row["moved_most"] == "Card: 40.0% -> 80.0%"
@@ -128,6 +142,7 @@ def test_previous_statistics_skip_reruns_of_the_same_data(runs):
 def test_statistics_history_one_row_per_distinct_statistics(runs):
     history = statistics_history(open_run(runs))
     assert list(history["first_run"]) == ["20250101T000000000000Z", "20250103T000000000000Z"]
+    assert list(history["span"]) == [35, 36]
     assert list(history["runs"]) == [2, 1]
     assert list(history["this_run"]) == [False, True]
     assert list(history["rows"]) == ["train 300, eval 100"] * 2

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.logs import quiet_tensorflow_warnings
 from pipeline.review.statistics import (
     DatasetStats,
     bin_edges,
@@ -200,7 +201,9 @@ def curves_figure(evaluation_uri: str):
     import tensorflow_model_analysis as tfma
 
     overall = None
-    for record in tfma.load_plots(evaluation_uri):
+    with quiet_tensorflow_warnings():
+        records = list(tfma.load_plots(evaluation_uri))
+    for record in records:
         if not record.slice_key.single_slice_keys:
             for kv in record.plot_keys_and_values:
                 if kv.key.model_name != "baseline":

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.config import METRICS, Config
+from pipeline.logs import quiet_tensorflow_warnings
 from pipeline.review.contract import slice_label
 from pipeline.review.unavailable import NotAvailable
 from pipeline.summary import (
@@ -99,7 +100,9 @@ def read_model_comparison(evaluation_uri: str) -> dict[str, dict[str, dict[str, 
     from components.versioned_pusher.manifest import slice_dict
 
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for record in tfma.load_metrics(evaluation_uri):
+    with quiet_tensorflow_warnings():
+        records = list(tfma.load_metrics(evaluation_uri))
+    for record in records:
         if record.WhichOneof("slicing_spec_oneof") == "cross_slice_key":
             continue
         label = slice_label(slice_dict(record.slice_key))

@@ -72,10 +72,7 @@ class ReviewRun:
 
     @property
     def span(self) -> int | None:
-        artifact = self.statistics_artifact
-        if artifact is None or "span" not in artifact.properties:
-            return None
-        return artifact.properties["span"].int_value
+        return _statistics_span(self.nodes.get("StatisticsGen"))
 
     @cached_property
     def statistics(self) -> dict[str, Any]:
@@ -156,7 +153,7 @@ class ReviewRun:
             if not artifacts or artifacts[0].id == current.id:
                 continue
             artifact = artifacts[0]
-            span = artifact.properties["span"].int_value if "span" in artifact.properties else None
+            span = _statistics_span(record)
             if self.span is not None and span is not None and span > self.span:
                 continue
             return PreviousStatistics(run_id, span, artifact.id, load_statistics(artifact.uri))
@@ -186,6 +183,16 @@ class ReviewRun:
                         self.schema)
         table.attrs["caption"] = f"split {split}: this run vs {previous.label}"
         return previous, table
+
+
+def _statistics_span(record: NodeRecord | None) -> int | None:
+    """The span of the examples a StatisticsGen execution read (the statistics artifact's own
+    `span` property is left at 0 by TFX); None for data without spans (ExampleGen's span 0)."""
+    examples = record.inputs.get("examples") if record else None
+    if not examples:
+        return None
+    artifact = examples[0]
+    return custom_property(artifact, "span") or None  # ExampleGen records it as custom
 
 
 def _started(created_ms: int) -> str:
@@ -275,8 +282,7 @@ def statistics_history(run: ReviewRun) -> pd.DataFrame:
             except OSError:
                 rows = {}
             seen[artifact.id] = {
-                "span": custom_property(artifact, "span") if "span" not in artifact.properties
-                else artifact.properties["span"].int_value,
+                "span": _statistics_span(record),
                 "first_run": run_id, "started": _started(created), "runs": 1,
                 "rows": ", ".join(f"{k} {rows[k]}" for k in sorted(rows, key=split_order)),
                 "artifact_id": artifact.id, "this_run": artifact.id == (
