@@ -137,6 +137,7 @@ class BackfillOutcome:
 
     spans: list[int] = field(default_factory=list)
     drift: list[dict] = field(default_factory=list)
+    seconds: float = 0.0               # wall time of the backfill runs
     halt: str | None = None            # "data" (validation failed) or "error"
     summary: dict | None = None        # the halted span's summary, for the run's summary.json
 
@@ -172,6 +173,7 @@ def backfill_for_run(config: Config, data: InputData, run_id: str, code_revision
         line(f"  span {result.span:<6} {state:<10} {result.seconds:7.1f} s")
 
     for result in run_backfill(config, data, run_id, code_revision, outcome.spans, on_span):
+        outcome.seconds += result.seconds
         nodes = run_nodes(open_store(config.metadata_path), config.pipeline.name, result.run_id)
         report = nodes.get("DataDrift")
         if report and report.outputs.get("report"):

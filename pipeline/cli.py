@@ -164,6 +164,7 @@ def _run(config: Config, run_id: str, terminal: Terminal, verbose: bool, log_pat
     summary["spans"] = [s.as_dict() for s in data.spans]
     summary["drift"] = backfill.drift + summary.get("drift", [])
     summary["backfilled_spans"] = backfill.spans
+    summary["backfill_seconds"] = round(backfill.seconds, 1)
     if failure is None:
         return (EXIT_PUSHED if summary.get("pushed") else EXIT_NOT_BLESSED), summary
     if isinstance(failure, DataValidationError) or _caused_by(failure, DataValidationError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,9 @@ def test_the_run_backfills_the_window_and_records_spans_with_fingerprints(taxi_r
     process, summary = taxi_runs.process("first"), taxi_runs.summary("first")
     assert "backfill: ingesting and validating span(s) 31-35 first" in process.stdout
     assert summary["backfilled_spans"] == [31, 32, 33, 34, 35]
+    seconds = [float(m) for m in re.findall(r"^  span 3[1-5] +validated +([\d.]+) s$",
+                                            process.stdout, re.MULTILINE)]
+    assert len(seconds) == 5 and summary["backfill_seconds"] >= sum(seconds) - 0.5
     assert [s["span"] for s in summary["spans"]] == WINDOW
     for span in summary["spans"]:
         [entry] = span["files"]
@@ -34,6 +38,7 @@ def test_the_run_backfills_the_window_and_records_spans_with_fingerprints(taxi_r
     # A rerun with nothing new ingests nothing again.
     assert "backfill" not in taxi_runs.process("again").stdout
     assert taxi_runs.summary("again")["backfilled_spans"] == []
+    assert taxi_runs.summary("again")["backfill_seconds"] == 0
 
 
 def test_drift_is_recorded_for_every_span_also_under_threshold(taxi_runs):

@@ -181,6 +181,9 @@ def test_pushed_report_shows_the_version_and_its_manifest(taxi_runs):
     first = taxi_runs.run_id("first")
     page = (taxi_runs.pipeline_dir / "runs" / first / "report.html").read_text()
     assert "blessed and pushed as version 1" in page
+    assert re.search(r"Rows per split of the span this run processed: train \d+, eval \d+ \(total "
+                     r"\d+\); of the window of spans it trained and evaluated on: train 1,\d{3}, "
+                     r"eval \d+ \(total 2,231\)", page)
     assert "Version <b>1</b> at <code>" in page
     assert "<details><summary>manifest.json" in page
     assert f"&quot;pipeline_run_id&quot;: &quot;{first}&quot;" in page

@@ -161,12 +161,19 @@ def _data(run: ReviewRun) -> str:
     from pipeline.review.runs import statistics_history
     from pipeline.review.statistics import split_order
 
-    rows = run.summary.get("rows")
-    parts = ["<h3>Input files</h3>", html_table(contract.data_files_table(run.summary))]
-    if rows:
+    def split_rows(rows: dict[str, int]) -> str:
         ordered = sorted(rows, key=split_order)
-        parts.append("<p>Rows per split: " + ", ".join(f"{_e(k)} {rows[k]:,}" for k in ordered)
-                     + f" (total {sum(rows.values()):,})</p>")
+        return (", ".join(f"{_e(k)} {rows[k]:,}" for k in ordered)
+                + f" (total {sum(rows.values()):,})")
+
+    parts = ["<h3>Input files</h3>", html_table(contract.data_files_table(run.summary))]
+    rows, window = run.summary.get("rows"), run.summary.get("window_rows")
+    if rows and window:
+        parts.append(f"<p>Rows per split of the span this run processed: {split_rows(rows)}; "
+                     f"of the window of spans it trained and evaluated on: "
+                     f"{split_rows(window)}</p>")
+    elif rows:
+        parts.append(f"<p>Rows per split: {split_rows(rows)}</p>")
     parts += ["<h3>Spans</h3>", html_table(contract.spans_table(run.summary)),
               "<h3>Statistics computed so far (one per span or change of data)</h3>",
               html_table(statistics_history(run))]
