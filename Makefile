@@ -47,6 +47,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip sync --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
 	@echo "registering the notebooks' kernel 'tabular-tfx' (this environment's Python) in $(VENV)"
+	@mkdir -p $(VENV)/var
 	@$(JUPYTER_ENV) $(BIN)/python -m ipykernel install --sys-prefix --name tabular-tfx \
 	  --display-name "Python (tabular-tfx)" --env TF_USE_LEGACY_KERAS 1 >/dev/null
 	@touch $(STAMP)
