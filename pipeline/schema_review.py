@@ -90,14 +90,24 @@ def diff_schemas(curated: schema_pb2.Schema, inferred: schema_pb2.Schema,
                                 "optional in the curated schema"))
     for name in sorted(set(cur) & set(inf)):
         c, i = cur[name], inf[name]
+        observed = by_name.get(name)
+        if observed is not None and _all_missing(observed):
+            diffs.append(Difference(name, "empty column", TYPES.get(c.type, "?"), "no values",
+                                    "every cell of this span is empty"))
+            continue  # nothing else can be inferred from it
+        # CsvExampleGen writes an empty cell as a feature with no values (the curated schema
+        # says 0..1 values, present in every example); the CSV decoder used here reads it as a
+        # missing feature. The two say the same thing: not a difference to review.
+        empty_cells = c.HasField("value_count") and c.value_count.min == 0
         if c.type != i.type:
             diffs.append(Difference(name, "type", TYPES.get(c.type, "?"),
                                     TYPES.get(i.type, "?")))
-        if _presence(c) != _presence(i) and (
+        if _presence(c) != _presence(i) and not empty_cells and (
                 i.presence.min_fraction < c.presence.min_fraction):
             diffs.append(Difference(name, "presence", _presence(c), _presence(i),
                                     "present in fewer examples than the curated schema asks"))
-        if _values(c) != _values(i) and not (c.HasField("value_count") and i.HasField("shape")):
+        same = _bounds(c) == _bounds(i) or (empty_cells and _within(c, i))
+        if _values(c) != _values(i) and not same:
             diffs.append(Difference(name, "values per example", _values(c), _values(i)))
         c_domain, i_domain = _string_domain(curated, c), _string_domain(inferred, i)
         if c_domain is not None and i_domain is not None:
@@ -108,9 +118,34 @@ def diff_schemas(curated: schema_pb2.Schema, inferred: schema_pb2.Schema,
                 diffs.append(Difference(name, "domain", f"{len(c_domain)} values",
                                         f"{len(i_domain)} values",
                                         f"values not in the curated domain: {shown}"))
-        observed = by_name.get(name)
         diffs += _range_differences(name, c, observed)
     return diffs
+
+
+def _all_missing(observed: statistics_pb2.FeatureNameStatistics) -> bool:
+    kind = observed.WhichOneof("stats")
+    common = getattr(observed, kind).common_stats if kind else None
+    return common is not None and common.num_missing > 0 and common.num_non_missing == 0
+
+
+def _bounds(feature: schema_pb2.Feature) -> tuple[int, int] | None:
+    """(min, max) values per example (max 0: no bound); None when the schema says nothing."""
+    if feature.HasField("shape"):
+        size = 1
+        for dim in feature.shape.dim:
+            size *= dim.size
+        return size, size
+    if feature.HasField("value_count"):
+        return feature.value_count.min, feature.value_count.max
+    return None
+
+
+def _within(curated: schema_pb2.Feature, inferred: schema_pb2.Feature) -> bool:
+    """Whether the inferred values per example fit the curated bounds."""
+    bounds, limits = _bounds(inferred), _bounds(curated)
+    if bounds is None or limits is None:
+        return False
+    return bounds[0] >= limits[0] and (not limits[1] or 0 < bounds[1] <= limits[1])
 
 
 def _range_differences(name: str, curated: schema_pb2.Feature,
