@@ -1,6 +1,6 @@
 """`make bench`: our pipeline's cold and warm runs against the stock TFX taxi example.
 
-On the full default data, in one session: a cold run of `tfxpipe run` (fresh output root) and a
+On the default taxi data, in one session: a cold run of `tfxpipe run` (fresh output root) and a
 warm rerun (everything cached), with where the cold run's time went; the same small run (a window
 of two spans) in both of Beam's DirectRunner modes, to justify the default; and the stock
 `taxi_pipeline_native_keras.py` that ships inside the installed tfx package, run from there with
