@@ -201,6 +201,7 @@ def _one_line(error: BaseException) -> str:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """Lists the runs of a pipeline (from MLMD and the runs folder) and its pushed versions."""
+    from pipeline.spans import format_ranges
     from pipeline.versions import list_runs, list_versions
 
     config = load_config(args.config, args.output_root)
@@ -212,7 +213,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not runs:
         print("  none yet: start one with 'tfxpipe run'")
     for run in runs:
-        print(f"  {run['run_id']:<26} {run['outcome']:<27} {run['detail']}")
+        data = f"spans {format_ranges(run['spans'])}" if run.get("spans") else ""
+        if run.get("backfilled_spans"):
+            data += f" (backfilled {format_ranges(run['backfilled_spans'])})"
+        print(f"  {run['run_id']:<26} {run['outcome']:<27} {run['detail']:<24} {data}".rstrip())
     versions = list_versions(config)
     print(f"pushed versions of '{config.pipeline.model_name}' ({config.serving_dir}):")
     if not versions:

@@ -39,12 +39,15 @@ def list_runs(config: Config) -> list[dict[str, Any]]:
             detail = f"{len(summary['anomalies'])} anomalies"
             if summary.get("halted_span") is not None:
                 detail += f" in span {summary['halted_span']}"
+        spans = sorted(s["span"] for s in summary.get("spans") or [])
         runs.append({
             "run_id": run_id,
             "started": datetime.datetime.fromtimestamp(created_ms / 1000,
                                                        datetime.timezone.utc).isoformat(),
             "outcome": summary.get("outcome", "unknown (no summary)"),
             "detail": detail,
+            "spans": spans,
+            "backfilled_spans": summary.get("backfilled_spans") or [],
         })
     runs += _halted_before_tfx(config, {r["run_id"] for r in runs})
     return sorted(runs, key=lambda r: r["started"])

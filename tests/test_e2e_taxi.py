@@ -154,6 +154,11 @@ def test_runs_command_lists_runs_and_versions(taxi_runs):
     listed = json.loads(process.stdout)
     outcomes = [r["outcome"] for r in listed["runs"]]
     assert outcomes == ["pushed", "pushed", "not blessed"]
+    assert [r["spans"] for r in listed["runs"]] == [list(range(31, 37))] * 3
+    assert [r["backfilled_spans"] for r in listed["runs"]] == [list(range(31, 36)), [], []]
+    text = run_cli("runs", "--config", str(taxi_runs.config), "--output-root",
+                   str(taxi_runs.out)).stdout
+    assert "version 1                spans 31-36 (backfilled 31-35)" in text
     assert [v["version"] for v in listed["versions"]] == [1]
 
 

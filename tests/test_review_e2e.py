@@ -342,7 +342,8 @@ def test_data_validation_notebook_on_a_pushed_run(taxi_runs, notebooks):
     text = _outputs_text(notebook)
     assert f"run {taxi_runs.run_id('first')} of pipeline 'taxi'" in text
     assert "blessed and pushed as version 1" in text
-    assert "examples per split: {'train': " in text
+    assert "examples per split of span 36: {'train': " in text
+    assert "examples per split of the window it trained on: {" in text
     assert "none: every split matches the schema" in text
     assert "jensen_shannon_divergence" in text and "infinity_norm" in text
     assert "split train: this run vs span 35, run " in text  # the previous span
