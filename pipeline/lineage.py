@@ -19,7 +19,6 @@ from typing import Any
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.config import Config, ConfigError
-from pipeline.logs import quiet_tensorflow_warnings
 
 INPUT, OUTPUT = metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.OUTPUT
 
@@ -218,12 +217,10 @@ def _evaluation(store, inputs: dict[str, list], manifest: dict[str, Any], with_m
 
 def compared_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
     """{metric: {"candidate", "baseline", "diff"}} overall, as the Evaluator measured them."""
-    import tensorflow_model_analysis as tfma
+    from pipeline.summary import load_metrics
 
     compared: dict[str, dict[str, float]] = {}
-    with quiet_tensorflow_warnings():
-        records = list(tfma.load_metrics(evaluation_uri))
-    for per_slice in records:
+    for per_slice in load_metrics(evaluation_uri):
         if per_slice.slice_key.single_slice_keys:
             continue
         for kv in per_slice.metric_keys_and_values:

@@ -51,21 +51,21 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) or math.isinf(value) else value
 
 
-def read_metrics(evaluation_uri: str) -> list[dict[str, Any]]:
-    """[{"slice": {feature: value}, "metrics": {name: value}}], the overall slice first."""
+def load_metrics(evaluation_uri: str) -> list[Any]:
+    """TFMA's MetricsForSlice records of an evaluation, without TFMA's deprecation notices."""
     import tensorflow_model_analysis as tfma
 
-    rows = []
     with quiet_tensorflow_warnings():
-        records = list(tfma.load_metrics(evaluation_uri))
-    for per_slice in records:
-        slice_key = {
-            single.column: (single.bytes_value.decode("utf-8", "replace")
-                            if single.HasField("bytes_value")
-                            else single.int64_value if single.HasField("int64_value")
-                            else single.float_value)
-            for single in per_slice.slice_key.single_slice_keys
-        }
+        return list(tfma.load_metrics(evaluation_uri))
+
+
+def read_metrics(evaluation_uri: str) -> list[dict[str, Any]]:
+    """[{"slice": {feature: value}, "metrics": {name: value}}], the overall slice first."""
+    from components.versioned_pusher.manifest import slice_dict
+
+    rows = []
+    for per_slice in load_metrics(evaluation_uri):
+        slice_key = slice_dict(per_slice.slice_key)
         metrics = {}
         for kv in per_slice.metric_keys_and_values:
             if kv.key.is_diff or kv.key.model_name == "baseline" or kv.key.sub_key.ByteSize():

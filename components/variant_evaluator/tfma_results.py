@@ -16,12 +16,10 @@ MEAN_LABEL = "mean_label"
 
 
 def _slice_key(slice_key: Any) -> dict[str, Any]:
-    out = {}
-    for single in slice_key.single_slice_keys:
-        kind = single.WhichOneof("kind")
-        value = getattr(single, kind) if kind else None
-        out[single.column] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-    return dict(sorted(out.items()))
+    # Imported here: the versioned_pusher package imports this component's artifact type.
+    from components.versioned_pusher.manifest import slice_dict
+
+    return dict(sorted(slice_dict(slice_key).items()))
 
 
 def _plain_values(record: Any) -> dict[str, dict[str, float]]:

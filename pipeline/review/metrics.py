@@ -13,11 +13,11 @@ from typing import Any
 import pandas as pd
 
 from pipeline.config import METRICS, Config
-from pipeline.logs import quiet_tensorflow_warnings
 from pipeline.review.contract import slice_label
 from pipeline.review.unavailable import NotAvailable
 from pipeline.summary import (
     _threshold_text,
+    load_metrics,
     primary_metric,
     read_metrics,
     read_validation,
@@ -95,14 +95,10 @@ def read_model_comparison(evaluation_uri: str) -> dict[str, dict[str, dict[str, 
 
     Empty when the Evaluator had no baseline model.
     """
-    import tensorflow_model_analysis as tfma
-
     from components.versioned_pusher.manifest import slice_dict
 
     out: dict[str, dict[str, dict[str, float]]] = {}
-    with quiet_tensorflow_warnings():
-        records = list(tfma.load_metrics(evaluation_uri))
-    for record in records:
+    for record in load_metrics(evaluation_uri):
         if record.WhichOneof("slicing_spec_oneof") == "cross_slice_key":
             continue
         label = slice_label(slice_dict(record.slice_key))
