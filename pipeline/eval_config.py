@@ -103,6 +103,9 @@ def eval_config_for(config: Config, metrics: list[tfma.MetricConfig]) -> tfma.Ev
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
+                # Its signatures, not a Keras model: unset, TFMA loads each model once more as
+                # Keras just to find out its type (the Trainer saves no Keras traces anyway).
+                model_type=tfma.TF_GENERIC,
                 signature_name="serving_default",
                 label_key=LABEL_KEY,
                 prediction_key=PREDICTION_KEY,

@@ -75,6 +75,15 @@ def test_ranking_metrics_need_both_classes_but_accuracy_does_not():
     assert accuracy["judged"] and not accuracy["passed"]
 
 
+def test_a_metric_that_cannot_be_judged_overall_is_no_blessing():
+    # 24 eval examples with 3 positives: the overall AUC of either model is noise.
+    tiny = SliceComparison({}, 24, {"auc": 0.86}, {"auc": 0.73}, label_mean=3 / 24)
+    verdict = judge([tiny], [AUC], min_examples=100, min_class_examples=10)
+    assert not verdict.blessed and not verdict.failures
+    assert verdict.reason.startswith("auc could not be judged overall (3 positive and 21 "
+                                     "negative examples")
+
+
 def test_lower_is_better_metrics_lose_when_they_grow():
     rule = MetricRule("mse", 0.1, False)
     better = judge([_cmp({}, 500, 1.0, 0.5, None, "mse")], [rule], 100)

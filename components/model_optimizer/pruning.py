@@ -79,6 +79,9 @@ def prune(model: tf.keras.Model, train: tf.data.Dataset, schedule: Schedule, kin
             zip(tape.gradient(loss, variables), variables, strict=True))
         return loss
 
+    # Adam's slots exist before the first step, so that step is traced once, not twice (a
+    # tf.function that creates variables is traced again without them): about 2 s.
+    wrapped.optimizer.build(wrapped.trainable_variables)
     step_callback = tfmot.sparsity.keras.UpdatePruningStep()
     step_callback.set_model(wrapped)
     step_callback.on_train_begin()

@@ -10,7 +10,9 @@ same delta rows and apply the same rule:
   also needs `min_class_examples` of each class (with one positive among 2,000 negatives, AUC is
   the rank of one example: a coin toss between two models, not a measure of either);
 - the variant is blessed when no judged (metric, slice) loses more than the metric's tolerance
-  against the dense model (the overall slice is judged like any other: it is never too small);
+  against the dense model (the overall slice is judged like any other: it is never too small),
+  and every metric was judged overall: an eval split too small to judge a metric overall (too
+  few of a class for AUC) is no evidence that the variant is as good, so it is not blessed;
 - slices that are not judged are still reported, row by row, with the reason (`note`).
 """
 
@@ -108,15 +110,22 @@ def judge(comparisons: list[SliceComparison], rules: list[MetricRule],
             rows.append(row)
             if not passed:
                 failures.append(row)
-    verdict = Verdict(blessed=not failures, reason="", deltas=rows, failures=failures,
-                      judged_slices=len(judged_slices), small_slices=len(small_slices))
-    verdict.reason = _reason(verdict, rules, min_examples)
+    unjudged = [row for row in rows if not row["slice"] and not row["judged"]]
+    verdict = Verdict(blessed=not failures and not unjudged, reason="", deltas=rows,
+                      failures=failures, judged_slices=len(judged_slices),
+                      small_slices=len(small_slices))
+    verdict.reason = _reason(verdict, rules, min_examples, unjudged)
     return verdict
 
 
-def _reason(verdict: Verdict, rules: list[MetricRule], min_examples: int) -> str:
+def _reason(verdict: Verdict, rules: list[MetricRule], min_examples: int,
+            unjudged: list[dict[str, Any]]) -> str:
     small = (f"; {verdict.small_slices} slices under {min_examples} examples reported, "
              "not judged" if verdict.small_slices else "")
+    if not verdict.failures and unjudged:
+        row = unjudged[0]
+        return (f"{row['metric']} could not be judged overall ({row['note'].split(':')[0]}): "
+                "no evidence that the variant is as good as the dense model" + small)
     if verdict.blessed:
         limits = ", ".join(f"{r.name} loss <= {r.tolerance:g}" for r in rules)
         return (f"within tolerance ({limits}) overall and on all {verdict.judged_slices - 1} "
