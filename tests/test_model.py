@@ -133,6 +133,17 @@ def test_no_category_encoding_and_tfmot_can_prune_it(model_type):
     assert {type(layer.layer).__name__ for layer in wrapped} >= {"Dense", "Embedding"}
 
 
+def test_autograph_does_not_rewrite_tf_keras_but_still_converts_user_code():
+    from tensorflow.python.autograph.impl import conversion
+    from tf_keras.src.engine import training
+
+    def user_code(x):  # not allowlisted: a user's function is still converted
+        return x
+
+    assert conversion.is_allowlisted(training.Model.train_step)
+    assert not conversion.is_allowlisted(user_code)
+
+
 def test_tflite_converts_it_without_flex_ops():
     model = build_model(_config(), CARDINALITIES, TASKS["binary"][0])
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
