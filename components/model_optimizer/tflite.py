@@ -21,6 +21,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Keras 2 (tf-keras): before 
 
 import tensorflow as tf  # noqa: E402
 
+from pipeline.modules.model import SAVE_OPTIONS  # noqa: E402
+
 MODEL_FILE = "model.tflite"
 MODES = {"tflite_dynamic": "dynamic", "tflite_int8": "int8"}
 
@@ -50,7 +52,7 @@ def _saved_model(model: tf.keras.Model, folder: str) -> str:
     def serve(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         return {model.output_names[0]: model(inputs, training=False)}
 
-    model.save(folder, save_format="tf", include_optimizer=False, save_traces=False,
+    model.save(folder, **SAVE_OPTIONS,
                signatures={"serving_default": serve.get_concrete_function()})
     return folder
 

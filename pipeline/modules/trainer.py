@@ -31,7 +31,7 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_transform as tft  # noqa: E402
 from tfx_bsl.public import tfxio  # noqa: E402
 
-from pipeline.modules.model import LabelInfo, build_model  # noqa: E402
+from pipeline.modules.model import SAVE_OPTIONS, LabelInfo, build_model  # noqa: E402
 
 KERAS_MODEL_DIR = "keras_model"
 LOGS_DIR = "logs"
@@ -41,11 +41,6 @@ TRANSFORM_SIGNATURE = "transform_features"
 OUTPUT_KEY = "outputs"
 # Enough batches for stable label frequencies without a pass over a large training set.
 PRIOR_BATCHES = 100
-# No per-layer traced call functions: every layer here is a built-in one, so Keras rebuilds the
-# model from its config, and serving clients and TFMA (model_type tf_generic) use the explicit
-# signatures. Measured on the default model: the serving export 4.3 s -> 0.9 s, its loading
-# 1.2 s -> 0.4 s, and half the size on disk.
-SAVE_OPTIONS = {"save_format": "tf", "include_optimizer": False, "save_traces": False}
 
 
 def run_fn(fn_args: Any) -> None:
