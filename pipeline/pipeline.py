@@ -7,10 +7,12 @@ other than the candidate) -> VersionedPusher. Transform, Trainer and Evaluator r
 of validated spans resolved from ML Metadata (pipeline/span_resolver.py). Data processing runs
 on Beam with the options from the config.
 
-`ingest_only` builds the data part alone (through DataGate) for one span: how spans of the
-window that were never ingested are backfilled before a run (pipeline/backfill.py). Its nodes
-have the same ids and settings as in the full pipeline, so their executions are shared through
-the cache.
+Spans of the window that were never validated are backfilled before a run (pipeline/
+backfill.py): `ingest_pipeline` (ExampleGen alone) per span, then `validation_pipeline`
+(SpanValidation: the gates of all those spans in one Beam job). `ingest_only` builds the data
+part alone (through DataGate) for one span: the backfill of a span the batch did not pass, and
+of every span when there is no curated schema. Nodes have the same ids and settings as in the
+full pipeline, so their executions are shared through the cache.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from tfx.types.channel import Channel
 from components.data_drift import DataDrift
 from components.data_gate import DataGate
 from components.data_gate.component import DataValidationResult
+from components.span_validation import SpanValidation
 from components.span_window import SpanWindow
 from components.versioned_pusher import VersionedPusher
 from pipeline.baseline import LatestBlessedOtherModelStrategy
@@ -50,7 +53,7 @@ from pipeline.config import Config
 from pipeline.data import InputData
 from pipeline.eval_config import build_eval_config
 from pipeline.optimization import optimization_components
-from pipeline.span_resolver import ValidatedSpansStrategy
+from pipeline.span_resolver import ExamplesByIdStrategy, ValidatedSpansStrategy
 from pipeline.spans import has_span_spec
 
 MODULES_DIR = Path(__file__).parent / "modules"
@@ -61,6 +64,7 @@ DEPENDENCY_FLAGS = ("--extra_package", "--setup_file", "--requirements_file",
                     "--worker_harness_container_image", "--sdk_container_image")
 DIRECT_SDK_IMAGE = "apache/beam_python3.10_sdk:2.59.0"
 DATA_GATE_ID = "DataGate"
+SPAN_VALIDATION_ID = "SpanValidation"
 
 
 def code_fingerprint() -> str:
@@ -149,21 +153,65 @@ def example_gen_for(config: Config, data: InputData, span: int) -> CsvExampleGen
     ).with_id(EXAMPLE_GEN_ID)
 
 
+def _example_gen_outputs() -> Channel:
+    """Every Examples artifact ExampleGen produced, in any run of this pipeline."""
+    return Channel(type=standard_artifacts.Examples, producer_component_id=EXAMPLE_GEN_ID,
+                   output_key="examples")
+
+
 def _spans_resolver(node_id: str, first: int, last: int, count: int,
                     after: Any = None) -> Resolver:
     """Validated Examples of spans [first, last] from every run; with `after` (this run's
-    ExampleGen), it runs after it and takes this run's span `last` as validated."""
+    ExampleGen), it runs after it and takes this run's span `last` as validated.
+
+    Verdicts come from DataGate (a span's own run) and from SpanValidation (a backfill of many
+    spans): every DataValidationResult of the pipeline.
+    """
     resolver = Resolver(
         strategy_class=ValidatedSpansStrategy,
         config={"first": first, "last": last, "count": count, "trust_last": after is not None},
-        examples=Channel(type=standard_artifacts.Examples,
-                         producer_component_id=EXAMPLE_GEN_ID, output_key="examples"),
-        validated=Channel(type=DataValidationResult,
-                          producer_component_id=DATA_GATE_ID, output_key="result"),
+        examples=_example_gen_outputs(),
+        validated=Channel(type=DataValidationResult),
     ).with_id(node_id)
     if after is not None:
         resolver.add_upstream_node(after)
     return resolver
+
+
+def _schema_gen(config: Config, statistics: Any = None) -> Any:
+    if config.schema.path:
+        return ImportSchemaGen(schema_file=schema_snapshot(config))
+    return SchemaGen(statistics=statistics, infer_feature_shape=True)
+
+
+def ingest_pipeline(config: Config, data: InputData, span: int) -> Pipeline:
+    """ExampleGen alone, for one span: the first half of a batch backfill."""
+    return _pipeline(config, [example_gen_for(config, data, span)])
+
+
+def validation_pipeline(config: Config, examples_ids: list[int], first: int) -> Pipeline:
+    """SpanValidation of the spans ExampleGen wrote as `examples_ids` (first span `first`),
+    against the curated schema and, for drift, the newest validated span before `first`."""
+    schema_gen = _schema_gen(config)
+    examples = Resolver(
+        strategy_class=ExamplesByIdStrategy, config={"ids": sorted(examples_ids)},
+        examples=_example_gen_outputs(),
+    ).with_id("backfill_spans_resolver")
+    previous_resolver = _spans_resolver("previous_span_resolver", 0, first - 1, 1)
+    span_validation = SpanValidation(
+        examples=examples.outputs["examples"],
+        baseline_examples=previous_resolver.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        label=json.dumps(config.module_config()["label"], sort_keys=True),
+        label_drift_threshold=config.validation.label_drift,
+        report_only=_report_only(config),
+        validation_key=validation_key(config),
+    ).with_id(SPAN_VALIDATION_ID)
+    return _pipeline(config, [schema_gen, examples, previous_resolver, span_validation])
+
+
+def _report_only(config: Config) -> list[str]:
+    return ["SCHEMA_NEW_COLUMN"] if config.validation.new_columns == "report" else []
 
 
 def create_pipeline(config: Config, data: InputData, code_revision: dict[str, Any],
@@ -177,11 +225,7 @@ def create_pipeline(config: Config, data: InputData, code_revision: dict[str, An
 
     example_gen = example_gen_for(config, data, span)
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
-    if config.schema.path:
-        schema_gen = ImportSchemaGen(schema_file=schema_snapshot(config))
-    else:
-        schema_gen = SchemaGen(
-            statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
+    schema_gen = _schema_gen(config, statistics_gen.outputs["statistics"])
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
     previous_resolver = _spans_resolver("previous_span_resolver", 0, span - 1, 1)
@@ -207,7 +251,7 @@ def create_pipeline(config: Config, data: InputData, code_revision: dict[str, An
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"],
         examples=example_gen.outputs["examples"],
-        report_only=["SCHEMA_NEW_COLUMN"] if config.validation.new_columns == "report" else [],
+        report_only=_report_only(config),
         validation_key=validation_key(config),
     ).with_id(DATA_GATE_ID)
     data_components = [example_gen, statistics_gen, schema_gen, example_validator,

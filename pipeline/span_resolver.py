@@ -73,3 +73,20 @@ class ValidatedSpansStrategy(resolver.ResolverStrategy):
                 ok.add(max(last, key=lambda a: a.id).id)
         chosen = select_spans(examples, ok, self._first, self._last, self._count)
         return {EXAMPLES_KEY: chosen, VALIDATED_KEY: []}
+
+
+class ExamplesByIdStrategy(resolver.ResolverStrategy):
+    """Inputs `examples`; outputs those whose ML Metadata id is in `ids`, oldest span first.
+
+    How a batch backfill names exactly the artifacts its ExampleGen runs just wrote (or found
+    in the cache), rather than guessing "the newest of each span".
+    """
+
+    def __init__(self, ids: list[int]):
+        self._ids = {int(i) for i in ids}
+
+    def resolve_artifacts(self, store: mlmd.MetadataStore,
+                          input_dict: dict[str, list[types.Artifact]]
+                          ) -> dict[str, list[types.Artifact]] | None:
+        chosen = [a for a in input_dict.get(EXAMPLES_KEY, []) if a.id in self._ids]
+        return {EXAMPLES_KEY: sorted(chosen, key=span_of)}

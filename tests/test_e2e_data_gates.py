@@ -116,11 +116,11 @@ def delivery(shop):
         shutil.rmtree(path.parent)
 
 
-def _run_in_process(shop: Shop, capfd, span: int) -> tuple[int, str, dict]:
+def _run_in_process(shop: Shop, capfd, span: int, window: int = 1) -> tuple[int, str, dict]:
     from pipeline.cli import main
 
     code = main(["run", "--config", str(shop.config), "--output-root", str(shop.out),
-                 "--span", str(span), "--window", "1"])
+                 "--span", str(span), "--window", str(window)])
     out = capfd.readouterr().out
     runs = shop.pipeline_dir / "runs"
     return code, out, read_summary(runs, last_run_id(runs))
@@ -230,6 +230,34 @@ def test_a_label_split_moving_by_20_points_is_stopped_by_the_drift_gate(shop, de
     assert drift["payment_type"]["exceeded"] is False and drift["payment_type"]["value"] == 0
     assert {"company", "fare", "trip_start_hour"} <= set(drift)
     assert "drift span 42 vs 36" in out
+
+
+def test_a_bad_span_of_the_window_halts_the_backfill_with_its_anomaly_table(shop, delivery,
+                                                                            capfd):
+    """Span 43 of the window is backfilled first. SpanValidation finds it bad and stops there;
+    the span is then checked on its own (ExampleGen -> DataGate), which halts the run with the
+    usual table. Nothing is trained on span 44."""
+    from pipeline.mlmd import custom_property, open_store
+
+    rows = shop.rows()
+    for row in rows[::10]:
+        row["payment_type"] = "Bitcoin"
+    delivery(43, rows)
+    delivery(44, shop.rows())
+    code, out, summary = _run_in_process(shop, capfd, 44, window=2)
+    assert code == 4, out
+    assert "  span 43     validated none in " in out
+    assert "span 43 of the window fails validation" in out
+    assert summary["halted_span"] == 43 and "pushed" not in summary
+    found = {(r["feature"], r["kind"]) for r in summary["anomalies"]}
+    assert ("payment_type", "ENUM_TYPE_UNEXPECTED_STRING_VALUES") in found
+    store = open_store(shop.pipeline_dir / "metadata.sqlite")
+    verdicts = [custom_property(r, "passed")
+                for r in store.get_artifacts_by_type("DataValidationResult")
+                if custom_property(r, "span") == 43]
+    assert verdicts == [0]  # SpanValidation's; the failed DataGate publishes no result
+    runs = [c.name for c in store.get_contexts_by_type("pipeline_run")]
+    assert f"{summary['run_id']}-span-43-43" in runs and summary["run_id"] not in runs
 
 
 def test_unreadable_input_halts_before_the_pipeline_with_exit_4(shop, delivery):

@@ -15,25 +15,22 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 from absl import logging
-from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
+from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import types
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
 from components.data_drift import compare, labels
+from components.data_drift.report import (
+    NO_SPAN,
+    REPORT_FILE,
+    read_statistics,
+    statistics_path,
+    write_report,
+)
 
-REPORT_FILE = "drift.json"
-STATISTICS_FILE = "FeatureStats.pb"
-# Folders of the report artifact holding the statistics that were compared.
-DATASETS = {
-    "span": "Span",
-    "previous_span": "PreviousSpan",
-    "train": "Window-train",
-    "eval": "Window-eval",
-}
-NO_SPAN = -1
-
+__all__ = ["REPORT_FILE", "DecodeWithLabel", "Executor", "span_of"]
 
 def span_of(examples: types.Artifact) -> int:
     """ExampleGen's span of an Examples artifact (a custom property)."""
@@ -52,13 +49,18 @@ def _patterns(artifacts: list[types.Artifact], split: str | None = None) -> list
     return patterns
 
 
-class _DecodeWithLabel(beam.DoFn):
-    """Serialized tf.Examples -> an Arrow RecordBatch of their features plus the label."""
+class DecodeWithLabel(beam.DoFn):
+    """Serialized tf.Examples -> an Arrow RecordBatch of their features plus the label.
 
-    def __init__(self, label_config: dict[str, Any], schema: bytes, label_feature: str):
+    With `keyed`, elements are (key, batch) and the output (key, RecordBatch).
+    """
+
+    def __init__(self, label_config: dict[str, Any], schema: bytes, label_feature: str,
+                 keyed: bool = False):
         self._label_config = label_config
         self._schema_bytes = schema
         self._label_feature = label_feature
+        self._keyed = keyed
 
     def setup(self):
         from tfx_bsl.coders import example_coder
@@ -68,31 +70,27 @@ class _DecodeWithLabel(beam.DoFn):
         self._decoder = example_coder.ExamplesToRecordBatchDecoder()
         self._schema = schema_pb2.Schema.FromString(self._schema_bytes)
 
-    def process(self, batch: list[bytes]):
+    def process(self, element):
+        key, batch = element if self._keyed else (None, element)
+        record_batch = self._with_label(batch)
+        yield (key, record_batch) if self._keyed else record_batch
+
+    def _with_label(self, batch: list[bytes]) -> pa.RecordBatch:
         record_batch = self._decoder.DecodeBatch(batch)
         try:
             values = labels.label_values(batch, self._label_config, self._schema)
         except Exception as error:  # a label source of the wrong type: the gate reports that
             logging.warning("DataDrift: no label for a batch of %d examples: %s",
                             len(batch), error)
-            yield record_batch
-            return
+            return record_batch
         if labels.is_categorical(self._label_config):
             column = pa.array([None if v is None else [v.encode("utf-8")] for v in values],
                               type=pa.large_list(pa.large_binary()))
         else:
             column = pa.array([None if v is None else [v] for v in values],
                               type=pa.large_list(pa.float32()))
-        yield pa.RecordBatch.from_arrays(
+        return pa.RecordBatch.from_arrays(
             [*record_batch.columns, column], [*record_batch.schema.names, self._label_feature])
-
-
-def read_statistics(path: str) -> statistics_pb2.DatasetFeatureStatisticsList | None:
-    if not os.path.isfile(path):
-        return None
-    stats = statistics_pb2.DatasetFeatureStatisticsList()
-    stats.ParseFromString(io_utils.read_bytes_file(path))
-    return stats if stats.datasets and stats.datasets[0].num_examples else None
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -122,8 +120,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             datasets["train"] = _patterns(window, "train")
             datasets["eval"] = _patterns(window, "eval")
 
-        paths = {name: os.path.join(report.uri, DATASETS[name], STATISTICS_FILE)
-                 for name in datasets}
+        paths = {name: statistics_path(report.uri, name) for name in datasets}
         options = tfdv.StatsOptions(schema=extended)
         with self._make_beam_pipeline() as pipeline:
             for name, patterns in datasets.items():
@@ -132,58 +129,16 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                      | f"Read[{name}]" >> beam.io.ReadAllFromTFRecord()
                      | f"Batch[{name}]" >> beam.BatchElements(min_batch_size=100,
                                                               max_batch_size=1000)
-                     | f"Decode[{name}]" >> beam.ParDo(_DecodeWithLabel(
+                     | f"Decode[{name}]" >> beam.ParDo(DecodeWithLabel(
                          label_config, schema.SerializeToString(), label_feature))
                      | f"Statistics[{name}]" >> tfdv.GenerateStatistics(options)
                      | f"Write[{name}]" >> tfdv.WriteStatisticsToBinaryFile(paths[name]))
 
-        stats = {name: read_statistics(path) for name, path in paths.items()}
-        previous_span = span_of(baseline) if baseline is not None else NO_SPAN
-        drift: list[dict[str, Any]] = []
-        if stats["span"] and stats.get("previous_span"):
-            drift = compare.drift_rows(stats["span"], stats["previous_span"], extended, span,
-                                       previous_span)
-        skew: list[dict[str, Any]] = []
         window_spans = [s for w in window for s in (
             json.loads(w.get_string_custom_property("window_spans"))
             if w.has_custom_property("window_spans") else [span_of(w)])]
-        if stats.get("train") and stats.get("eval"):
-            skew = compare.skew_rows(stats["train"], stats["eval"], extended, window_spans,
-                                     int(exec_properties.get("skew_min_examples") or 0))
-
-        label = {
-            "feature": label_feature,
-            "rule": labels.rule_text(label_config),
-            "threshold": threshold,
-        }
-        if labels.is_categorical(label_config):
-            label["span_distribution"] = compare.distribution(stats["span"], label_feature) \
-                if stats["span"] else {}
-            if stats.get("previous_span"):
-                label["previous_distribution"] = compare.distribution(stats["previous_span"],
-                                                                      label_feature)
-        content = {
-            "window_examples": {split: int(stats[split].datasets[0].num_examples)
-                                for split in ("train", "eval") if stats.get(split)},
-            "span": span,
-            "previous_span": None if previous_span == NO_SPAN else previous_span,
-            "window_spans": window_spans,
-            "label": label,
-            "drift": drift,
-            "skew": skew,
-        }
-        io_utils.write_string_file(os.path.join(report.uri, REPORT_FILE),
-                                   json.dumps(content, indent=2, sort_keys=True))
-        report.set_int_custom_property("span", span)
-        report.set_int_custom_property("previous_span", previous_span)
+        write_report(report, {name: read_statistics(path) for name, path in paths.items()},
+                     extended, label_feature, label_config, threshold, span,
+                     span_of(baseline) if baseline is not None else NO_SPAN, window_spans,
+                     int(exec_properties.get("skew_min_examples") or 0))
         report.set_int_custom_property("examples_id", examples.id or 0)
-        report.set_int_custom_property("drift_exceeded", sum(r["exceeded"] for r in drift))
-        report.set_int_custom_property("skew_exceeded",
-                                       sum(r["exceeded"] and r["judged"] for r in skew))
-        for row in drift:
-            report.set_float_custom_property(f"drift:{row['feature']}", row["value"])
-        for row in skew:
-            report.set_float_custom_property(f"skew:{row['feature']}", row["value"])
-        logging.info("DataDrift span %d vs %s: %d drift and %d skew measurements, %d exceeded.",
-                     span, content["previous_span"], len(drift), len(skew),
-                     sum(r["exceeded"] for r in drift + skew))

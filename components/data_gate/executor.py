@@ -21,7 +21,7 @@ from components.data_gate import measures
 
 ANOMALIES_FILE = "SchemaDiff.pb"
 RESULT_FILE = "result.json"
-DRIFT_FILE = "drift.json"  # components.data_drift.executor.REPORT_FILE
+DRIFT_FILE = "drift.json"  # components.data_drift.report.REPORT_FILE
 STATISTICS_FILE = "FeatureStats.pb"
 HALT = "halt"
 REPORT = "report"
@@ -158,6 +158,33 @@ def _optional(input_dict: dict[str, list[types.Artifact]], key: str) -> types.Ar
     return artifacts[0] if artifacts else None
 
 
+def record_verdict(result: types.Artifact, rows: list[dict[str, str]],
+                   examples: types.Artifact | None, validation_key: str
+                   ) -> list[dict[str, str]]:
+    """Writes `result.json` and the result's custom properties; returns the rows that halt.
+
+    `examples` (the span validated, with its MLMD id) is what later runs look up to know which
+    spans passed (pipeline/span_resolver.py).
+    """
+    halting = [r for r in rows if r["severity"] == HALT]
+    passed = not halting
+    span = None
+    if examples is not None and examples.has_custom_property("span"):
+        span = int(examples.get_int_custom_property("span"))
+    content: dict[str, Any] = {"passed": passed, "anomalies": rows}
+    if examples is not None:
+        content.update(span=span, examples_id=examples.id)
+    io_utils.write_string_file(os.path.join(result.uri, RESULT_FILE),
+                               json.dumps(content, indent=2, sort_keys=True))
+    result.set_int_custom_property("passed", int(passed))
+    result.set_int_custom_property("anomaly_count", len(rows))
+    result.set_string_custom_property("validation_key", validation_key)
+    if examples is not None:
+        result.set_int_custom_property("examples_id", examples.id)
+        result.set_int_custom_property("span", span or 0)
+    return halting
+
+
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict: dict[str, list[types.Artifact]],
            output_dict: dict[str, list[types.Artifact]],
@@ -167,28 +194,12 @@ class Executor(base_executor.BaseExecutor):
         drift = _optional(input_dict, "drift")
         statistics = _optional(input_dict, "statistics")
         schema = _optional(input_dict, "schema")
-        examples = _optional(input_dict, "examples")
         report_only = set(json.loads(exec_properties.get("report_only") or "[]"))
         rows = collect_rows(anomalies, drift.uri if drift else None,
                             statistics.uri if statistics else None,
                             schema.uri if schema else None, report_only)
-        halting = [r for r in rows if r["severity"] == HALT]
-        passed = not halting
-        span = None
-        if examples is not None and examples.has_custom_property("span"):
-            span = int(examples.get_int_custom_property("span"))
-        content: dict[str, Any] = {"passed": passed, "anomalies": rows}
-        if examples is not None:
-            content.update(span=span, examples_id=examples.id)
-        io_utils.write_string_file(os.path.join(result.uri, RESULT_FILE),
-                                   json.dumps(content, indent=2, sort_keys=True))
-        result.set_int_custom_property("passed", int(passed))
-        result.set_int_custom_property("anomaly_count", len(rows))
-        result.set_string_custom_property("validation_key",
-                                          exec_properties.get("validation_key") or "")
-        if examples is not None:
-            result.set_int_custom_property("examples_id", examples.id)
-            result.set_int_custom_property("span", span or 0)
+        halting = record_verdict(result, rows, _optional(input_dict, "examples"),
+                                 exec_properties.get("validation_key") or "")
         if halting and exec_properties.get("halt_on_anomalies", 1):
             features = sorted({r["feature"] for r in halting})
             raise DataValidationError(

@@ -148,14 +148,12 @@ class ReviewRun:
         earlier = earlier[:earlier.index(self.run_id)] if self.run_id in earlier else earlier
         for run_id in reversed(earlier):
             nodes = run_nodes(store, self.config.pipeline.name, run_id)
-            record = nodes.get("StatisticsGen")
-            artifacts = record.outputs.get("statistics") if record else None
-            if not artifacts or artifacts[0].id == current.id:
+            candidates = [(span, artifact) for span, artifact in span_statistics(nodes)
+                          if artifact.id != current.id and (
+                              self.span is None or span is None or span <= self.span)]
+            if not candidates:
                 continue
-            artifact = artifacts[0]
-            span = _statistics_span(record)
-            if self.span is not None and span is not None and span > self.span:
-                continue
+            span, artifact = max(candidates, key=lambda c: (c[0] or 0, c[1].id))
             return PreviousStatistics(run_id, span, artifact.id, load_statistics(artifact.uri))
         return NotAvailable("no earlier run read other data (reruns of the same data share "
                             "one statistics artifact)")
@@ -193,6 +191,20 @@ def _statistics_span(record: NodeRecord | None) -> int | None:
         return None
     artifact = examples[0]
     return custom_property(artifact, "span") or None  # ExampleGen records it as custom
+
+
+def span_statistics(nodes: dict[str, NodeRecord]) -> list[tuple[int | None, Any]]:
+    """(span, statistics artifact) of a run: StatisticsGen's, or SpanValidation's (a backfill
+    of several spans, one artifact each, with its span as TFX's `span` property)."""
+    found = []
+    record = nodes.get("StatisticsGen")
+    for artifact in (record.outputs.get("statistics", []) if record else []):
+        found.append((_statistics_span(record), artifact))
+    record = nodes.get("SpanValidation")
+    for artifact in (record.outputs.get("statistics", []) if record else []):
+        span = artifact.properties["span"].int_value if "span" in artifact.properties else 0
+        found.append((span or None, artifact))
+    return found
 
 
 def _started(created_ms: int) -> str:
@@ -269,8 +281,7 @@ def statistics_history(run: ReviewRun) -> pd.DataFrame:
     seen: dict[int, dict[str, Any]] = {}
     for run_id, created in run_ids(store):
         nodes = run_nodes(store, run.config.pipeline.name, run_id)
-        record = nodes.get("StatisticsGen")
-        for artifact in (record.outputs.get("statistics", []) if record else []):
+        for span, artifact in span_statistics(nodes):
             if artifact.id in seen:
                 seen[artifact.id]["runs"] += 1
                 continue
@@ -282,7 +293,7 @@ def statistics_history(run: ReviewRun) -> pd.DataFrame:
             except OSError:
                 rows = {}
             seen[artifact.id] = {
-                "span": _statistics_span(record),
+                "span": span,
                 "first_run": run_id, "started": _started(created), "runs": 1,
                 "rows": ", ".join(f"{k} {rows[k]}" for k in sorted(rows, key=split_order)),
                 "artifact_id": artifact.id, "this_run": artifact.id == (

@@ -1,0 +1,236 @@
+"""SpanValidation executor: every span's statistics in one Beam job, then each span's gates.
+
+The Beam job reads every split of every span (and of the baseline span) once, batches the
+records by (span, split), and runs TFDV twice over the batches, keyed as slices:
+- by span and split, with no schema: what StatisticsGen computes for each split;
+- by span, with the curated schema plus the label as the model sees it: what DataDrift
+  compares between a span and the previous one.
+Then, oldest span first: ExampleValidator's check (`tfdv.validate_statistics` per split,
+written as `SchemaDiff.pb`), DataDrift's report against the previous span, and DataGate's
+verdict, each through the same functions those components use. The first span that does not
+pass is the last one validated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any
+
+import apache_beam as beam
+from absl import logging
+from tensorflow_metadata.proto.v0 import statistics_pb2
+from tfx import types
+from tfx.dsl.components.base import base_beam_executor
+from tfx.types import artifact_utils
+from tfx.utils import io_utils, writer_utils
+
+from components.data_drift import compare
+from components.data_drift.executor import DecodeWithLabel, span_of
+from components.data_drift.report import NO_SPAN, statistics_path, write_report
+from components.data_gate.executor import (
+    ANOMALIES_FILE,
+    STATISTICS_FILE,
+    collect_rows,
+    record_verdict,
+)
+
+BATCH_SIZE = 1000
+BASELINE = "baseline"
+OUTPUT_KEYS = ("statistics", "anomalies", "report", "result")
+Stats = statistics_pb2.DatasetFeatureStatisticsList
+
+
+class _Decode(beam.DoFn):
+    """(key, serialized tf.Examples) -> (key, Arrow RecordBatch), types inferred from the data
+    as StatisticsGen's reader does without a schema."""
+
+    def setup(self):
+        from tfx_bsl.coders import example_coder
+
+        self._decoder = example_coder.ExamplesToRecordBatchDecoder()
+
+    def process(self, element):
+        key, batch = element
+        yield key, self._decoder.DecodeBatch(batch)
+
+
+def _by_key(batch: list[tuple[str, bytes]]):
+    """A batch of (key, record) -> (key, records) per key. Files are read one after the other,
+    so a batch nearly always holds a single key."""
+    grouped: dict[str, list[bytes]] = {}
+    for key, record in batch:
+        grouped.setdefault(key, []).append(record)
+    yield from grouped.items()
+
+
+def _split_key(dataset: str, split: str) -> str:
+    return f"{dataset}/{split}"
+
+
+def _sliced_statistics(keyed, options, path: str, name: str):
+    """TFDV statistics of (slice key, RecordBatch) pairs: one dataset per key, named by it."""
+    import tensorflow_data_validation as tfdv
+    from tensorflow_data_validation.statistics import stats_impl
+
+    return (keyed
+            | f"Statistics[{name}]" >> stats_impl.GenerateSlicedStatisticsImpl(
+                options, is_slicing_enabled=True)
+            | f"Write[{name}]" >> tfdv.WriteStatisticsToBinaryFile(path))
+
+
+def _read_sliced(path: str) -> dict[str, Stats]:
+    """{slice key: a one-dataset statistics list, the dataset unnamed as StatisticsGen's}."""
+    merged = Stats()
+    merged.ParseFromString(io_utils.read_bytes_file(path))
+    sliced = {}
+    for dataset in merged.datasets:
+        single = Stats()
+        single.datasets.add().CopyFrom(dataset)
+        single.datasets[0].name = ""
+        sliced[dataset.name] = single
+    return sliced
+
+
+def _child(original: types.Artifact, span: int) -> types.Artifact:
+    """An output artifact of one span: a `span-<N>` folder of the system-generated URI (what
+    TFX requires of an executor that publishes several artifacts under one key)."""
+    artifact = type(original)()
+    artifact.uri = os.path.join(original.uri, f"span-{span}")
+    return artifact
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+    def Do(self, input_dict: dict[str, list[types.Artifact]],
+           output_dict: dict[str, list[types.Artifact]],
+           exec_properties: dict[str, Any]) -> None:
+        spans = sorted(input_dict["examples"], key=span_of)
+        if len({span_of(e) for e in spans}) != len(spans):
+            raise ValueError(f"SpanValidation takes one Examples artifact per span, got spans "
+                             f"{[span_of(e) for e in spans]}")
+        baselines = [b for b in input_dict.get("baseline_examples") or []
+                     if span_of(b) < span_of(spans[0])]
+        baseline = max(baselines, key=span_of) if baselines else None
+        schema_uri = artifact_utils.get_single_uri(input_dict["schema"])
+        schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema_uri))
+        label_config = json.loads(exec_properties["label"])
+        threshold = float(exec_properties["label_drift_threshold"])
+        extended, label_feature = compare.comparison_schema(schema, label_config, threshold)
+
+        datasets = {str(i): examples for i, examples in enumerate(spans)}
+        if baseline is not None:
+            datasets[BASELINE] = baseline
+        folders = {}  # split folder -> key of its batches
+        for name, examples in datasets.items():
+            for split in artifact_utils.decode_split_names(examples.split_names):
+                folders[artifact_utils.get_split_uri([examples], split)] = _split_key(name, split)
+
+        with tempfile.TemporaryDirectory(prefix="span_validation-") as scratch:
+            by_split, labelled = self._statistics(folders, scratch, schema,
+                                                  extended, label_config, label_feature)
+
+        outputs: dict[str, list[types.Artifact]] = {key: [] for key in OUTPUT_KEYS}
+        previous = (BASELINE, baseline) if baseline is not None else None
+        for name, examples in ((str(i), e) for i, e in enumerate(spans)):
+            splits = artifact_utils.decode_split_names(examples.split_names)
+            if name not in labelled or any(_split_key(name, s) not in by_split for s in splits):
+                logging.warning("SpanValidation: span %d has an empty split; it and the spans "
+                                "after it are left to the per-span gates.", span_of(examples))
+                break
+            artifacts = {key: _child(output_dict[key][0], span_of(examples))
+                         for key in OUTPUT_KEYS}
+            passed = self._validate_span(
+                examples, artifacts, {s: by_split[_split_key(name, s)] for s in splits},
+                labelled[name], previous and (previous[1], labelled.get(previous[0])),
+                schema, schema_uri, extended, label_feature, label_config, threshold,
+                exec_properties)
+            for key in OUTPUT_KEYS:
+                outputs[key].append(artifacts[key])
+            if not passed:
+                break
+            previous = (name, examples)
+        if not outputs["result"]:
+            raise RuntimeError("SpanValidation validated no span: the first span has an empty "
+                               "split")
+        for key in OUTPUT_KEYS:
+            output_dict[key][:] = outputs[key]
+
+    def _statistics(self, folders: dict[str, str], scratch: str, schema, extended,
+                    label_config: dict[str, Any], label_feature: str
+                    ) -> tuple[dict[str, Stats], dict[str, Stats]]:
+        """One Beam job: statistics by "<dataset>/<split>" (no schema, as StatisticsGen) and
+        by "<dataset>" (curated schema plus the label, as DataDrift)."""
+        import tensorflow_data_validation as tfdv
+
+        paths = {kind: os.path.join(scratch, f"{kind}.pb") for kind in ("splits", "labelled")}
+        with self._make_beam_pipeline() as pipeline:
+            batches = (
+                pipeline
+                | "Files" >> beam.Create(sorted(os.path.join(f, "*") for f in folders))
+                | "Read" >> beam.io.ReadAllFromTFRecord(with_filename=True)
+                | "Key" >> beam.Map(lambda item, keys: (keys[os.path.dirname(item[0])], item[1]),
+                                    keys=folders)
+                | "Batch" >> beam.BatchElements(min_batch_size=BATCH_SIZE // 10,
+                                               max_batch_size=BATCH_SIZE)
+                | "ByKey" >> beam.FlatMap(_by_key))
+            _ = _sliced_statistics(
+                batches
+                | "SpansOnly" >> beam.Filter(lambda kv: not kv[0].startswith(BASELINE + "/"))
+                | "Decode" >> beam.ParDo(_Decode()),
+                tfdv.StatsOptions(), paths["splits"], "splits")
+            _ = _sliced_statistics(
+                batches
+                | "BySpan" >> beam.MapTuple(lambda key, records: (key.split("/")[0], records))
+                | "DecodeWithLabel" >> beam.ParDo(DecodeWithLabel(
+                    label_config, schema.SerializeToString(), label_feature, keyed=True)),
+                tfdv.StatsOptions(schema=extended), paths["labelled"], "labelled")
+        return _read_sliced(paths["splits"]), _read_sliced(paths["labelled"])
+
+    def _validate_span(self, examples: types.Artifact, artifacts: dict[str, types.Artifact],
+                       split_stats: dict[str, Stats], labelled: Stats,
+                       previous: tuple[types.Artifact, Stats | None] | None, schema,
+                       schema_uri: str, extended, label_feature: str,
+                       label_config: dict[str, Any], threshold: float,
+                       exec_properties: dict[str, Any]) -> bool:
+        """Writes one span's statistics, anomalies, drift report and verdict; True if passed."""
+        import tensorflow_data_validation as tfdv
+
+        span = span_of(examples)
+        split_names = artifact_utils.encode_split_names(list(split_stats))
+        statistics, anomalies = artifacts["statistics"], artifacts["anomalies"]
+        for artifact in (statistics, anomalies):
+            artifact.split_names = split_names
+            artifact.span = span
+        blessed = {}
+        for split, stats in split_stats.items():
+            split_uri = os.path.join(statistics.uri, f"Split-{split}")
+            io_utils.write_bytes_file(os.path.join(split_uri, STATISTICS_FILE),
+                                      stats.SerializeToString())
+            found = tfdv.validate_statistics(statistics=stats, schema=schema)
+            writer_utils.write_anomalies(
+                os.path.join(anomalies.uri, f"Split-{split}", ANOMALIES_FILE), found)
+            blessed[split] = int(not (found.anomaly_info or
+                                      found.HasField("dataset_anomaly_info")))
+        anomalies.set_json_value_custom_property("blessed", blessed)
+
+        report = artifacts["report"]
+        compared = {"span": labelled}
+        if previous is not None and previous[1] is not None:
+            compared["previous_span"] = previous[1]
+        for dataset, stats in compared.items():
+            io_utils.write_bytes_file(statistics_path(report.uri, dataset),
+                                      stats.SerializeToString())
+        write_report(report, {k: v if v.datasets[0].num_examples else None
+                              for k, v in compared.items()},
+                     extended, label_feature, label_config, threshold, span,
+                     span_of(previous[0]) if "previous_span" in compared else NO_SPAN, [], 0)
+        report.set_int_custom_property("examples_id", examples.id or 0)
+
+        rows = collect_rows(anomalies, report.uri, statistics.uri, schema_uri,
+                            set(json.loads(exec_properties.get("report_only") or "[]")))
+        halting = record_verdict(artifacts["result"], rows, examples,
+                                 exec_properties.get("validation_key") or "")
+        logging.info("SpanValidation: span %d %s (%d anomalies, %d halting).", span,
+                     "passed" if not halting else "FAILED", len(rows), len(halting))
+        return not halting
