@@ -193,8 +193,9 @@ def render(results: list[Measurement], cold: dict[str, Any] | None = None) -> st
     if cold:
         lines += ["", "Where the cold run's time went:", "",
                   "| part | seconds |", "|---|---:|",
-                  f"| backfill: {cold['backfilled_spans']} earlier spans ingested and validated, "
-                  f"one data-only run each | {cold['backfill']:.1f} |",
+                  f"| backfill: {cold['backfilled_spans']} earlier spans ingested (ExampleGen, "
+                  f"a run each) and validated (SpanValidation, one run) | "
+                  f"{cold['backfill']:.1f} |",
                   f"| the run's data stages (ExampleGen to DataGate, window, resolvers) | "
                   f"{cold['data']:.1f} |",
                   f"| Transform, Trainer, Evaluator, Pusher (the stages the stock example has) | "

@@ -1,7 +1,8 @@
 """DataDrift executor: statistics of the span, its predecessor and the window's splits, compared.
 
 One Beam pipeline computes TFDV statistics of each dataset to compare (with the model's label
-added as a column), then TFDV's comparators measure drift and skew. Everything measured is
+added as a column; the datasets as slices of one TFDV pass), then TFDV's comparators measure
+drift and skew. Everything measured is
 written to `drift.json` and to the report's custom properties, whether a threshold is exceeded
 or not, so that values can be trended across spans.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from typing import Any
 
 import apache_beam as beam
@@ -22,12 +24,11 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
 from components.data_drift import compare, labels
-from components.data_drift.report import (
-    NO_SPAN,
-    REPORT_FILE,
-    read_statistics,
-    statistics_path,
-    write_report,
+from components.data_drift.report import NO_SPAN, REPORT_FILE, statistics_path, write_report
+from components.data_drift.sliced import (
+    read_keyed_batches,
+    read_sliced_statistics,
+    write_sliced_statistics,
 )
 
 __all__ = ["REPORT_FILE", "DecodeWithLabel", "Executor", "span_of"]
@@ -39,14 +40,13 @@ def span_of(examples: types.Artifact) -> int:
     return 0
 
 
-def _patterns(artifacts: list[types.Artifact], split: str | None = None) -> list[str]:
-    patterns = []
+def _folders(artifacts: list[types.Artifact], split: str | None = None) -> list[str]:
+    """The split folders of `artifacts`: of `split`, or of every split."""
+    folders = []
     for artifact in artifacts:
         splits = [split] if split else artifact_utils.decode_split_names(artifact.split_names)
-        for name in splits:
-            uri = artifact_utils.get_split_uri([artifact], name)
-            patterns.append(os.path.join(uri, "*"))
-    return patterns
+        folders += [artifact_utils.get_split_uri([artifact], name) for name in splits]
+    return folders
 
 
 class DecodeWithLabel(beam.DoFn):
@@ -113,31 +113,34 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         baseline = max(baselines, key=span_of) if baselines else None
         if baseline is not None and (baseline.id == examples.id or span_of(baseline) >= span):
             baseline = None  # only an older span is a baseline
-        datasets = {"span": _patterns([examples])}
+        datasets = {"span": _folders([examples])}
         if baseline is not None:
-            datasets["previous_span"] = _patterns([baseline])
+            datasets["previous_span"] = _folders([baseline])
         if window:
-            datasets["train"] = _patterns(window, "train")
-            datasets["eval"] = _patterns(window, "eval")
+            datasets["train"] = _folders(window, "train")
+            datasets["eval"] = _folders(window, "eval")
+        folders: dict[str, tuple[str, ...]] = {}
+        for name, dataset_folders in datasets.items():
+            for folder in dataset_folders:
+                folders[folder] = (*folders.get(folder, ()), name)
 
-        paths = {name: statistics_path(report.uri, name) for name in datasets}
-        options = tfdv.StatsOptions(schema=extended)
-        with self._make_beam_pipeline() as pipeline:
-            for name, patterns in datasets.items():
-                _ = (pipeline
-                     | f"Files[{name}]" >> beam.Create(patterns)
-                     | f"Read[{name}]" >> beam.io.ReadAllFromTFRecord()
-                     | f"Batch[{name}]" >> beam.BatchElements(min_batch_size=100,
-                                                              max_batch_size=1000)
-                     | f"Decode[{name}]" >> beam.ParDo(DecodeWithLabel(
-                         label_config, schema.SerializeToString(), label_feature))
-                     | f"Statistics[{name}]" >> tfdv.GenerateStatistics(options)
-                     | f"Write[{name}]" >> tfdv.WriteStatisticsToBinaryFile(paths[name]))
+        with tempfile.TemporaryDirectory(prefix="data_drift-") as scratch:
+            path = os.path.join(scratch, "labelled.pb")
+            with self._make_beam_pipeline() as pipeline:
+                _ = write_sliced_statistics(
+                    read_keyed_batches(pipeline, folders)
+                    | "DecodeWithLabel" >> beam.ParDo(DecodeWithLabel(
+                        label_config, schema.SerializeToString(), label_feature, keyed=True)),
+                    tfdv.StatsOptions(schema=extended), path, "Labelled")
+            stats = read_sliced_statistics(path)
+        for name, dataset in stats.items():
+            io_utils.write_bytes_file(statistics_path(report.uri, name),
+                                      dataset.SerializeToString())
 
         window_spans = [s for w in window for s in (
             json.loads(w.get_string_custom_property("window_spans"))
             if w.has_custom_property("window_spans") else [span_of(w)])]
-        write_report(report, {name: read_statistics(path) for name, path in paths.items()},
+        write_report(report, {name: stats.get(name) for name in datasets},
                      extended, label_feature, label_config, threshold, span,
                      span_of(baseline) if baseline is not None else NO_SPAN, window_spans,
                      int(exec_properties.get("skew_min_examples") or 0))

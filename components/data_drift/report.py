@@ -34,14 +34,6 @@ def statistics_path(report_uri: str, dataset: str) -> str:
     return os.path.join(report_uri, DATASETS[dataset], STATISTICS_FILE)
 
 
-def read_statistics(path: str) -> Stats | None:
-    if not os.path.isfile(path):
-        return None
-    stats = Stats()
-    stats.ParseFromString(io_utils.read_bytes_file(path))
-    return stats if stats.datasets and stats.datasets[0].num_examples else None
-
-
 def write_report(report: types.Artifact, stats: dict[str, Stats | None],
                  extended: schema_pb2.Schema, label_feature: str, label_config: dict[str, Any],
                  threshold: float, span: int, previous_span: int, window_spans: list[int],

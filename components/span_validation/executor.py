@@ -20,7 +20,6 @@ from typing import Any
 
 import apache_beam as beam
 from absl import logging
-from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx import types
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
@@ -29,6 +28,12 @@ from tfx.utils import io_utils, writer_utils
 from components.data_drift import compare
 from components.data_drift.executor import DecodeWithLabel, span_of
 from components.data_drift.report import NO_SPAN, statistics_path, write_report
+from components.data_drift.sliced import (
+    Stats,
+    read_keyed_batches,
+    read_sliced_statistics,
+    write_sliced_statistics,
+)
 from components.data_gate.executor import (
     ANOMALIES_FILE,
     STATISTICS_FILE,
@@ -36,10 +41,8 @@ from components.data_gate.executor import (
     record_verdict,
 )
 
-BATCH_SIZE = 1000
 BASELINE = "baseline"
 OUTPUT_KEYS = ("statistics", "anomalies", "report", "result")
-Stats = statistics_pb2.DatasetFeatureStatisticsList
 
 
 class _Decode(beam.DoFn):
@@ -56,41 +59,8 @@ class _Decode(beam.DoFn):
         yield key, self._decoder.DecodeBatch(batch)
 
 
-def _by_key(batch: list[tuple[str, bytes]]):
-    """A batch of (key, record) -> (key, records) per key. Files are read one after the other,
-    so a batch nearly always holds a single key."""
-    grouped: dict[str, list[bytes]] = {}
-    for key, record in batch:
-        grouped.setdefault(key, []).append(record)
-    yield from grouped.items()
-
-
 def _split_key(dataset: str, split: str) -> str:
     return f"{dataset}/{split}"
-
-
-def _sliced_statistics(keyed, options, path: str, name: str):
-    """TFDV statistics of (slice key, RecordBatch) pairs: one dataset per key, named by it."""
-    import tensorflow_data_validation as tfdv
-    from tensorflow_data_validation.statistics import stats_impl
-
-    return (keyed
-            | f"Statistics[{name}]" >> stats_impl.GenerateSlicedStatisticsImpl(
-                options, is_slicing_enabled=True)
-            | f"Write[{name}]" >> tfdv.WriteStatisticsToBinaryFile(path))
-
-
-def _read_sliced(path: str) -> dict[str, Stats]:
-    """{slice key: a one-dataset statistics list, the dataset unnamed as StatisticsGen's}."""
-    merged = Stats()
-    merged.ParseFromString(io_utils.read_bytes_file(path))
-    sliced = {}
-    for dataset in merged.datasets:
-        single = Stats()
-        single.datasets.add().CopyFrom(dataset)
-        single.datasets[0].name = ""
-        sliced[dataset.name] = single
-    return sliced
 
 
 def _child(original: types.Artifact, span: int) -> types.Artifact:
@@ -124,7 +94,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         folders = {}  # split folder -> key of its batches
         for name, examples in datasets.items():
             for split in artifact_utils.decode_split_names(examples.split_names):
-                folders[artifact_utils.get_split_uri([examples], split)] = _split_key(name, split)
+                folders[artifact_utils.get_split_uri([examples], split)] = (
+                    _split_key(name, split),)
 
         with tempfile.TemporaryDirectory(prefix="span_validation-") as scratch:
             by_split, labelled = self._statistics(folders, scratch, schema,
@@ -156,7 +127,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         for key in OUTPUT_KEYS:
             output_dict[key][:] = outputs[key]
 
-    def _statistics(self, folders: dict[str, str], scratch: str, schema, extended,
+    def _statistics(self, folders: dict[str, tuple[str, ...]], scratch: str, schema, extended,
                     label_config: dict[str, Any], label_feature: str
                     ) -> tuple[dict[str, Stats], dict[str, Stats]]:
         """One Beam job: statistics by "<dataset>/<split>" (no schema, as StatisticsGen) and
@@ -165,27 +136,20 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         paths = {kind: os.path.join(scratch, f"{kind}.pb") for kind in ("splits", "labelled")}
         with self._make_beam_pipeline() as pipeline:
-            batches = (
-                pipeline
-                | "Files" >> beam.Create(sorted(os.path.join(f, "*") for f in folders))
-                | "Read" >> beam.io.ReadAllFromTFRecord(with_filename=True)
-                | "Key" >> beam.Map(lambda item, keys: (keys[os.path.dirname(item[0])], item[1]),
-                                    keys=folders)
-                | "Batch" >> beam.BatchElements(min_batch_size=BATCH_SIZE // 10,
-                                               max_batch_size=BATCH_SIZE)
-                | "ByKey" >> beam.FlatMap(_by_key))
-            _ = _sliced_statistics(
+            batches = read_keyed_batches(pipeline, folders)
+            _ = write_sliced_statistics(
                 batches
                 | "SpansOnly" >> beam.Filter(lambda kv: not kv[0].startswith(BASELINE + "/"))
                 | "Decode" >> beam.ParDo(_Decode()),
-                tfdv.StatsOptions(), paths["splits"], "splits")
-            _ = _sliced_statistics(
+                tfdv.StatsOptions(), paths["splits"], "Splits")
+            _ = write_sliced_statistics(
                 batches
                 | "BySpan" >> beam.MapTuple(lambda key, records: (key.split("/")[0], records))
                 | "DecodeWithLabel" >> beam.ParDo(DecodeWithLabel(
                     label_config, schema.SerializeToString(), label_feature, keyed=True)),
-                tfdv.StatsOptions(schema=extended), paths["labelled"], "labelled")
-        return _read_sliced(paths["splits"]), _read_sliced(paths["labelled"])
+                tfdv.StatsOptions(schema=extended), paths["labelled"], "Labelled")
+        return (read_sliced_statistics(paths["splits"]),
+                read_sliced_statistics(paths["labelled"]))
 
     def _validate_span(self, examples: types.Artifact, artifacts: dict[str, types.Artifact],
                        split_stats: dict[str, Stats], labelled: Stats,
