@@ -181,8 +181,11 @@ def run_batch_backfill(config: Config, data: InputData, run_id: str, spans: list
             ProgressRunner(pipeline_run_id).run(pipeline)
         except Exception:
             traceback.print_exc(file=sys.stderr)  # into the run's log
-        nodes = run_nodes(open_store(config.metadata_path), config.pipeline.name,
-                          pipeline_run_id)
+        try:
+            nodes = run_nodes(open_store(config.metadata_path), config.pipeline.name,
+                              pipeline_run_id)
+        except (KeyError, FileNotFoundError):  # it failed before recording anything
+            nodes = {}
         return nodes, time.monotonic() - started
 
     outcome = BatchOutcome()
@@ -216,6 +219,9 @@ def run_batch_backfill(config: Config, data: InputData, run_id: str, spans: list
     checked = format_ranges(sorted(ids))
     if outcome.validated == sorted(ids):
         line(f"  span {checked:<6} {'validated':<10} {seconds:7.1f} s  (one SpanValidation job)")
+    elif not outputs:
+        line(f"  span {checked:<6} SpanValidation failed after {seconds:.1f} s (see the run's "
+             "log); the spans are checked one by one")
     else:
         passed = format_ranges(outcome.validated) if outcome.validated else "none"
         line(f"  span {checked:<6} validated {passed} in {seconds:.1f} s; the next span is "

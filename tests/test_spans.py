@@ -95,3 +95,14 @@ def test_resolver_takes_the_newest_validated_artifact_of_each_span():
     # The previous span of span 4: the newest validated span before it.
     [previous] = select_spans(examples, validated, first=0, last=3, count=1)
     assert (previous.id, previous._span) == (5, 2)
+
+
+def test_a_batch_backfill_takes_spans_up_to_a_gap_of_available_spans():
+    from pipeline.backfill import following_spans
+
+    available = [1, 2, 3, 5, 6, 7, 8]
+    # 4 does not exist: 3 -> 5 follow each other. 7 is available and not in the list (it was
+    # validated before): 8's drift baseline is 7, so 8 waits for the per-span backfill.
+    assert following_spans([2, 3, 5, 6, 8], available) == [2, 3, 5, 6]
+    assert following_spans([8], available) == [8]
+    assert following_spans([], available) == []
