@@ -4,7 +4,8 @@ A window of spans is assembled from earlier ExampleGen executions, one per span 
 ExampleGen ingests a single span per execution), the way TFX's SpanRangeStrategy does, with two
 differences that matter for correctness:
 - only spans that passed the DataGate count: a span whose validation failed is never trained on
-  or compared against (DataGate records the Examples id it validated in its result artifact);
+  or compared against (DataGate, or SpanValidation in a backfill, records the Examples id it
+  validated in its result artifact);
 - one artifact per span, the newest: a span re-ingested after its files changed appears twice in
   ML Metadata, and SpanRangeStrategy would return both.
 The run's own span (`last`, with `trust_last`) counts as validated: its DataGate runs in the same
@@ -51,7 +52,8 @@ def select_spans(examples: list[types.Artifact], validated: set[int], first: int
 
 
 class ValidatedSpansStrategy(resolver.ResolverStrategy):
-    """Inputs `examples` (every ExampleGen output) and `validated` (every DataGate result).
+    """Inputs `examples` (every ExampleGen output) and `validated` (every verdict: DataGate's
+    and SpanValidation's).
 
     Outputs `examples`: the newest validated artifact of each of the `count` newest spans in
     [first, last], oldest span first (possibly none). With `trust_last`, the newest artifact of

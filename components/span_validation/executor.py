@@ -102,7 +102,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                                                   extended, label_config, label_feature)
 
         outputs: dict[str, list[types.Artifact]] = {key: [] for key in OUTPUT_KEYS}
-        previous = (BASELINE, baseline) if baseline is not None else None
+        # Each span's drift baseline: the span before it (all passed), first the given one.
+        previous, previous_stats = baseline, labelled.get(BASELINE)
         for name, examples in ((str(i), e) for i, e in enumerate(spans)):
             splits = artifact_utils.decode_split_names(examples.split_names)
             if name not in labelled or any(_split_key(name, s) not in by_split for s in splits):
@@ -113,14 +114,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                          for key in OUTPUT_KEYS}
             passed = self._validate_span(
                 examples, artifacts, {s: by_split[_split_key(name, s)] for s in splits},
-                labelled[name], previous and (previous[1], labelled.get(previous[0])),
-                schema, schema_uri, extended, label_feature, label_config, threshold,
-                exec_properties)
+                labelled[name], previous, previous_stats, schema, schema_uri, extended,
+                label_feature, label_config, threshold, exec_properties)
             for key in OUTPUT_KEYS:
                 outputs[key].append(artifacts[key])
             if not passed:
                 break
-            previous = (name, examples)
+            previous, previous_stats = examples, labelled[name]
         if not outputs["result"]:
             raise RuntimeError("SpanValidation validated no span: the first span has an empty "
                                "split")
@@ -153,7 +153,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
     def _validate_span(self, examples: types.Artifact, artifacts: dict[str, types.Artifact],
                        split_stats: dict[str, Stats], labelled: Stats,
-                       previous: tuple[types.Artifact, Stats | None] | None, schema,
+                       previous: types.Artifact | None, previous_stats: Stats | None, schema,
                        schema_uri: str, extended, label_feature: str,
                        label_config: dict[str, Any], threshold: float,
                        exec_properties: dict[str, Any]) -> bool:
@@ -180,15 +180,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         report = artifacts["report"]
         compared = {"span": labelled}
-        if previous is not None and previous[1] is not None:
-            compared["previous_span"] = previous[1]
+        if previous is not None and previous_stats is not None:
+            compared["previous_span"] = previous_stats
         for dataset, stats in compared.items():
             io_utils.write_bytes_file(statistics_path(report.uri, dataset),
                                       stats.SerializeToString())
         write_report(report, {k: v if v.datasets[0].num_examples else None
                               for k, v in compared.items()},
                      extended, label_feature, label_config, threshold, span,
-                     span_of(previous[0]) if "previous_span" in compared else NO_SPAN, [], 0)
+                     span_of(previous) if "previous_span" in compared else NO_SPAN, [], 0)
         report.set_int_custom_property("examples_id", examples.id or 0)
 
         rows = collect_rows(anomalies, report.uri, statistics.uri, schema_uri,
