@@ -39,7 +39,7 @@ class BackfillResult:
     span: int
     run_id: str
     seconds: float
-    states: dict[str, str] = field(default_factory=dict)
+    nodes: dict = field(default_factory=dict)  # node id -> pipeline.mlmd.NodeRecord
     failure: BaseException | None = None
 
 
@@ -110,31 +110,44 @@ def spans_to_ingest(config: Config, data: InputData) -> list[int]:
     return sorted(s for s in wanted if s not in done)
 
 
+def _run_pipeline(config: Config, pipeline_run_id: str, pipeline
+                  ) -> tuple[dict, float, BaseException | None]:
+    """Runs `pipeline` as run `pipeline_run_id`: its nodes as ML Metadata recorded them, the
+    seconds it took, and its failure (logged, for the caller to report) if any."""
+    from pipeline.mlmd import open_store, run_nodes
+    from pipeline.runner import ProgressRunner
+
+    started = time.monotonic()
+    failure = None
+    try:
+        ProgressRunner(pipeline_run_id).run(pipeline)
+    except Exception as error:
+        failure = error
+        traceback.print_exc(file=sys.stderr)  # into the run's log
+    try:
+        nodes = run_nodes(open_store(config.metadata_path), config.pipeline.name,
+                          pipeline_run_id)
+    except (KeyError, FileNotFoundError):  # it failed before recording anything
+        nodes = {}
+    return nodes, time.monotonic() - started, failure
+
+
 def run_backfill(config: Config, data: InputData, run_id: str, code_revision: dict,
                  spans: list[int], on_span: Callable[[BackfillResult], None]
                  ) -> list[BackfillResult]:
     """Runs the data part of the pipeline for each span, oldest first; stops at a failure."""
-    from pipeline.mlmd import open_store, run_nodes
     from pipeline.pipeline import create_pipeline
-    from pipeline.runner import ProgressRunner
 
     results = []
     for span in spans:
         span_run_id = backfill_run_id(run_id, span)
-        started = time.monotonic()
-        failure = None
-        try:
-            ProgressRunner(span_run_id).run(
-                create_pipeline(config, data, code_revision, span=span, ingest_only=True))
-        except Exception as error:  # reported by the caller with the span's gate table
-            failure = error
-            traceback.print_exc(file=sys.stderr)  # into the run's log
-        nodes = run_nodes(open_store(config.metadata_path), config.pipeline.name, span_run_id)
-        result = BackfillResult(span, span_run_id, time.monotonic() - started,
-                                {n: r.state for n, r in nodes.items()}, failure)
+        nodes, seconds, failure = _run_pipeline(
+            config, span_run_id,
+            create_pipeline(config, data, code_revision, span=span, ingest_only=True))
+        result = BackfillResult(span, span_run_id, seconds, nodes, failure)
         results.append(result)
         on_span(result)
-        if failure is not None:
+        if result.failure is not None:
             break
     return results
 
@@ -164,37 +177,24 @@ def run_batch_backfill(config: Config, data: InputData, run_id: str, spans: list
     Anything that goes wrong here (a span that fails, an ingest or validation error) is left to
     the per-span backfill that follows, which reports it in full.
     """
-    from pipeline.mlmd import custom_property, open_store, run_nodes
+    from pipeline.mlmd import custom_property
     from pipeline.pipeline import (
         EXAMPLE_GEN_ID,
         SPAN_VALIDATION_ID,
         ingest_pipeline,
         validation_pipeline,
     )
-    from pipeline.runner import ProgressRunner
     from pipeline.spans import format_ranges
     from pipeline.summary import read_drift_report
-
-    def run(pipeline_run_id: str, pipeline) -> tuple[dict, float]:
-        started = time.monotonic()
-        try:
-            ProgressRunner(pipeline_run_id).run(pipeline)
-        except Exception:
-            traceback.print_exc(file=sys.stderr)  # into the run's log
-        try:
-            nodes = run_nodes(open_store(config.metadata_path), config.pipeline.name,
-                              pipeline_run_id)
-        except (KeyError, FileNotFoundError):  # it failed before recording anything
-            nodes = {}
-        return nodes, time.monotonic() - started
 
     outcome = BatchOutcome()
     ids: dict[int, int] = {}
     for span in following_spans(spans, data.selection.available):
-        nodes, seconds = run(backfill_run_id(run_id, span), ingest_pipeline(config, data, span))
+        nodes, seconds, _ = _run_pipeline(config, backfill_run_id(run_id, span),
+                                          ingest_pipeline(config, data, span))
         outcome.seconds += seconds
-        examples = nodes[EXAMPLE_GEN_ID].outputs.get("examples") if EXAMPLE_GEN_ID in nodes \
-            else None
+        record = nodes.get(EXAMPLE_GEN_ID)
+        examples = record.outputs.get("examples") if record else None
         if not examples:
             break
         ids[span] = examples[0].id
@@ -203,8 +203,8 @@ def run_batch_backfill(config: Config, data: InputData, run_id: str, spans: list
         return outcome
 
     first, last = min(ids), max(ids)
-    nodes, seconds = run(backfill_run_id(run_id, first, last),
-                         validation_pipeline(config, list(ids.values()), first))
+    nodes, seconds, _ = _run_pipeline(config, backfill_run_id(run_id, first, last),
+                                      validation_pipeline(config, list(ids.values()), first))
     outcome.seconds += seconds
     record = nodes.get(SPAN_VALIDATION_ID)
     outputs = record.outputs if record and record.state in ("COMPLETE", "CACHED") else {}
@@ -256,7 +256,6 @@ def backfill_for_run(config: Config, data: InputData, run_id: str, code_revision
     window of one span) does not: drift is then measured against the newest valid span before.
     """
     from components.data_gate import DataValidationError
-    from pipeline.mlmd import open_store, run_nodes
     from pipeline.spans import format_ranges as _ranges
     from pipeline.summary import build_summary, read_drift_report
 
@@ -281,7 +280,7 @@ def backfill_for_run(config: Config, data: InputData, run_id: str, code_revision
 
     for result in run_backfill(config, data, run_id, code_revision, remaining, on_span):
         outcome.seconds += result.seconds
-        nodes = run_nodes(open_store(config.metadata_path), config.pipeline.name, result.run_id)
+        nodes = result.nodes
         report = nodes.get("DataDrift")
         if report and report.outputs.get("report"):
             outcome.drift += read_drift_report(report.outputs["report"][0].uri).get("drift", [])
@@ -304,7 +303,7 @@ def backfill_for_run(config: Config, data: InputData, run_id: str, code_revision
                  "(--span, --window)")
         else:
             outcome.halt = "error"
-            failed = next((n for n, s in result.states.items() if s == "FAILED"),
+            failed = next((n for n, r in nodes.items() if r.state == "FAILED"),
                           "the backfill")
             text = str(result.failure).strip().splitlines()
             summary["error"] = (f"{failed} failed on span {result.span}: "

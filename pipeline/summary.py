@@ -81,13 +81,13 @@ def read_validation(evaluation_uri: str) -> list[dict[str, Any]]:
     """The thresholds the model failed: metric, slice, value, bound."""
     import tensorflow_model_analysis as tfma
 
+    from components.versioned_pusher.manifest import slice_dict
+
     with quiet_tensorflow_warnings():
         result = tfma.load_validation_result(evaluation_uri)
     failures = []
     for per_slice in result.metric_validations_per_slice:
-        slice_key = {k.column: (k.bytes_value.decode() if k.HasField("bytes_value")
-                                else k.int64_value if k.HasField("int64_value") else k.float_value)
-                     for k in per_slice.slice_key.single_slice_keys}
+        slice_key = slice_dict(per_slice.slice_key)
         for failure in per_slice.failures:
             failures.append({
                 "metric": failure.metric_key.name,

@@ -2,9 +2,8 @@
 
 One Beam pipeline computes TFDV statistics of each dataset to compare (with the model's label
 added as a column; the datasets as slices of one TFDV pass), then TFDV's comparators measure
-drift and skew. Everything measured is
-written to `drift.json` and to the report's custom properties, whether a threshold is exceeded
-or not, so that values can be trended across spans.
+drift and skew. Everything measured is written to `drift.json` and to the report's custom
+properties, whether a threshold is exceeded or not, so that values can be trended across spans.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
 from components.data_drift import compare, labels
-from components.data_drift.report import NO_SPAN, REPORT_FILE, statistics_path, write_report
+from components.data_drift.report import NO_SPAN, REPORT_FILE, write_report
 from components.data_drift.sliced import (
     read_keyed_batches,
     read_sliced_statistics,
@@ -32,6 +31,7 @@ from components.data_drift.sliced import (
 )
 
 __all__ = ["REPORT_FILE", "DecodeWithLabel", "Executor", "span_of"]
+
 
 def span_of(examples: types.Artifact) -> int:
     """ExampleGen's span of an Examples artifact (a custom property)."""
@@ -133,10 +133,6 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                         label_config, schema.SerializeToString(), label_feature, keyed=True)),
                     tfdv.StatsOptions(schema=extended), path, "Labelled")
             stats = read_sliced_statistics(path)
-        for name, dataset in stats.items():
-            io_utils.write_bytes_file(statistics_path(report.uri, name),
-                                      dataset.SerializeToString())
-
         window_spans = [s for w in window for s in (
             json.loads(w.get_string_custom_property("window_spans"))
             if w.has_custom_property("window_spans") else [span_of(w)])]

@@ -11,11 +11,12 @@ import os
 from typing import Any
 
 from absl import logging
-from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
+from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import types
 from tfx.utils import io_utils
 
 from components.data_drift import compare, labels
+from components.data_drift.sliced import Stats
 
 REPORT_FILE = "drift.json"
 STATISTICS_FILE = "FeatureStats.pb"
@@ -27,7 +28,6 @@ DATASETS = {
     "eval": "Window-eval",
 }
 NO_SPAN = -1
-Stats = statistics_pb2.DatasetFeatureStatisticsList
 
 
 def statistics_path(report_uri: str, dataset: str) -> str:
@@ -39,7 +39,12 @@ def write_report(report: types.Artifact, stats: dict[str, Stats | None],
                  threshold: float, span: int, previous_span: int, window_spans: list[int],
                  skew_min_examples: int) -> dict[str, Any]:
     """Measures drift (`span` vs `previous_span`) and skew (`train` vs `eval`) from the label-
-    extended statistics in `stats`; writes `drift.json` and the custom properties."""
+    extended statistics in `stats`; writes those statistics (in `DATASETS` folders),
+    `drift.json` and the custom properties."""
+    for dataset, statistics in stats.items():
+        if statistics is not None:
+            io_utils.write_bytes_file(statistics_path(report.uri, dataset),
+                                      statistics.SerializeToString())
     drift: list[dict[str, Any]] = []
     if stats.get("span") and stats.get("previous_span"):
         drift = compare.drift_rows(stats["span"], stats["previous_span"], extended, span,

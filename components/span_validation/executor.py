@@ -27,7 +27,7 @@ from tfx.utils import io_utils, writer_utils
 
 from components.data_drift import compare
 from components.data_drift.executor import DecodeWithLabel, span_of
-from components.data_drift.report import NO_SPAN, statistics_path, write_report
+from components.data_drift.report import NO_SPAN, write_report
 from components.data_drift.sliced import (
     Stats,
     read_keyed_batches,
@@ -182,12 +182,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         compared = {"span": labelled}
         if previous is not None and previous_stats is not None:
             compared["previous_span"] = previous_stats
-        for dataset, stats in compared.items():
-            io_utils.write_bytes_file(statistics_path(report.uri, dataset),
-                                      stats.SerializeToString())
-        write_report(report, {k: v if v.datasets[0].num_examples else None
-                              for k, v in compared.items()},
-                     extended, label_feature, label_config, threshold, span,
+        write_report(report, compared, extended, label_feature, label_config, threshold, span,
                      span_of(previous) if "previous_span" in compared else NO_SPAN, [], 0)
         report.set_int_custom_property("examples_id", examples.id or 0)
 
