@@ -4,7 +4,8 @@ TFX's ExampleGen ingests one span per execution, and a window of spans is resolv
 executions. So before a run trains on spans 25-48, every one of them must have been ingested and
 have passed the data gates, with its current files and under the current rules. Those that have
 not are backfilled, oldest first:
-1. ExampleGen alone, one pipeline run per span (`<run id>-span-<N>`);
+1. ExampleGen alone, one pipeline run per span (`<run id>-span-<N>`), as many at a time as the
+   run has slots (`pipeline.runner`: this process and its worker processes);
 2. SpanValidation, one pipeline run for all of them (`<run id>-span-<first>-<last>`): their
    statistics in one Beam job, then each span's schema, drift and gate checks, in span order.
    Run span by span, the same checks cost three Beam pipelines of a few hundred rows each,
@@ -21,11 +22,14 @@ The previous span of the target is validated too, so drift is always measured ag
 
 from __future__ import annotations
 
+import queue
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent import futures
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.config import Config
 from pipeline.data import InputData
@@ -110,17 +114,18 @@ def spans_to_ingest(config: Config, data: InputData) -> list[int]:
     return sorted(s for s in wanted if s not in done)
 
 
-def _run_pipeline(config: Config, pipeline_run_id: str, pipeline
+def _run_pipeline(config: Config, pipeline_run_id: str, pipeline, slots: Sequence[Any]
                   ) -> tuple[dict, float, BaseException | None]:
-    """Runs `pipeline` as run `pipeline_run_id`: its nodes as ML Metadata recorded them, the
-    seconds it took, and its failure (logged, for the caller to report) if any."""
+    """Runs `pipeline` as run `pipeline_run_id` on `slots` (`pipeline.runner`): its nodes as ML
+    Metadata recorded them, the seconds it took, and its failure (logged, for the caller to
+    report) if any."""
     from pipeline.mlmd import open_store, run_nodes
     from pipeline.runner import ProgressRunner
 
     started = time.monotonic()
     failure = None
     try:
-        ProgressRunner(pipeline_run_id).run(pipeline)
+        ProgressRunner(pipeline_run_id, slots=slots).run(pipeline)
     except Exception as error:
         failure = error
         traceback.print_exc(file=sys.stderr)  # into the run's log
@@ -133,8 +138,8 @@ def _run_pipeline(config: Config, pipeline_run_id: str, pipeline
 
 
 def run_backfill(config: Config, data: InputData, run_id: str, code_revision: dict,
-                 spans: list[int], on_span: Callable[[BackfillResult], None]
-                 ) -> list[BackfillResult]:
+                 spans: list[int], on_span: Callable[[BackfillResult], None],
+                 slots: Sequence[Any]) -> list[BackfillResult]:
     """Runs the data part of the pipeline for each span, oldest first; stops at a failure."""
     from pipeline.pipeline import create_pipeline
 
@@ -143,7 +148,7 @@ def run_backfill(config: Config, data: InputData, run_id: str, code_revision: di
         span_run_id = backfill_run_id(run_id, span)
         nodes, seconds, failure = _run_pipeline(
             config, span_run_id,
-            create_pipeline(config, data, code_revision, span=span, ingest_only=True))
+            create_pipeline(config, data, code_revision, span=span, ingest_only=True), slots)
         result = BackfillResult(span, span_run_id, seconds, nodes, failure)
         results.append(result)
         on_span(result)
@@ -170,41 +175,64 @@ class BatchOutcome:
     seconds: float = 0.0
 
 
+def _ingest(config: Config, data: InputData, run_id: str, spans: list[int],
+            slots: Sequence[Any], line: Callable[[str], None]) -> dict[int, int]:
+    """ExampleGen for each span, one pipeline run per slot at a time: {span: Examples id} of
+    the leading spans that were ingested, each with a line in span order."""
+    from pipeline.pipeline import EXAMPLE_GEN_ID, ingest_pipeline
+
+    free: queue.SimpleQueue = queue.SimpleQueue()
+    for slot in slots:
+        free.put(slot)
+
+    def ingest(span: int) -> tuple[dict, float, BaseException | None]:
+        slot = free.get()
+        try:
+            return _run_pipeline(config, backfill_run_id(run_id, span),
+                                 ingest_pipeline(config, data, span), [slot])
+        finally:
+            free.put(slot)
+
+    ids: dict[int, int] = {}
+    pool = futures.ThreadPoolExecutor(len(slots), "ingest")
+    try:
+        for span, (nodes, seconds, _) in zip(spans, pool.map(ingest, spans), strict=True):
+            record = nodes.get(EXAMPLE_GEN_ID)
+            examples = record.outputs.get("examples") if record else None
+            if not examples:
+                break
+            ids[span] = examples[0].id
+            line(f"  span {span:<6} {'ingested':<10} {seconds:7.1f} s")
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return ids
+
+
 def run_batch_backfill(config: Config, data: InputData, run_id: str, spans: list[int],
-                       line: Callable[[str], None]) -> BatchOutcome:
-    """ExampleGen per span, then SpanValidation of them all; says which spans passed.
+                       line: Callable[[str], None], slots: Sequence[Any]) -> BatchOutcome:
+    """ExampleGen per span (as many at a time as there are slots), then SpanValidation of them
+    all; says which spans passed.
 
     Anything that goes wrong here (a span that fails, an ingest or validation error) is left to
     the per-span backfill that follows, which reports it in full.
     """
     from pipeline.mlmd import custom_property
-    from pipeline.pipeline import (
-        EXAMPLE_GEN_ID,
-        SPAN_VALIDATION_ID,
-        ingest_pipeline,
-        validation_pipeline,
-    )
+    from pipeline.pipeline import SPAN_VALIDATION_ID, validation_pipeline
     from pipeline.spans import format_ranges
     from pipeline.summary import read_drift_report
 
     outcome = BatchOutcome()
-    ids: dict[int, int] = {}
-    for span in following_spans(spans, data.selection.available):
-        nodes, seconds, _ = _run_pipeline(config, backfill_run_id(run_id, span),
-                                          ingest_pipeline(config, data, span))
-        outcome.seconds += seconds
-        record = nodes.get(EXAMPLE_GEN_ID)
-        examples = record.outputs.get("examples") if record else None
-        if not examples:
-            break
-        ids[span] = examples[0].id
-        line(f"  span {span:<6} {'ingested':<10} {seconds:7.1f} s")
+    started = time.monotonic()
+    ids = _ingest(config, data, run_id, following_spans(spans, data.selection.available),
+                  slots, line)
+    outcome.seconds += time.monotonic() - started
     if not ids:
         return outcome
 
     first, last = min(ids), max(ids)
     nodes, seconds, _ = _run_pipeline(config, backfill_run_id(run_id, first, last),
-                                      validation_pipeline(config, list(ids.values()), first))
+                                      validation_pipeline(config, list(ids.values()), first),
+                                      slots)
     outcome.seconds += seconds
     record = nodes.get(SPAN_VALIDATION_ID)
     outputs = record.outputs if record and record.state in ("COMPLETE", "CACHED") else {}
@@ -249,8 +277,9 @@ def _caused_by(error: BaseException | None, kind: type) -> bool:
 
 
 def backfill_for_run(config: Config, data: InputData, run_id: str, code_revision: dict,
-                     line: Callable[[str], None]) -> BackfillOutcome:
-    """Backfills what the run needs, printing a line per span; says whether to halt.
+                     line: Callable[[str], None], slots: Sequence[Any]) -> BackfillOutcome:
+    """Backfills what the run needs on `slots` (`pipeline.runner`), printing a line per span;
+    says whether to halt.
 
     A span of the window that fails validation halts the run. The previous span alone (with a
     window of one span) does not: drift is then measured against the newest valid span before.
@@ -266,7 +295,7 @@ def backfill_for_run(config: Config, data: InputData, run_id: str, code_revision
     if config.schema.path:
         line(f"backfill: ingesting and validating span(s) {_ranges(outcome.spans)} first "
              "(ExampleGen per span, then SpanValidation of them all)")
-        batch = run_batch_backfill(config, data, run_id, outcome.spans, line)
+        batch = run_batch_backfill(config, data, run_id, outcome.spans, line, slots)
         outcome.seconds += batch.seconds
         outcome.drift += batch.drift
         remaining = [s for s in outcome.spans if s not in batch.validated]
@@ -278,7 +307,7 @@ def backfill_for_run(config: Config, data: InputData, run_id: str, code_revision
         state = "validated" if result.failure is None else "FAILED"
         line(f"  span {result.span:<6} {state:<10} {result.seconds:7.1f} s")
 
-    for result in run_backfill(config, data, run_id, code_revision, remaining, on_span):
+    for result in run_backfill(config, data, run_id, code_revision, remaining, on_span, slots):
         outcome.seconds += result.seconds
         nodes = result.nodes
         report = nodes.get("DataDrift")

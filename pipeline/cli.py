@@ -21,6 +21,7 @@ import argparse  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
+import time  # noqa: E402
 import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -77,7 +78,12 @@ def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
         if args.window < 1:
             raise ConfigError(f"--window must be at least 1 span, got {args.window}")
         spans = replace(spans, window=args.window)
-    return replace(config, beam=beam, data=data, spans=spans)
+    settings = config.pipeline
+    if getattr(args, "parallel", None) is not None:
+        if args.parallel < 1:
+            raise ConfigError(f"--parallel must be at least 1 component, got {args.parallel}")
+        settings = replace(settings, parallel_components=args.parallel)
+    return replace(config, pipeline=settings, beam=beam, data=data, spans=spans)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -118,39 +124,61 @@ def _run(config: Config, run_id: str, terminal: Terminal, verbose: bool, log_pat
     terminal.line(_data_line(data))
     for row in data.reported:
         terminal.line(f"  note: span {row['span']}: {row['description']}")
+    from pipeline.node_worker import node_workers
 
+    # Workers start once a component does real work; their imports overlap this process's.
+    with node_workers(config.pipeline.parallel_components - 1, quiet_logging=not verbose
+                      ) as workers:
+        return _run_pipelines(config, data, run_id, terminal, verbose, log_path, workers)
+
+
+def _run_pipelines(config: Config, data, run_id: str, terminal: Terminal, verbose: bool,
+                   log_path: Path, workers: list) -> tuple[int, dict]:
+    """The backfill's pipeline runs, then the run's own."""
     # TensorFlow and TFX load here, with their output already going to the log file.
     from components.data_gate import DataValidationError
     from pipeline.backfill import backfill_for_run
     from pipeline.mlmd import open_store, run_nodes
     from pipeline.pipeline import create_pipeline
-    from pipeline.runner import NodeResult, ProgressRunner
+    from pipeline.runner import NodeResult, ProgressRunner, local_slots
 
     revision = code_revision(config.project_root)
-    backfill = backfill_for_run(config, data, run_id, revision, terminal.line)
+    slots = local_slots(workers)
+    backfill = backfill_for_run(config, data, run_id, revision, terminal.line, slots)
     if backfill.halt == "data":
         return EXIT_DATA_HALT, backfill.summary
     if backfill.halt == "error":
         terminal.line(f"error: {backfill.summary['error']} (full trace in {log_path})")
         return EXIT_ERROR, backfill.summary
 
-    # On a terminal a "running" line is overwritten by the result; in a log or pipe, only results.
+    # On a terminal, a last line names the components running now and is overwritten as they
+    # end; in a log or pipe, only results.
     interactive = terminal.stream.isatty()
+    running: list[str] = []
 
-    def on_start(node_id: str) -> None:
-        if interactive:
-            terminal.stream.write(f"  {node_id:<32} running ...")
+    def show_running() -> None:
+        if interactive and running:
+            terminal.stream.write(f"  running: {', '.join(running)} ...")
             terminal.stream.flush()
 
+    def on_start(node_id: str) -> None:
+        running.append(node_id)
+        if interactive:
+            terminal.stream.write("\r\x1b[K")
+        show_running()
+
     def on_finish(result: NodeResult) -> None:
-        start = "\r" if interactive else ""
+        running.remove(result.node_id)
+        start = "\r\x1b[K" if interactive else ""
         terminal.line(f"{start}  {result.node_id:<32} {result.state.lower():<10} "
                       f"{result.seconds:7.1f} s")
+        show_running()
 
     pipeline = create_pipeline(config, data, revision)
     failure: BaseException | None = None
+    started = time.monotonic()
     try:
-        ProgressRunner(run_id, on_start, on_finish).run(pipeline)
+        ProgressRunner(run_id, on_start, on_finish, slots).run(pipeline)
     except Exception as error:  # reported below with the component that failed
         failure = error
         if verbose:
@@ -165,6 +193,7 @@ def _run(config: Config, run_id: str, terminal: Terminal, verbose: bool, log_pat
     summary["drift"] = backfill.drift + summary.get("drift", [])
     summary["backfilled_spans"] = backfill.spans
     summary["backfill_seconds"] = round(backfill.seconds, 1)
+    summary["pipeline_seconds"] = round(time.monotonic() - started, 1)  # the run's own nodes
     if failure is None:
         return (EXIT_PUSHED if summary.get("pushed") else EXIT_NOT_BLESSED), summary
     if isinstance(failure, DataValidationError) or _caused_by(failure, DataValidationError):
@@ -286,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--window", type=int,
                      help="train on the last K spans ending at the processed one "
                           "(default from config 'spans.window'; 1 = that span only)")
+    run.add_argument("--parallel", type=int,
+                     help="components run at once where the pipeline graph allows (default "
+                          "from config 'pipeline.parallel_components'; 1 = one at a time)")
     run.set_defaults(func=cmd_run)
 
     runs = sub.add_parser("runs", help="list runs and pushed versions")

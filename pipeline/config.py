@@ -72,6 +72,7 @@ class PipelineSection:
     model_name: str = ""
     output_root: str = "outputs"
     enable_cache: bool = True
+    parallel_components: int = 2  # components run at once where the graph allows; 1 = in turn
 
 
 @dataclass(frozen=True)
@@ -452,6 +453,8 @@ def _validate(config: Config, where: str) -> None:
     name = config.pipeline.name
     check(name.replace("_", "").replace("-", "").isalnum(),
           f"'pipeline.name' must be letters, digits, '_' or '-', got '{name}'")
+    check(config.pipeline.parallel_components >= 1,
+          "'pipeline.parallel_components' must be >= 1 (1 = one component at a time)")
     check(config.split.train > 0 and config.split.eval > 0,
           "'split.train' and 'split.eval' must be positive hash-bucket counts")
     one_of(config.label.kind, TASK_KINDS, "label.kind")

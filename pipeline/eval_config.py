@@ -35,6 +35,13 @@ _PLOTS = {
 # summary) which slices hold a single class, where AUC is undefined.
 _ALWAYS = {"binary": ["MeanLabel"], "multiclass": [], "regression": []}
 _AT_THRESHOLD = {"Precision", "Recall", "F1Score"}
+# TFMA's default for the curves under AUC and AUC-PR is 10,000 thresholds, and it rebuilds each
+# curve in Python for every slice: on the default run (110 slices), a quarter of an evaluation's
+# time. With 1,000: 2.7 s less per evaluation, the same AUC overall (to 1e-15), and at most 2e-4
+# AUC (1.7e-3 AUC-PR) apart on slices of 100 examples or more, 1.7e-3 AUC on slices of 30 or more;
+# far less than the sampling noise of AUC on slices that small.
+_CURVE_THRESHOLDS = {"AUC", "AUCPrecisionRecall"}
+AUC_THRESHOLDS = 1000
 _CHANGE_EPSILON = 1e-10
 
 
@@ -85,6 +92,8 @@ def metric_config(config: Config, name: str, threshold: tfma.MetricThreshold | N
         metric.config = json.dumps({"thresholds": [cutoff]})
     elif class_name == "BinaryAccuracy":
         metric.config = json.dumps({"threshold": cutoff})
+    elif class_name in _CURVE_THRESHOLDS:
+        metric.config = json.dumps({"num_thresholds": AUC_THRESHOLDS})
     if threshold is not None:
         metric.per_slice_thresholds.append(tfma.PerSliceMetricThreshold(
             slicing_specs=threshold_slices or [tfma.SlicingSpec()], threshold=threshold))

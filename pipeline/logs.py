@@ -41,7 +41,7 @@ def redirected_output(log_path: Path, verbose: bool):
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.close(log_fd)
-    _quiet_python_logging()
+    quiet_python_logging()
     try:
         yield Terminal(terminal)
     finally:
@@ -54,7 +54,7 @@ def redirected_output(log_path: Path, verbose: bool):
         terminal.close()
 
 
-def _quiet_python_logging() -> None:
+def quiet_python_logging() -> None:
     """Python loggers keep going to (the redirected) stderr, at INFO so the log is useful."""
     logging.getLogger().setLevel(logging.INFO)
     try:

@@ -1,21 +1,31 @@
-"""A local TFX runner that reports each component as it starts and ends.
+"""A local TFX runner that reports each component as it starts and ends, and runs independent
+components side by side in worker processes.
 
-It runs the compiled pipeline IR node by node, exactly as TFX's LocalDagRunner does, with two
-additions: a run id chosen by the caller (so the run's log folder and MLMD agree), and callbacks
-with each node's MLMD state (COMPLETE, CACHED, FAILED) and duration.
+It launches the compiled pipeline IR's nodes as TFX's LocalDagRunner does (one
+`launcher.Launcher` per node), with three differences:
+- a run id chosen by the caller, so the run's log folder and ML Metadata agree;
+- callbacks with each node's ML Metadata state (COMPLETE, CACHED, FAILED) and duration;
+- a node starts as soon as every node upstream of it has ended and a slot is free: this
+  process, or a worker process (`pipeline.node_worker`). LocalDagRunner runs them one by
+  one. After a failure no node starts; those already running finish, then the first failure
+  is raised.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.compiler import compiler, constants
 from tfx.orchestration import metadata
 from tfx.orchestration.local import runner_utils
 from tfx.orchestration.portable import launcher, runtime_parameter_utils
+from tfx.proto.orchestration import pipeline_pb2
 from tfx.utils import telemetry_utils
 
 
@@ -31,6 +41,63 @@ class NodeResult:
     error: BaseException | None = None
 
 
+class Slot(Protocol):
+    def start(self) -> None: ...
+
+    def ready(self) -> bool: ...
+
+    def wait_until_ready(self) -> None: ...
+
+    def launch(self, ir_bytes: bytes, node_id: str) -> int | None: ...
+
+
+def _connection_config(ir: pipeline_pb2.Pipeline):
+    deployment_config = runner_utils.extract_local_deployment_config(ir)
+    config = deployment_config.metadata_connection_config
+    return deployment_config, getattr(config, config.WhichOneof("connection_config"))
+
+
+def launch_node(ir_bytes: bytes, node_id: str) -> int | None:
+    """Launches node `node_id` of the compiled pipeline `ir_bytes` in this process; its
+    execution id (None when TFX skipped it)."""
+    ir = pipeline_pb2.Pipeline.FromString(ir_bytes)
+    deployment_config, connection_config = _connection_config(ir)
+    [pipeline_node] = [node.pipeline_node for node in ir.nodes
+                       if node.pipeline_node.node_info.id == node_id]
+    node_launcher = launcher.Launcher(
+        pipeline_node=pipeline_node,
+        mlmd_connection=metadata.Metadata(connection_config),
+        pipeline_info=ir.pipeline_info,
+        pipeline_runtime_spec=ir.runtime_spec,
+        executor_spec=runner_utils.extract_executor_spec(deployment_config, node_id),
+        custom_driver_spec=runner_utils.extract_custom_driver_spec(deployment_config, node_id),
+    )
+    with telemetry_utils.scoped_labels({telemetry_utils.LABEL_TFX_RUNNER: "local"}):
+        info = node_launcher.launch()
+    return info.execution_id if info else None
+
+
+class InProcess:
+    """The slot of the runner's own process."""
+
+    def start(self) -> None:
+        pass
+
+    def ready(self) -> bool:
+        return True
+
+    def wait_until_ready(self) -> None:
+        pass
+
+    def launch(self, ir_bytes: bytes, node_id: str) -> int | None:
+        return launch_node(ir_bytes, node_id)
+
+
+def local_slots(workers: Sequence[Slot] = ()) -> list[Slot]:
+    """This process, then the worker processes."""
+    return [InProcess(), *workers]
+
+
 def _state_name(mlmd_handle: metadata.Metadata, execution_id: int | None) -> str:
     if execution_id is None:
         return "SKIPPED"
@@ -41,55 +108,86 @@ def _state_name(mlmd_handle: metadata.Metadata, execution_id: int | None) -> str
 class ProgressRunner:
     def __init__(self, run_id: str,
                  on_start: Callable[[str], None] = lambda node_id: None,
-                 on_finish: Callable[[NodeResult], None] = lambda result: None):
+                 on_finish: Callable[[NodeResult], None] = lambda result: None,
+                 slots: Sequence[Slot] | None = None):
+        """`slots`: where nodes run (default: this process only, one node at a time)."""
         self.run_id = run_id
         self.on_start = on_start
         self.on_finish = on_finish
+        self.slots: list[Slot] = list(slots) if slots else local_slots()
 
     def run(self, pipeline) -> list[NodeResult]:
-        """Runs every node in topological order; raises the first failure after reporting it."""
+        """Runs every node once its upstream nodes have ended; raises the first failure after
+        reporting it. Results are in the order the nodes ended."""
         ir = compiler.Compiler().compile(pipeline)
         runtime_parameter_utils.substitute_runtime_parameter(
             ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: self.run_id})
-        deployment_config = runner_utils.extract_local_deployment_config(ir)
-        connection_config = getattr(
-            deployment_config.metadata_connection_config,
-            deployment_config.metadata_connection_config.WhichOneof("connection_config"))
-        results = []
-        with telemetry_utils.scoped_labels({telemetry_utils.LABEL_TFX_RUNNER: "local"}):
-            for node in ir.nodes:
-                pipeline_node = node.pipeline_node
-                node_id = pipeline_node.node_info.id
-                node_launcher = launcher.Launcher(
-                    pipeline_node=pipeline_node,
-                    mlmd_connection=metadata.Metadata(connection_config),
-                    pipeline_info=ir.pipeline_info,
-                    pipeline_runtime_spec=ir.runtime_spec,
-                    executor_spec=runner_utils.extract_executor_spec(deployment_config, node_id),
-                    custom_driver_spec=runner_utils.extract_custom_driver_spec(
-                        deployment_config, node_id),
-                )
-                self.on_start(node_id)
-                started = time.monotonic()
-                try:
-                    info = node_launcher.launch()
-                except BaseException as error:
-                    result = NodeResult(node_id, "FAILED", time.monotonic() - started, error)
-                    results.append(result)
-                    self.on_finish(result)
-                    raise
-                with metadata.Metadata(connection_config) as handle:
-                    state = _state_name(handle, info.execution_id if info else None)
-                result = NodeResult(node_id, state, time.monotonic() - started)
-                if state == "FAILED":
-                    # A node can fail without raising (e.g. its inputs could not be resolved):
-                    # the nodes after it must not run, and the caller must know.
-                    result.error = NodeFailedError(
-                        f"{node_id} failed (its inputs could not be resolved or its executor "
-                        "failed; see the log)")
-                results.append(result)
-                self.on_finish(result)
-                if result.error is not None:
-                    raise result.error
-        return results
+        _, connection_config = _connection_config(ir)
+        ir_bytes = ir.SerializeToString()
 
+        def launch(slot: Slot, node_id: str) -> NodeResult:
+            started = time.monotonic()
+            try:
+                execution_id = slot.launch(ir_bytes, node_id)
+            except BaseException as error:  # noqa: BLE001 - reported, then raised by run()
+                return NodeResult(node_id, "FAILED", time.monotonic() - started, error)
+            with metadata.Metadata(connection_config) as handle:
+                state = _state_name(handle, execution_id)
+            result = NodeResult(node_id, state, time.monotonic() - started)
+            if state == "FAILED":
+                # A node can fail without raising (e.g. its inputs could not be resolved):
+                # the nodes after it must not run, and the caller must know.
+                result.error = NodeFailedError(
+                    f"{node_id} failed (its inputs could not be resolved or its executor "
+                    "failed; see the log)")
+            return result
+
+        waiting = [node.pipeline_node for node in ir.nodes]  # topological order
+        free = list(self.slots)
+        ended: set[str] = set()
+        results: list[NodeResult] = []
+        finished: queue.Queue[tuple[Slot, NodeResult]] = queue.Queue()
+        running = 0
+
+        def start(slot: Slot, node_id: str) -> None:
+            # A daemon thread: Ctrl-C ends the run at once, as it did with one node at a time.
+            threading.Thread(target=lambda: finished.put((slot, launch(slot, node_id))),
+                             name=f"node-{node_id}", daemon=True).start()
+
+        while True:
+            failed = any(result.error is not None for result in results)
+            # A worker still starting takes no node: this process may well be free first.
+            usable = [slot for slot in free if slot.ready()]
+            for node in list(waiting):
+                if failed or not usable:
+                    break
+                if set(node.upstream_nodes) <= ended:
+                    waiting.remove(node)
+                    slot = usable.pop(0)
+                    free.remove(slot)
+                    self.on_start(node.node_info.id)
+                    start(slot, node.node_info.id)
+                    running += 1
+            if not running:
+                starting = [slot for slot in free if not slot.ready()]
+                if failed or not waiting or not starting:
+                    break
+                starting[0].wait_until_ready()  # the only slots left are starting
+                continue
+            try:  # woken now and then, to give nodes to a worker that has finished starting
+                slot, result = finished.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            running -= 1
+            free.append(slot)
+            free.sort(key=self.slots.index)
+            ended.add(result.node_id)
+            results.append(result)
+            self.on_finish(result)
+            if result.state == "COMPLETE":  # real work, not a run served from cache
+                for other in self.slots:
+                    other.start()
+        failure = next((result.error for result in results if result.error is not None), None)
+        if failure is not None:
+            raise failure
+        return results

@@ -90,6 +90,12 @@ def test_config_mistakes_are_reported_precisely(toy, extra, expected):
     assert expected in error_of(toy(extra=extra))
 
 
+def test_parallel_components_must_be_at_least_one(toy):
+    text = MINIMAL.replace("[pipeline]\n", "[pipeline]\nparallel_components = 0\n")
+    assert "'pipeline.parallel_components' must be >= 1" in error_of(toy(text))
+    assert load_config(toy()).pipeline.parallel_components == 2
+
+
 def test_missing_required_key(toy):
     text = MINIMAL.replace('kind = "binary"\n', "")
     assert "missing required key 'label.kind'" in error_of(toy(text))

@@ -143,7 +143,7 @@ def test_tfma_and_tflite_paths_judge_the_same_slices_with_the_same_counts(taxi_r
     counts = [{json.dumps(d["slice"], sort_keys=True): d["example_count"] for d in v["deltas"]}
               for v in variants]
     assert len(counts[0]) > 50 and counts[0] == counts[1] == counts[2]
-    # Dense AUC overall: TFMA's (10,000 thresholds) and the exact one agree closely.
+    # Dense AUC overall: TFMA's (1,000 thresholds) and the exact one agree closely.
     overall = [next(d for d in v["deltas"] if d["slice"] == {}) for v in variants]
     assert overall[0]["dense"] == pytest.approx(overall[1]["dense"], abs=2e-3)
     assert overall[1]["dense"] == overall[2]["dense"]

@@ -29,7 +29,9 @@ def test_the_run_backfills_the_window_and_records_spans_with_fingerprints(taxi_r
     seconds += [float(m) for m in re.findall(
         r"^  span 31-35 +validated +([\d.]+) s  \(one SpanValidation job\)$", process.stdout,
         re.MULTILINE)]
-    assert len(seconds) == 6 and summary["backfill_seconds"] >= sum(seconds) - 0.5
+    # Spans are ingested two at a time (this process and a worker process), then validated.
+    assert len(seconds) == 6
+    assert max(seconds[:5]) + seconds[5] - 0.5 <= summary["backfill_seconds"] <= sum(seconds) + 2
     assert [s["span"] for s in summary["spans"]] == WINDOW
     for span in summary["spans"]:
         [entry] = span["files"]

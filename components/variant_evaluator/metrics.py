@@ -4,8 +4,8 @@ way the pipeline's EvalConfig defines them, on the same slices.
 - Slices: the overall slice plus, per slicing spec (a list of raw columns), one slice per value
   combination; an example without a value for a column is in no slice of that spec, as in TFMA.
   Values keep their type: int64 -> int, float -> float, bytes -> str.
-- Binary: `auc` is the exact ROC AUC (ties count one half; TFMA approximates it with 10,000
-  thresholds, a difference of about 1e-4), `auc_pr` the average precision, and `accuracy`,
+- Binary: `auc` is the exact ROC AUC (ties count one half; TFMA approximates it with the 1,000
+  thresholds of `pipeline/eval_config.py`), `auc_pr` the average precision, and `accuracy`,
   `precision`, `recall`, `f1` at the decision threshold (score > threshold is positive).
 - Multiclass: `accuracy` (argmax), `log_loss`. Regression: `mse`, `mae`, `rmse`.
 A metric that is undefined on a slice (AUC with one class, precision with no positive

@@ -1,0 +1,109 @@
+"""The runner: independent nodes side by side in this process and a worker process, dependent
+nodes after their upstream nodes, a failure in the worker raised here with its own type."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from tfx.orchestration import metadata
+from tfx.orchestration.pipeline import Pipeline
+
+from pipeline.node_worker import WorkerError, node_workers
+from pipeline.runner import ProgressRunner, local_slots
+from tests.e2e_helpers import states_of_run
+from tests.runner_components import ExpectedFailure, Stamp
+
+
+def _pipeline(root: Path, fail_b: int = 0, cache: bool = False) -> Pipeline:
+    a = Stamp("A").with_id("A")
+    b = Stamp("B", fail=fail_b).with_id("B")
+    c = Stamp("C", seconds=0.0, after=a.outputs["stamp"]).with_id("C")
+    c.add_upstream_node(b)
+    return Pipeline(
+        pipeline_name="runner_test", pipeline_root=str(root / "root"), components=[a, b, c],
+        enable_cache=cache,
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(
+            str(root / "metadata.sqlite")))
+
+
+def _stamps(root: Path) -> dict[str, dict]:
+    return {path.parts[-4]: json.loads(path.read_text())
+            for path in (root / "root").glob("*/stamp/*/value")}
+
+
+@pytest.fixture(scope="module")
+def worker():
+    with node_workers(1) as workers:
+        workers[0].wait_until_ready()
+        yield workers[0]
+
+
+def test_independent_nodes_run_side_by_side_in_two_processes(tmp_path, worker):
+    finished = []
+    results = ProgressRunner("run-1", on_finish=finished.append,
+                             slots=local_slots([worker])).run(_pipeline(tmp_path))
+    assert {r.node_id: r.state for r in results} == {"A": "COMPLETE", "B": "COMPLETE",
+                                                    "C": "COMPLETE"}
+    assert [r.node_id for r in finished] == [r.node_id for r in results]
+    assert states_of_run(tmp_path / "metadata.sqlite", "runner_test", "run-1") == {
+        "A": "COMPLETE", "B": "COMPLETE", "C": "COMPLETE"}
+    stamps = _stamps(tmp_path)
+    a, b, c = stamps["A"], stamps["B"], stamps["C"]
+    # A and B overlap, one in this process and one in the worker; C starts after both ended.
+    assert a["started"] < b["ended"] and b["started"] < a["ended"]
+    assert {a["pid"], b["pid"]} == {os.getpid(), worker.pid}
+    assert c["started"] >= max(a["ended"], b["ended"])
+    assert results[-1].node_id == "C"
+
+
+def test_one_slot_runs_one_node_at_a_time(tmp_path):
+    ProgressRunner("run-1").run(_pipeline(tmp_path))
+    stamps = _stamps(tmp_path)
+    first, second = sorted((stamps["A"], stamps["B"]), key=lambda s: s["started"])
+    assert second["started"] >= first["ended"]
+    assert {s["pid"] for s in stamps.values()} == {os.getpid()}
+
+
+def test_a_failure_in_the_worker_is_raised_here_and_stops_what_depends_on_it(tmp_path, worker):
+    finished = []
+    with pytest.raises(ExpectedFailure, match="B was told to fail"):
+        ProgressRunner("run-1", on_finish=finished.append,
+                       slots=local_slots([worker])).run(_pipeline(tmp_path, fail_b=1))
+    states = states_of_run(tmp_path / "metadata.sqlite", "runner_test", "run-1")
+    assert states == {"A": "COMPLETE", "B": "FAILED"}, states  # C never started
+    assert {r.node_id: r.state for r in finished} == {"A": "COMPLETE", "B": "FAILED"}
+    # The worker is still usable after a failed node.
+    results = ProgressRunner("run-2", slots=local_slots([worker])).run(_pipeline(tmp_path))
+    assert [r.state for r in results] == ["COMPLETE"] * 3
+
+
+def test_a_run_given_only_a_worker_that_is_still_starting_waits_for_it(tmp_path):
+    with node_workers(1) as [starting]:
+        results = ProgressRunner("run-1", slots=[starting]).run(_pipeline(tmp_path))
+        pid = starting.pid
+    assert [r.state for r in results] == ["COMPLETE"] * 3
+    assert {s["pid"] for s in _stamps(tmp_path).values()} == {pid}
+
+
+def test_a_worker_that_dies_is_an_error_that_says_so(tmp_path):
+    with node_workers(1) as [worker]:
+        worker.wait_until_ready()  # else B would run in this process, and end it
+        with pytest.raises(WorkerError, match=r"while running B \(exit code 3\)"):
+            ProgressRunner("run-1", slots=local_slots([worker])).run(_pipeline(tmp_path, fail_b=2))
+    states = states_of_run(tmp_path / "metadata.sqlite", "runner_test", "run-1")
+    assert states["A"] == "COMPLETE" and "C" not in states, states
+
+
+def test_the_worker_starts_after_real_work_and_not_for_a_run_served_from_cache(tmp_path):
+    ProgressRunner("run-1").run(_pipeline(tmp_path, cache=True))
+    with node_workers(1) as [cached]:
+        results = ProgressRunner("run-2", slots=local_slots([cached])).run(
+            _pipeline(tmp_path, cache=True))
+        assert [r.state for r in results] == ["CACHED"] * 3
+        assert cached.pid is None
+    with node_workers(1) as [needed]:
+        ProgressRunner("run-3", slots=local_slots([needed])).run(_pipeline(tmp_path))
+        assert needed.pid is not None
