@@ -268,14 +268,6 @@ class BackfillOutcome:
     summary: dict | None = None        # the halted span's summary, for the run's summary.json
 
 
-def _caused_by(error: BaseException | None, kind: type) -> bool:
-    while error is not None:
-        if isinstance(error, kind):
-            return True
-        error = error.__cause__ or error.__context__
-    return False
-
-
 def backfill_for_run(config: Config, data: InputData, run_id: str, code_revision: dict,
                      line: Callable[[str], None], slots: Sequence[Any]) -> BackfillOutcome:
     """Backfills what the run needs on `slots` (`pipeline.runner`), printing a line per span;
@@ -285,6 +277,7 @@ def backfill_for_run(config: Config, data: InputData, run_id: str, code_revision
     window of one span) does not: drift is then measured against the newest valid span before.
     """
     from components.data_gate import DataValidationError
+    from pipeline.runner import caused_by
     from pipeline.spans import format_ranges as _ranges
     from pipeline.summary import build_summary, read_drift_report
 
@@ -315,7 +308,7 @@ def backfill_for_run(config: Config, data: InputData, run_id: str, code_revision
             outcome.drift += read_drift_report(report.outputs["report"][0].uri).get("drift", [])
         if result.failure is None:
             continue
-        invalid = _caused_by(result.failure, DataValidationError)
+        invalid = caused_by(result.failure, DataValidationError)
         if invalid and result.span not in data.selection.window:
             line(f"  span {result.span} (the previous span, baseline of drift) fails "
                  "validation: drift is measured against the newest valid span before it")

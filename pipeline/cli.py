@@ -140,7 +140,7 @@ def _run_pipelines(config: Config, data, run_id: str, terminal: Terminal, verbos
     from pipeline.backfill import backfill_for_run
     from pipeline.mlmd import open_store, run_nodes
     from pipeline.pipeline import create_pipeline
-    from pipeline.runner import NodeResult, ProgressRunner, local_slots
+    from pipeline.runner import NodeResult, ProgressRunner, caused_by, local_slots
 
     revision = code_revision(config.project_root)
     slots = local_slots(workers)
@@ -196,7 +196,7 @@ def _run_pipelines(config: Config, data, run_id: str, terminal: Terminal, verbos
     summary["pipeline_seconds"] = round(time.monotonic() - started, 1)  # the run's own nodes
     if failure is None:
         return (EXIT_PUSHED if summary.get("pushed") else EXIT_NOT_BLESSED), summary
-    if isinstance(failure, DataValidationError) or _caused_by(failure, DataValidationError):
+    if caused_by(failure, DataValidationError):
         return EXIT_DATA_HALT, summary
     failed = next((n.node_id for n in nodes.values() if n.state == "FAILED"), "the pipeline")
     summary["error"] = f"{failed} failed: {_one_line(failure)}"
@@ -213,14 +213,6 @@ def _data_line(data) -> str:
             + (f", window {_ranges(window)} ({len(window)} span(s))" if len(window) > 1 else "")
             + f": {data.rows} rows in {len(data.files)} file(s) under {data.input_base}")
     return text
-
-
-def _caused_by(error: BaseException, kind: type) -> bool:
-    while error is not None:
-        if isinstance(error, kind):
-            return True
-        error = error.__cause__ or error.__context__
-    return False
 
 
 def _one_line(error: BaseException) -> str:

@@ -33,6 +33,15 @@ class NodeFailedError(RuntimeError):
     """A node ended FAILED in ML Metadata without its launcher raising."""
 
 
+def caused_by(error: BaseException | None, kind: type) -> bool:
+    """Whether `error`, or an error in its chain of causes, is a `kind`."""
+    while error is not None:
+        if isinstance(error, kind):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 @dataclass
 class NodeResult:
     node_id: str
