@@ -18,8 +18,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 os.environ.setdefault("MPLCONFIGDIR", os.path.join(sys.prefix, "var", "matplotlib"))
 
 import argparse  # noqa: E402
+import atexit  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
+import logging  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
@@ -126,9 +128,10 @@ def _run(config: Config, run_id: str, terminal: Terminal, verbose: bool, log_pat
         terminal.line(f"  note: span {row['span']}: {row['description']}")
     from pipeline.node_worker import node_workers
 
-    # Workers start once a component does real work; their imports overlap this process's.
-    with node_workers(config.pipeline.parallel_components - 1, quiet_logging=not verbose
-                      ) as workers:
+    # Workers start once a component does real work (a run served from cache needs none), or
+    # at once on a new output root, where nothing can be: their imports overlap this process's.
+    with node_workers(config.pipeline.parallel_components - 1, quiet_logging=not verbose,
+                      start_now=not config.metadata_path.exists()) as workers:
         return _run_pipelines(config, data, run_id, terminal, verbose, log_path, workers)
 
 
@@ -355,5 +358,20 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def entry() -> None:
+    """The `tfxpipe` console script: `main`, then exit without tearing down the interpreter.
+
+    With TensorFlow, TFX and Beam loaded, Python's own shutdown (freeing every module and
+    object one by one) takes about a second after the work is done. Exit handlers still run
+    and every stream is flushed first; only that teardown is skipped.
+    """
+    code = main()
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

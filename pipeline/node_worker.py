@@ -147,10 +147,14 @@ class NodeWorker:
 
 
 @contextmanager
-def node_workers(count: int, quiet_logging: bool = True) -> Iterator[list[NodeWorker]]:
+def node_workers(count: int, quiet_logging: bool = True,
+                 start_now: bool = False) -> Iterator[list[NodeWorker]]:
     """`count` worker processes for the duration of a run (none when count is 0), each started
-    on first need (`pipeline.runner`: once a component has done real work, not a cached run)."""
+    now with `start_now`, else on first need (`pipeline.runner`: once a component has done real
+    work, not a cached run)."""
     workers = [NodeWorker(quiet_logging) for _ in range(count)]
+    for worker in workers if start_now else []:
+        worker.start()
     try:
         yield workers
     finally:

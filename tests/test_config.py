@@ -135,3 +135,19 @@ def test_empty_and_header_only_data(toy, tmp_path):
     assert "the file is empty" in error_of(path)
     csv.write_text("a,b,y\n")
     assert "has a header but no data rows" in error_of(path)
+
+
+def test_bench_like_for_like_config_does_the_stock_examples_work(tmp_path):
+    from pipeline.bench import like_for_like_config
+    from pipeline.data import tfx_taxi_csv
+
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "schemas").symlink_to(TAXI.parents[2] / "schemas")
+    config = load_config(like_for_like_config(str(TAXI), tmp_path / "like.toml"))
+    default = load_config(TAXI)
+    assert config.data.source == str(tfx_taxi_csv())  # the whole file, as the stock example
+    assert config.spans.window == 1 and not config.optimization.enabled
+    assert config.validation.skew_min_examples > 15_002  # skew reported, not judged
+    # Everything else as in the default config.
+    assert (config.model, config.features, config.evaluation, config.beam) == (
+        default.model, default.features, default.evaluation, default.beam)

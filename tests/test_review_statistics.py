@@ -128,6 +128,24 @@ def test_figures_render_to_png():
     assert not distributions_figure({})  # NotAvailable
 
 
+def test_drift_of_many_spans_is_one_grid_with_exceeded_cells_marked():
+    import pandas as pd
+
+    rows = [{"feature": feature, "comparator": comparator, "value": 0.1 * (span % 3),
+             "threshold": 0.2, "exceeded": False, "span": span, "previous_span": span - 1}
+            for span in range(2, 25) for feature, comparator in
+            [("fare", "jensen_shannon_divergence"), ("company", "infinity_norm")]]
+    rows[5].update(value=0.5, exceeded=True)  # span 4, company
+    figure = distances_figure(pd.DataFrame(rows), "drift")
+    grid = figure.axes[0]
+    assert figure.get_size_inches()[1] < 3  # 46 bars would have been 12.9 inches tall
+    assert grid.images[0].get_array().shape == (2, 23)  # features x spans
+    assert [t.get_text() for t in grid.get_yticklabels()] == ["company (L-inf)", "fare (JSD)"]
+    marked = grid.collections[0].get_offsets()
+    assert marked.tolist() == [[2.0, 0.0]]  # column of span 4, row of company
+    assert png_bytes(figure).startswith(b"\x89PNG")
+
+
 def test_offline_facets_is_one_line_and_never_connects(monkeypatch, capsys):
     def no_network(*args, **kwargs):
         raise AssertionError("must not connect when TFXPIPE_OFFLINE is set")

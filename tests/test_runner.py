@@ -107,3 +107,13 @@ def test_the_worker_starts_after_real_work_and_not_for_a_run_served_from_cache(t
     with node_workers(1) as [needed]:
         ProgressRunner("run-3", slots=local_slots([needed])).run(_pipeline(tmp_path))
         assert needed.pid is not None
+
+
+def test_workers_started_now_are_started_before_any_node_runs():
+    # What `tfxpipe run` asks for on a new output root, where nothing can be served from cache.
+    with node_workers(1, start_now=True) as [worker]:
+        assert worker.pid is not None
+        worker.wait_until_ready()
+        assert worker.ready()
+    with node_workers(1) as [lazy]:
+        assert lazy.pid is None

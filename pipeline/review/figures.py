@@ -126,12 +126,18 @@ def _drawable(feature) -> bool:
 
 
 def distances_figure(table: pd.DataFrame, title: str = ""):
-    """Horizontal bars of each feature's distance, its threshold marked, exceeded ones red."""
+    """Horizontal bars of each feature's distance, its threshold marked, exceeded ones red.
+
+    A table of several spans (a backfill's drift) is drawn as a grid instead: see
+    `distances_by_span_figure`.
+    """
     if isinstance(table, NotAvailable):
         return table
     table = table[table["value"].notna()]
     if table.empty:
         return NotAvailable("no distance to draw")
+    if "span" in table and table["span"].nunique() > 1:
+        return distances_by_span_figure(table, title)
     table = table.iloc[::-1]
     figure = new_figure(7.5, 0.9 + 0.26 * len(table))
     ax = figure.subplots()
@@ -145,6 +151,40 @@ def distances_figure(table: pd.DataFrame, title: str = ""):
     ax.set_yticklabels(labels, fontsize=8)
     ax.set_xlabel("distance (L-infinity or Jensen-Shannon)", fontsize=8)
     ax.legend(fontsize=7, loc="lower right")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return figure
+
+
+def distances_by_span_figure(table: pd.DataFrame, title: str = ""):
+    """One row per feature, one column per span: each cell its distance as a share of its
+    threshold (1 = at the threshold), exceeded cells crossed in red.
+
+    One bar per feature and span (23 backfilled spans of 14 features: 322 bars) made a figure
+    8,500 pixels tall, a second to draw and too long to read.
+    """
+    frame = table.assign(
+        label=[f"{f} ({'L-inf' if c == 'infinity_norm' else 'JSD'})"
+               for f, c in zip(table["feature"], table["comparator"], strict=True)],
+        share=[v / t if t else v for v, t in zip(table["value"], table["threshold"],
+                                                   strict=True)])
+    shares = frame.pivot_table(index="label", columns="span", values="share", aggfunc="max")
+    exceeded = frame.pivot_table(index="label", columns="span", values="exceeded",
+                                 aggfunc="max").reindex_like(shares).fillna(False)
+    figure = new_figure(7.5, 1.4 + 0.26 * len(shares))
+    ax = figure.subplots()
+    image = ax.imshow(shares.to_numpy(dtype=float), aspect="auto", cmap="Blues", vmin=0,
+                      vmax=max(1.0, float(shares.max().max())))
+    rows, columns = exceeded.to_numpy(dtype=bool).nonzero()
+    if len(rows):
+        ax.scatter(columns, rows, marker="x", s=40, color="#d62728", label="above threshold")
+        ax.legend(fontsize=7, loc="upper right", bbox_to_anchor=(1.0, 1.12))
+    ax.set_yticks(range(len(shares)))
+    ax.set_yticklabels(shares.index, fontsize=8)
+    ax.set_xticks(range(len(shares.columns)))
+    ax.set_xticklabels([str(span) for span in shares.columns], fontsize=7)
+    ax.set_xlabel("span (each against the span before it)", fontsize=8)
+    figure.colorbar(image, ax=ax, label="distance / threshold", shrink=0.8)
     if title:
         ax.set_title(title, fontsize=10)
     return figure
