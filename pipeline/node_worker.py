@@ -6,8 +6,9 @@ Keras loop) holds the GIL. Measured on the default run: Evaluator beside ModelOp
 12.2 s and 22.6 s, against 9.2 s and 13.7 s one after the other.
 
 A `NodeWorker` is a second Python process (`spawn`), started as soon as a component has done
-real work (so never in a run served from cache), so that its TensorFlow and TFX imports happen
-while the first process is busy. It launches the nodes it is given exactly as the first process
+real work (so never in a run served from cache), or at once when the run asks (`tfxpipe run` on
+a new output root), so that its TensorFlow and TFX imports happen while the first process is
+busy. It launches the nodes it is given exactly as the first process
 does (`pipeline.runner.launch_node`: same compiled pipeline, same ML Metadata, same log file,
 which it inherits as stdout and stderr).
 """
