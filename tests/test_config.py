@@ -151,3 +151,16 @@ def test_bench_like_for_like_config_does_the_stock_examples_work(tmp_path):
     # Everything else as in the default config.
     assert (config.model, config.features, config.evaluation, config.beam) == (
         default.model, default.features, default.evaluation, default.beam)
+
+
+def test_bench_table_compares_the_medians_of_repeated_runs():
+    from pipeline.bench import LIKE_NAME, STOCK_NAME, Measurement, render
+
+    results = [Measurement(LIKE_NAME, seconds, 2000, 0) for seconds in (44.0, 39.0, 40.0)]
+    results += [Measurement(STOCK_NAME, seconds, 3000, code)
+                for seconds, code in ((90.0, 0), (80.0, 1), (84.0, 0))]
+    table = render(results)
+    assert f"| {LIKE_NAME} | 40.0 (median of 3: 39.0, 40.0, 44.0) | 2000 | 0 |" in table
+    assert f"| {STOCK_NAME} | 84.0 (median of 3: 80.0, 84.0, 90.0) | 3000 | 1 |" in table
+    assert "(medians): 0.48 of its time (goal: at most 0.5)" in table
+    assert "| x | 7.0 | 900 | 0 |" in render([Measurement("x", 7.0, 900, 0)])
