@@ -125,6 +125,12 @@ def _drawable(feature) -> bool:
     return feature.WhichOneof("stats") == "string_stats" and bool(value_shares(feature))
 
 
+def _distance_labels(table: pd.DataFrame) -> list[str]:
+    """Each row's feature, with its comparator: "fare (JSD)", "company (L-inf)"."""
+    return [f"{f} ({'L-inf' if c == 'infinity_norm' else 'JSD'})"
+            for f, c in zip(table["feature"], table["comparator"], strict=True)]
+
+
 def distances_figure(table: pd.DataFrame, title: str = ""):
     """Horizontal bars of each feature's distance, its threshold marked, exceeded ones red.
 
@@ -142,8 +148,7 @@ def distances_figure(table: pd.DataFrame, title: str = ""):
     figure = new_figure(7.5, 0.9 + 0.26 * len(table))
     ax = figure.subplots()
     colours = ["#d62728" if e else "#4c78a8" for e in table["exceeded"]]
-    labels = [f"{f} ({'L-inf' if c == 'infinity_norm' else 'JSD'})"
-              for f, c in zip(table["feature"], table["comparator"], strict=True)]
+    labels = _distance_labels(table)
     ax.barh(range(len(table)), table["value"], color=colours)
     ax.scatter(table["threshold"], range(len(table)), marker="|", s=200, color="black",
                label="threshold", zorder=3)
@@ -164,8 +169,7 @@ def distances_by_span_figure(table: pd.DataFrame, title: str = ""):
     8,500 pixels tall, a second to draw and too long to read.
     """
     frame = table.assign(
-        label=[f"{f} ({'L-inf' if c == 'infinity_norm' else 'JSD'})"
-               for f, c in zip(table["feature"], table["comparator"], strict=True)],
+        label=_distance_labels(table),
         share=[v / t if t else v for v, t in zip(table["value"], table["threshold"],
                                                    strict=True)])
     shares = frame.pivot_table(index="label", columns="span", values="share", aggfunc="max")
