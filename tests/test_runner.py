@@ -17,9 +17,11 @@ from tests.e2e_helpers import states_of_run
 from tests.runner_components import ExpectedFailure, Stamp
 
 
-def _pipeline(root: Path, fail_b: int = 0, cache: bool = False) -> Pipeline:
-    a = Stamp("A").with_id("A")
-    b = Stamp("B", fail=fail_b).with_id("B")
+def _pipeline(root: Path, fail_b: int = 0, cache: bool = False, meet: bool = False) -> Pipeline:
+    """A and B independent, C after both. `meet`: A and B wait for each other before they sleep."""
+    folder = str(root / "meet") if meet else ""
+    a = Stamp("A", meet=folder).with_id("A")
+    b = Stamp("B", fail=fail_b, meet=folder).with_id("B")
     c = Stamp("C", seconds=0.0, after=a.outputs["stamp"]).with_id("C")
     c.add_upstream_node(b)
     return Pipeline(
@@ -44,7 +46,7 @@ def worker():
 def test_independent_nodes_run_side_by_side_in_two_processes(tmp_path, worker):
     finished = []
     results = ProgressRunner("run-1", on_finish=finished.append,
-                             slots=local_slots([worker])).run(_pipeline(tmp_path))
+                             slots=local_slots([worker])).run(_pipeline(tmp_path, meet=True))
     assert {r.node_id: r.state for r in results} == {"A": "COMPLETE", "B": "COMPLETE",
                                                     "C": "COMPLETE"}
     assert [r.node_id for r in finished] == [r.node_id for r in results]
@@ -52,7 +54,10 @@ def test_independent_nodes_run_side_by_side_in_two_processes(tmp_path, worker):
         "A": "COMPLETE", "B": "COMPLETE", "C": "COMPLETE"}
     stamps = _stamps(tmp_path)
     a, b, c = stamps["A"], stamps["B"], stamps["C"]
-    # A and B overlap, one in this process and one in the worker; C starts after both ended.
+    # A and B met (each waited in its executor until the other had started: run one after the
+    # other, the first would have waited in vain), one in this process and one in the worker;
+    # C starts after both ended.
+    assert a["met"] and b["met"]
     assert a["started"] < b["ended"] and b["started"] < a["ended"]
     assert {a["pid"], b["pid"]} == {os.getpid(), worker.pid}
     assert c["started"] >= max(a["ended"], b["ended"])
