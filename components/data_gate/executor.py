@@ -17,11 +17,11 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
+from components.data_drift.report import REPORT_FILE as DRIFT_FILE
 from components.data_gate import measures
 
 ANOMALIES_FILE = "SchemaDiff.pb"
 RESULT_FILE = "result.json"
-DRIFT_FILE = "drift.json"  # components.data_drift.report.REPORT_FILE
 STATISTICS_FILE = "FeatureStats.pb"
 HALT = "halt"
 REPORT = "report"
