@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
@@ -59,6 +60,20 @@ class _Decode(beam.DoFn):
         yield key, self._decoder.DecodeBatch(batch)
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """What every span is judged by in one execution."""
+
+    schema: Any  # the curated Schema proto
+    schema_uri: str
+    extended: Any  # the schema plus the label, as DataDrift compares
+    label_feature: str
+    label_config: dict[str, Any]
+    threshold: float  # the label's drift threshold
+    report_only: frozenset[str]
+    validation_key: str
+
+
 def _split_key(dataset: str, split: str) -> str:
     return f"{dataset}/{split}"
 
@@ -87,6 +102,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         label_config = json.loads(exec_properties["label"])
         threshold = float(exec_properties["label_drift_threshold"])
         extended, label_feature = compare.comparison_schema(schema, label_config, threshold)
+        rules = _Rules(schema, schema_uri, extended, label_feature, label_config, threshold,
+                       frozenset(json.loads(exec_properties.get("report_only") or "[]")),
+                       exec_properties.get("validation_key") or "")
 
         datasets = {str(i): examples for i, examples in enumerate(spans)}
         if baseline is not None:
@@ -98,8 +116,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                     _split_key(name, split),)
 
         with tempfile.TemporaryDirectory(prefix="span_validation-") as scratch:
-            by_split, labelled = self._statistics(folders, scratch, schema,
-                                                  extended, label_config, label_feature)
+            by_split, labelled = self._statistics(folders, scratch, rules)
 
         outputs: dict[str, list[types.Artifact]] = {key: [] for key in OUTPUT_KEYS}
         # Each span's drift baseline: the span before it (all passed), first the given one.
@@ -114,8 +131,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                          for key in OUTPUT_KEYS}
             passed = self._validate_span(
                 examples, artifacts, {s: by_split[_split_key(name, s)] for s in splits},
-                labelled[name], previous, previous_stats, schema, schema_uri, extended,
-                label_feature, label_config, threshold, exec_properties)
+                labelled[name], previous, previous_stats, rules)
             for key in OUTPUT_KEYS:
                 outputs[key].append(artifacts[key])
             if not passed:
@@ -127,8 +143,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         for key in OUTPUT_KEYS:
             output_dict[key][:] = outputs[key]
 
-    def _statistics(self, folders: dict[str, tuple[str, ...]], scratch: str, schema, extended,
-                    label_config: dict[str, Any], label_feature: str
+    def _statistics(self, folders: dict[str, tuple[str, ...]], scratch: str, rules: _Rules
                     ) -> tuple[dict[str, Stats], dict[str, Stats]]:
         """One Beam job: statistics by "<dataset>/<split>" (no schema, as StatisticsGen) and
         by "<dataset>" (curated schema plus the label, as DataDrift)."""
@@ -146,17 +161,16 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 batches
                 | "BySpan" >> beam.MapTuple(lambda key, records: (key.split("/")[0], records))
                 | "DecodeWithLabel" >> beam.ParDo(DecodeWithLabel(
-                    label_config, schema.SerializeToString(), label_feature, keyed=True)),
-                tfdv.StatsOptions(schema=extended), paths["labelled"], "Labelled")
+                    rules.label_config, rules.schema.SerializeToString(), rules.label_feature,
+                    keyed=True)),
+                tfdv.StatsOptions(schema=rules.extended), paths["labelled"], "Labelled")
         return (read_sliced_statistics(paths["splits"]),
                 read_sliced_statistics(paths["labelled"]))
 
     def _validate_span(self, examples: types.Artifact, artifacts: dict[str, types.Artifact],
                        split_stats: dict[str, Stats], labelled: Stats,
-                       previous: types.Artifact | None, previous_stats: Stats | None, schema,
-                       schema_uri: str, extended, label_feature: str,
-                       label_config: dict[str, Any], threshold: float,
-                       exec_properties: dict[str, Any]) -> bool:
+                       previous: types.Artifact | None, previous_stats: Stats | None,
+                       rules: _Rules) -> bool:
         """Writes one span's statistics, anomalies, drift report and verdict; True if passed."""
         import tensorflow_data_validation as tfdv
 
@@ -171,7 +185,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             split_uri = os.path.join(statistics.uri, f"Split-{split}")
             io_utils.write_bytes_file(os.path.join(split_uri, STATISTICS_FILE),
                                       stats.SerializeToString())
-            found = tfdv.validate_statistics(statistics=stats, schema=schema)
+            found = tfdv.validate_statistics(statistics=stats, schema=rules.schema)
             writer_utils.write_anomalies(
                 os.path.join(anomalies.uri, f"Split-{split}", ANOMALIES_FILE), found)
             blessed[split] = int(not (found.anomaly_info or
@@ -182,14 +196,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         compared = {"span": labelled}
         if previous is not None and previous_stats is not None:
             compared["previous_span"] = previous_stats
-        write_report(report, compared, extended, label_feature, label_config, threshold, span,
+        write_report(report, compared, rules.extended, rules.label_feature, rules.label_config,
+                     rules.threshold, span,
                      span_of(previous) if "previous_span" in compared else NO_SPAN, [], 0)
         report.set_int_custom_property("examples_id", examples.id or 0)
 
-        rows = collect_rows(anomalies, report.uri, statistics.uri, schema_uri,
-                            set(json.loads(exec_properties.get("report_only") or "[]")))
-        halting = record_verdict(artifacts["result"], rows, examples,
-                                 exec_properties.get("validation_key") or "")
+        rows = collect_rows(anomalies, report.uri, statistics.uri, rules.schema_uri,
+                            set(rules.report_only))
+        halting = record_verdict(artifacts["result"], rows, examples, rules.validation_key)
         logging.info("SpanValidation: span %d %s (%d anomalies, %d halting).", span,
                      "passed" if not halting else "FAILED", len(rows), len(halting))
         return not halting
