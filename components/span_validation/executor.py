@@ -202,7 +202,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         report.set_int_custom_property("examples_id", examples.id or 0)
 
         rows = collect_rows(anomalies, report.uri, statistics.uri, rules.schema_uri,
-                            set(rules.report_only))
+                            rules.report_only)
         halting = record_verdict(artifacts["result"], rows, examples, rules.validation_key)
         logging.info("SpanValidation: span %d %s (%d anomalies, %d halting).", span,
                      "passed" if not halting else "FAILED", len(rows), len(halting))
