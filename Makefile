@@ -26,7 +26,7 @@ PYTHON310 := $(shell \
     "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo "$$p"; break; }; \
   done)
 
-.PHONY: help venv run test lint bench bench-optimize notebooks clean distclean
+.PHONY: help venv run test chromium lint bench bench-optimize notebooks clean distclean
 
 help:
 	@echo "make run     build the environment, materialise the default data, run the pipeline, push a model"
@@ -57,16 +57,27 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	$(BIN)/tfxpipe run --config $(CONFIG) $(if $(OUTPUT_ROOT),--output-root $(OUTPUT_ROOT)) $(RUN_ARGS)
 
-test: $(STAMP)
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
-	  [ -n "$$TFXPIPE_CHROMIUM" ] || echo "note: Chromium is not installed, so the report's browser test will fail: install it with 'sudo apt-get install -y chromium' (Debian/Ubuntu), or set TFXPIPE_CHROMIUM to a Chromium binary" >&2
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The report's browser test opens reports in a real headless Chromium (Debian's package). When it
+# is missing, it is installed here if this user may (root, or sudo without a password); else one
+# line says how.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  [ -n "$$TFXPIPE_CHROMIUM" ] || { \
+	  if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
+	  elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	  else echo "error: the report's browser test needs Chromium: install it with 'sudo apt-get install -y chromium' (Debian/Ubuntu), or set TFXPIPE_CHROMIUM to a Chromium binary, then rerun make test" >&2; exit 2; fi; \
+	  echo "installing Debian's chromium for the report's browser test"; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; }
+
 lint: $(STAMP)
-	$(BIN)/ruff check pipeline components tests
+	$(BIN)/ruff check pipeline components bench tests conftest.py
 
 bench: $(STAMP)
-	$(BIN)/python -m pipeline.bench
+	$(BIN)/python -m bench.speed
 
 # Review notebooks: JupyterLab on notebooks/, bound to localhost. Open the URL it prints (it holds
 # the access token). The notebooks review the latest run of CONFIG (and OUTPUT_ROOT) by default.
@@ -79,7 +90,7 @@ notebooks: $(STAMP)
 	  --LabApp.extension_manager=readonly $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench-optimize: $(STAMP)
-	$(BIN)/python -m pipeline.bench_optimize
+	$(BIN)/python -m bench.optimize
 
 clean:
 	rm -rf outputs data/materialized .pytest_cache

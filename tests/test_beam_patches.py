@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import os
+import apache_beam as beam
+import tensorflow as tf
+import tensorflow_data_validation as tfdv
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from apache_beam.coders import VarIntCoder
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms import userstate
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
+from tensorflow_transform.tf_metadata import schema_utils
+from tfx_bsl.public import tfxio
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-import apache_beam as beam  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tensorflow_data_validation as tfdv  # noqa: E402
-import tensorflow_transform as tft  # noqa: E402
-import tensorflow_transform.beam as tft_beam  # noqa: E402
-from apache_beam.coders import VarIntCoder  # noqa: E402
-from apache_beam.testing.util import assert_that, equal_to  # noqa: E402
-from apache_beam.transforms import userstate  # noqa: E402
-from apache_beam.transforms.userstate import ReadModifyWriteStateSpec  # noqa: E402
-from tensorflow_transform.tf_metadata import schema_utils  # noqa: E402
-from tfx_bsl.public import tfxio  # noqa: E402
-
-from pipeline import beam_patches  # noqa: E402
+from pipeline.orchestration import beam_patches
 
 ORIGINAL = getattr(userstate.get_dofn_specs, "original", userstate.get_dofn_specs)
 TOTAL = ReadModifyWriteStateSpec("total", VarIntCoder())

@@ -1,49 +1,11 @@
 """Config loading: every mistake a user can make gets one precise line."""
 
-from pathlib import Path
 
 import pytest
 
-from pipeline.config import ConfigError, load_config
-from pipeline.data import prepare_input
-
-TAXI = Path(__file__).resolve().parents[1] / "pipeline" / "configs" / "taxi.toml"
-
-MINIMAL = """
-[pipeline]
-name = "toy"
-[data]
-source = "{csv}"
-[label]
-column = "y"
-kind = "binary"
-[features]
-numeric = ["a"]
-categorical = ["b"]
-"""
-
-
-@pytest.fixture
-def toy(tmp_path):
-    (tmp_path / "pyproject.toml").write_text("")
-    csv = tmp_path / "toy.csv"
-    csv.write_text("a,b,y\n1.0,x,1\n2.0,y,0\n")
-
-    def write(text: str = MINIMAL, extra: str = "") -> Path:
-        path = tmp_path / "toy.toml"
-        path.write_text(text.format(csv=csv) + extra)
-        return path
-
-    return write
-
-
-def error_of(path: Path) -> str:
-    with pytest.raises(ConfigError) as info:
-        config = load_config(path)
-        prepare_input(config)
-    message = str(info.value)
-    assert "\n" not in message
-    return message
+from pipeline.config import load_config
+from pipeline.dag.user_code import custom_config
+from tests.fixtures.configs import MINIMAL, TAXI, error_of
 
 
 def test_default_taxi_config_loads_with_paths_under_the_project():
@@ -54,7 +16,7 @@ def test_default_taxi_config_loads_with_paths_under_the_project():
     assert config.schema.path == str(root / "schemas" / "taxi" / "schema.pbtxt")
     assert config.label.derive.threshold == 0.2
     assert "tips" not in config.all_features
-    assert config.module_config("f")["code_fingerprint"] == "f"
+    assert custom_config(config, "f")["code_fingerprint"] == "f"
 
 
 def test_minimal_config_gets_defaults_and_paths_relative_to_the_project(toy):
@@ -138,8 +100,8 @@ def test_empty_and_header_only_data(toy, tmp_path):
 
 
 def test_bench_like_for_like_config_does_the_stock_examples_work(tmp_path):
-    from pipeline.bench import like_for_like_config
-    from pipeline.data import tfx_taxi_csv
+    from bench.speed import like_for_like_config
+    from pipeline.inputs.sources import tfx_taxi_csv
 
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "schemas").symlink_to(TAXI.parents[2] / "schemas")
@@ -154,7 +116,7 @@ def test_bench_like_for_like_config_does_the_stock_examples_work(tmp_path):
 
 
 def test_bench_table_compares_the_medians_of_repeated_runs():
-    from pipeline.bench import LIKE_NAME, STOCK_NAME, Measurement, render
+    from bench.speed import LIKE_NAME, STOCK_NAME, Measurement, render
 
     results = [Measurement(LIKE_NAME, seconds, 2000, 0) for seconds in (44.0, 39.0, 40.0)]
     results += [Measurement(STOCK_NAME, seconds, 3000, code)

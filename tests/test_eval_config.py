@@ -1,19 +1,18 @@
 """The TFMA EvalConfig built from the pipeline config: metrics, slices and where bounds apply."""
 
-from pathlib import Path
-
 import pytest
 import tensorflow_model_analysis as tfma
 
 from pipeline.config import load_config
-from pipeline.eval_config import build_eval_config
+from pipeline.dag.evaluation import model_eval_config
+from tests.fixtures import TAXI_CONFIG
 
-TAXI = Path(__file__).resolve().parents[1] / "pipeline" / "configs" / "taxi.toml"
+TAXI = TAXI_CONFIG
 
 
 @pytest.fixture(scope="module")
 def eval_config() -> tfma.EvalConfig:
-    return build_eval_config(load_config(TAXI))
+    return model_eval_config(load_config(TAXI))
 
 
 def _metrics(eval_config):

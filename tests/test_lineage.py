@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
+import tensorflow as tf
+from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-import tensorflow as tf  # noqa: E402
-from tensorflow_model_analysis.proto import metrics_for_slice_pb2  # noqa: E402
-
-from pipeline.lineage import compared_metrics, render  # noqa: E402
+from pipeline.records.lineage import compared_metrics, render
 
 
 def _metric(record, name: str, value: float, model: str = "", is_diff: bool = False):

@@ -12,15 +12,13 @@ import json
 import math
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import numpy as np
+import pytest
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from pipeline.modules.features import LABEL_KEY  # noqa: E402
-from pipeline.modules.model import OUTPUT_LAYER, LabelInfo, build_model  # noqa: E402
-from tests.tiny_pipeline import BASE_CONFIG, raw_example  # noqa: E402
+from pipeline.modules.features import LABEL_KEY
+from pipeline.modules.model import OUTPUT_LAYER, LabelInfo, build_model
+from tests.fixtures.tiny import BASE_CONFIG, raw_example
 
 CONFIG = BASE_CONFIG
 CARDINALITIES = {"miles_bucket_xf": 3, "company_xf": 6, "hour_xf": 5}
@@ -165,7 +163,7 @@ def test_tflite_converts_it_without_flex_ops():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from tests.tiny_pipeline import build, tiny_rows
+    from tests.fixtures.tiny import build, tiny_rows
 
     rows = tiny_rows()
     tiny = build(str(tmp_path_factory.mktemp("trainer")), CONFIG, rows, rows[:32])

@@ -4,27 +4,25 @@ model's EvalConfig."""
 
 from __future__ import annotations
 
-import os
+import numpy as np
+import pytest
+from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from tensorflow_model_analysis.proto import metrics_for_slice_pb2  # noqa: E402
-
-from components.model_optimizer.preprocessing_spec import (  # noqa: E402
+from components.model_optimizer.preprocessing_spec import (
     _from_ordered,
     _to_ordered,
 )
-from components.variant_evaluator import metrics, tfma_results  # noqa: E402
-from components.variant_evaluator.judgement import (  # noqa: E402
+from components.shared.tfma_metrics import metrics_of_records
+from components.variant_evaluator import metrics
+from components.variant_evaluator.judgement import (
     MetricRule,
     SliceComparison,
     judge,
 )
-from components.versioned_pusher.manifest import metrics_from_tfma  # noqa: E402
-from pipeline.config import load_config  # noqa: E402
-from tests.test_config import MINIMAL, TAXI, error_of, toy  # noqa: E402, F401 (toy: a fixture)
+from components.versioned_pusher.manifest import metrics_section
+from pipeline.config import load_config
+from pipeline.dag.evaluation import pruned_eval_config, slicing_specs
+from tests.fixtures.configs import MINIMAL, TAXI, error_of
 
 AUC = MetricRule("auc", 0.01, True)
 
@@ -164,11 +162,11 @@ def test_tfma_values_win_over_compiled_keras_metrics_and_weighted_twins():
     record = _record([("auc", "baseline", None, 0.48), ("auc", "baseline", True, 0.30),
                       ("auc", "baseline", False, 0.16), ("auc", "candidate", False, 0.20),
                       ("example_count", "candidate", False, 2489.0)])
-    values = tfma_results._plain_values(record)
-    assert values["baseline"]["auc"] == 0.16 and values["candidate"]["auc"] == 0.20
+    [row] = metrics_of_records([record], ["baseline"])
+    assert row.baseline["auc"] == 0.16 and row.candidate["auc"] == 0.20
     # The pushed manifest reads the same way (a candidate-only evaluation).
     single = _record([("auc", "", None, 0.48), ("auc", "", False, 0.16)])
-    assert metrics_from_tfma([single], [])["overall"]["auc"] == 0.16
+    assert metrics_section(metrics_of_records([single], []))["overall"]["auc"] == 0.16
 
 
 def test_float_ordering_round_trips_for_bisection():
@@ -203,13 +201,12 @@ def test_taxi_config_optimizes_all_three_variants():
     ("[optimization]\nlatency_calls = 0\n", "'optimization.latency_calls' must be a positive"),
     ("[optimization]\nsparsity = 0.5\n", "unknown key 'optimization.sparsity'"),
 ])
-def test_optimization_mistakes_are_reported_precisely(request, extra, expected):
-    toy_config = request.getfixturevalue("toy")
-    assert expected in error_of(toy_config(extra=extra))
+def test_optimization_mistakes_are_reported_precisely(toy, extra, expected):
+    assert expected in error_of(toy(extra=extra))
 
 
-def test_optimization_is_off_unless_asked_and_has_a_default_tolerance_per_task(request):
-    write = request.getfixturevalue("toy")
+def test_optimization_is_off_unless_asked_and_has_a_default_tolerance_per_task(toy):
+    write = toy
     config = load_config(write())
     assert config.optimization.enabled is False and config.variant_tolerance == {"auc": 0.01}
     regression = MINIMAL.replace('kind = "binary"', 'kind = "regression"')
@@ -222,11 +219,8 @@ def test_optimization_is_off_unless_asked_and_has_a_default_tolerance_per_task(r
 
 
 def test_pruned_model_eval_config_has_change_thresholds_on_every_slice():
-    from pipeline.eval_config import slicing_specs
-    from pipeline.variant_eval_config import build_variant_eval_config
-
     config = load_config(TAXI)
-    eval_config = build_variant_eval_config(config)
+    eval_config = pruned_eval_config(config)
     metrics_by_class = {m.class_name: m for m in eval_config.metrics_specs[0].metrics}
     assert set(metrics_by_class) == {"ExampleCount", "MeanLabel", "AUC"}
     [per_slice] = metrics_by_class["AUC"].per_slice_thresholds

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import ConfigError, load_config
-from pipeline.data import prepare_input, tfx_taxi_csv
-from pipeline.preflight import DataInputError
+from pipeline.inputs.preflight import DataInputError
+from pipeline.inputs.prepare import prepare_input
+from pipeline.inputs.sources import tfx_taxi_csv
 
 PROJECT = Path(__file__).resolve().parents[1]
 TAXI = PROJECT / "pipeline" / "configs" / "taxi.toml"

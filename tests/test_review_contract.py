@@ -8,7 +8,6 @@ They hold the keys other parts of the pipeline add (`spans`, `drift`, `variants`
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,48 +15,8 @@ import pytest
 from pipeline.review import contract
 from pipeline.review.report import html_table
 from pipeline.review.unavailable import NOT_AVAILABLE, NotAvailable
-
-PROJECT = Path(__file__).resolve().parents[1]
-
-SPANS = [
-    {"span": 2, "files": [{"path": "data/span-2/a.csv", "sha256": "b" * 64, "bytes": 200,
-                           "rows": 20}]},
-    {"span": 1, "files": [{"path": "data/span-1/a.csv", "sha256": "a" * 64, "bytes": 100,
-                           "rows": 10},
-                          {"path": "data/span-1/b.csv", "sha256": "c" * 64, "bytes": 110,
-                           "rows": 11}]},
-]
-DRIFT = [
-    {"feature": "fare", "comparator": "jensen_shannon_divergence", "value": 0.02,
-     "threshold": 0.1, "exceeded": False, "span": 2, "previous_span": 1},
-    {"feature": "payment_type", "comparator": "infinity_norm", "value": 0.3, "threshold": 0.1,
-     "exceeded": True, "span": 2, "previous_span": 1},
-    {"feature": "company", "comparator": "infinity_norm", "value": 0.09, "threshold": 0.1,
-     "exceeded": False, "span": 2, "previous_span": 1},
-]
-ANOMALIES = [
-    {"split": "train", "feature": "payment_type", "kind": "ENUM_TYPE_UNEXPECTED_STRING_VALUES",
-     "short": "Unexpected string values", "description": "Bitcoin (~10%)",
-     "observed": "0.10", "threshold": "0.01"},
-    {"split": "eval", "feature": "fare", "kind": "FEATURE_TYPE_LOW_FRACTION_PRESENT",
-     "short": "Column dropped", "description": "fare is missing"},
-]
-VARIANTS = [
-    {"name": "pruned", "format": "saved_model", "size_bytes": 1000, "gzip_bytes": 300,
-     "sparsity": 0.5, "blessed": True, "reason": "within 0.01 AUC of the dense model",
-     "pushed_path": "serving/m/pruned/2", "latency_ms": {"p50": 1.5, "p99": 4.0},
-     "deltas": [
-         {"slice": {}, "metric": "auc", "dense": 0.90, "variant": 0.895, "delta": -0.005,
-          "example_count": 700, "judged": True},
-         {"slice": {"payment_type": "Cash"}, "metric": "auc", "dense": 0.8, "variant": 0.7,
-          "delta": -0.1, "example_count": 12, "judged": False},
-     ]},
-    {"name": "tflite_int8", "format": "tflite", "size_bytes": 400, "gzip_bytes": 200,
-     "sparsity": None, "blessed": False, "reason": "auc dropped by 0.03 (> 0.01)",
-     "pushed_path": None, "latency_ms": None,
-     "deltas": [{"slice": {}, "metric": "auc", "dense": 0.90, "variant": 0.87, "delta": -0.03,
-                 "example_count": 700, "judged": True}]},
-]
+from tests.fixtures import PROJECT
+from tests.fixtures.summaries import ANOMALIES, DRIFT, SPANS, VARIANTS
 
 
 def _full() -> dict:
@@ -175,12 +134,17 @@ def test_notebooks_are_committed_without_outputs(name):
 
 def test_the_review_namespace_keeps_its_helpers_once_every_module_is_loaded():
     import importlib
+    import types
 
     from pipeline import review
 
     for module in ("command", "contract", "display", "figures", "metrics", "official", "report",
-                   "runs", "schema", "statistics", "unavailable"):
+                   "runs", "schema_diff", "schema_view", "statistics", "unavailable"):
         importlib.import_module(f"pipeline.review.{module}")
     assert review.available(NotAvailable("x")) is False and review.available(1) is True
+    # A helper never shadowed by a submodule of the same name (importing a submodule sets it
+    # on the package).
+    assert not [name for name in review._WHERE
+                if isinstance(getattr(review, name), types.ModuleType)]
     assert callable(review.show) and callable(review.open_run) and callable(review.decision_text)
     assert review.official.show_tfma is not None

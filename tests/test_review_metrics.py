@@ -28,7 +28,7 @@ from pipeline.review.metrics import (
     styled,
 )
 from pipeline.review.unavailable import NotAvailable
-from tests.e2e_helpers import TAXI_CONFIG
+from tests.fixtures.cli import TAXI_CONFIG
 
 SLICES = {  # payment_type value (None: overall) -> candidate metrics, baseline auc
     None: ({"auc": 0.85, "example_count": 700.0, "mean_label": 0.3}, 0.88),

@@ -21,8 +21,8 @@ from pipeline.config import load_config
 from pipeline.review.report import build_report
 from pipeline.review.runs import ReviewError, open_run, statistics_history
 from pipeline.review.unavailable import NotAvailable
-from tests.e2e_helpers import TAXI_CONFIG
-from tests.test_review_contract import ANOMALIES, DRIFT, SPANS, VARIANTS
+from tests.fixtures.cli import TAXI_CONFIG
+from tests.fixtures.summaries import ANOMALIES, DRIFT, SPANS, VARIANTS
 
 
 def _stats_dir(folder: Path, shares: dict[str, int]) -> str:

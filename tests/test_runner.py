@@ -11,10 +11,10 @@ import pytest
 from tfx.orchestration import metadata
 from tfx.orchestration.pipeline import Pipeline
 
-from pipeline.node_worker import WorkerError, node_workers
-from pipeline.runner import ProgressRunner, local_slots
-from tests.e2e_helpers import states_of_run
-from tests.runner_components import ExpectedFailure, Stamp
+from pipeline.orchestration.runner import ProgressRunner, local_slots
+from pipeline.orchestration.workers import WorkerError, node_workers
+from tests.fixtures.cli import states_of_run
+from tests.fixtures.runner_components import ExpectedFailure, Stamp
 
 
 def _pipeline(root: Path, fail_b: int = 0, cache: bool = False, meet: bool = False) -> Pipeline:
@@ -45,8 +45,8 @@ def worker():
 
 def test_independent_nodes_run_side_by_side_in_two_processes(tmp_path, worker):
     finished = []
-    results = ProgressRunner("run-1", on_finish=finished.append,
-                             slots=local_slots([worker])).run(_pipeline(tmp_path, meet=True))
+    results = ProgressRunner(local_slots([worker]), on_finish=finished.append).run(
+        _pipeline(tmp_path, meet=True), "run-1")
     assert {r.node_id: r.state for r in results} == {"A": "COMPLETE", "B": "COMPLETE",
                                                     "C": "COMPLETE"}
     assert [r.node_id for r in finished] == [r.node_id for r in results]
@@ -65,7 +65,7 @@ def test_independent_nodes_run_side_by_side_in_two_processes(tmp_path, worker):
 
 
 def test_one_slot_runs_one_node_at_a_time(tmp_path):
-    ProgressRunner("run-1").run(_pipeline(tmp_path))
+    ProgressRunner().run(_pipeline(tmp_path), "run-1")
     stamps = _stamps(tmp_path)
     first, second = sorted((stamps["A"], stamps["B"]), key=lambda s: s["started"])
     assert second["started"] >= first["ended"]
@@ -75,19 +75,19 @@ def test_one_slot_runs_one_node_at_a_time(tmp_path):
 def test_a_failure_in_the_worker_is_raised_here_and_stops_what_depends_on_it(tmp_path, worker):
     finished = []
     with pytest.raises(ExpectedFailure, match="B was told to fail"):
-        ProgressRunner("run-1", on_finish=finished.append,
-                       slots=local_slots([worker])).run(_pipeline(tmp_path, fail_b=1))
+        ProgressRunner(local_slots([worker]), on_finish=finished.append).run(
+            _pipeline(tmp_path, fail_b=1), "run-1")
     states = states_of_run(tmp_path / "metadata.sqlite", "runner_test", "run-1")
     assert states == {"A": "COMPLETE", "B": "FAILED"}, states  # C never started
     assert {r.node_id: r.state for r in finished} == {"A": "COMPLETE", "B": "FAILED"}
     # The worker is still usable after a failed node.
-    results = ProgressRunner("run-2", slots=local_slots([worker])).run(_pipeline(tmp_path))
+    results = ProgressRunner(local_slots([worker])).run(_pipeline(tmp_path), "run-2")
     assert [r.state for r in results] == ["COMPLETE"] * 3
 
 
 def test_a_run_given_only_a_worker_that_is_still_starting_waits_for_it(tmp_path):
     with node_workers(1) as [starting]:
-        results = ProgressRunner("run-1", slots=[starting]).run(_pipeline(tmp_path))
+        results = ProgressRunner(slots=[starting]).run(_pipeline(tmp_path), "run-1")
         pid = starting.pid
     assert [r.state for r in results] == ["COMPLETE"] * 3
     assert {s["pid"] for s in _stamps(tmp_path).values()} == {pid}
@@ -97,20 +97,20 @@ def test_a_worker_that_dies_is_an_error_that_says_so(tmp_path):
     with node_workers(1) as [worker]:
         worker.wait_until_ready()  # else B would run in this process, and end it
         with pytest.raises(WorkerError, match=r"while running B \(exit code 3\)"):
-            ProgressRunner("run-1", slots=local_slots([worker])).run(_pipeline(tmp_path, fail_b=2))
+            ProgressRunner(local_slots([worker])).run(_pipeline(tmp_path, fail_b=2), "run-1")
     states = states_of_run(tmp_path / "metadata.sqlite", "runner_test", "run-1")
     assert states["A"] == "COMPLETE" and "C" not in states, states
 
 
 def test_the_worker_starts_after_real_work_and_not_for_a_run_served_from_cache(tmp_path):
-    ProgressRunner("run-1").run(_pipeline(tmp_path, cache=True))
+    ProgressRunner().run(_pipeline(tmp_path, cache=True), "run-1")
     with node_workers(1) as [cached]:
-        results = ProgressRunner("run-2", slots=local_slots([cached])).run(
-            _pipeline(tmp_path, cache=True))
+        results = ProgressRunner(local_slots([cached])).run(
+            _pipeline(tmp_path, cache=True), "run-2")
         assert [r.state for r in results] == ["CACHED"] * 3
         assert cached.pid is None
     with node_workers(1) as [needed]:
-        ProgressRunner("run-3", slots=local_slots([needed])).run(_pipeline(tmp_path))
+        ProgressRunner(local_slots([needed])).run(_pipeline(tmp_path), "run-3")
         assert needed.pid is not None
 
 

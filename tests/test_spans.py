@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from pipeline import spans
 from pipeline.config import ConfigError
-from pipeline.data import materialize_taxi, month_span
+from pipeline.inputs import spans
+from pipeline.inputs.sources import materialize_taxi, month_span
 
 
 def test_month_span_counts_calendar_months_from_2013_01():
@@ -84,7 +84,7 @@ class _Artifact:
 
 
 def test_resolver_takes_the_newest_validated_artifact_of_each_span():
-    from pipeline.span_resolver import select_spans
+    from pipeline.dag.resolvers import select_spans
 
     # Span 2 was ingested twice (its file changed): artifacts 2 and 5. Span 3 failed validation.
     examples = [_Artifact(1, 1), _Artifact(2, 2), _Artifact(3, 3), _Artifact(4, 4),
@@ -98,7 +98,7 @@ def test_resolver_takes_the_newest_validated_artifact_of_each_span():
 
 
 def test_a_batch_backfill_takes_spans_up_to_a_gap_of_available_spans():
-    from pipeline.backfill import following_spans
+    from pipeline.orchestration.backfill import following_spans
 
     available = [1, 2, 3, 5, 6, 7, 8]
     # 4 does not exist: 3 -> 5 follow each other. 7 is available and not in the list (it was

@@ -7,45 +7,25 @@ vocabulary id or a label that leaks into the features fails a test.
 from __future__ import annotations
 
 import copy
-import functools
-import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import numpy as np
+import pytest
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tensorflow_transform as tft  # noqa: E402
-import tensorflow_transform.beam as tft_beam  # noqa: E402
-from tensorflow_transform.tf_metadata import (  # noqa: E402
-    dataset_metadata,
-    metadata_io,
-    schema_utils,
-)
-
-from pipeline.modules.features import (  # noqa: E402
-    LABEL_KEY,
+from components.shared.model_contract import LABEL_KEY
+from pipeline.modules.features import (
     MISSING_CATEGORY,
     TransformedFeature,
     cardinalities,
     transformed_features,
 )
-from pipeline.modules.transform import (  # noqa: E402
+from pipeline.modules.transform import (
     binary_label,
     numeric_column,
-    preprocessing_fn,
     string_column,
 )
+from tests.fixtures.transform import SPEC, run_transform
 
-# fare: always present, dense [batch]; miles: sometimes missing (VarLen); company: strings,
-# sometimes missing; hour: ints, dense [batch, 1]; tips: the label's source, sometimes missing.
-SPEC = {
-    "fare": tf.io.FixedLenFeature([], tf.float32),
-    "miles": tf.io.VarLenFeature(tf.float32),
-    "company": tf.io.VarLenFeature(tf.string),
-    "hour": tf.io.FixedLenFeature([1], tf.int64),
-    "tips": tf.io.VarLenFeature(tf.float32),
-}
 FARE = [10.0, 20.0, 5.0, 0.0, 8.0, 12.0, 30.0, 15.0]
 MILES = [[1.0], [], [3.0], [5.0], [], [7.0], [2.0], [6.0]]
 COMPANY = [[b"a"], [b"a"], [], [b"a"], [b"a"], [], [b"b"], [b"c"]]
@@ -70,24 +50,6 @@ def _rows(**columns: list) -> list[dict]:
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
-def _run(config: dict, spec: dict, rows: list[dict], tmp: str,
-         eval_rows: list[dict] | None = None):
-    """(transformed train rows, transformed eval rows, TFTransformOutput) of one Beam run."""
-    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
-    fn = functools.partial(preprocessing_fn, custom_config=config)
-    output_dir = os.path.join(tmp, "transform_fn")
-    with tft_beam.Context(temp_dir=os.path.join(tmp, "beam"), force_tf_compat_v1=False):
-        (train, _), transform_fn = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
-        evaluated = []
-        if eval_rows:
-            evaluated, _ = ((eval_rows, metadata), transform_fn) | tft_beam.TransformDataset()
-        _ = transform_fn | tft_beam.WriteTransformFn(output_dir)
-    # As TFX Transform does: the raw schema next to the graph, for raw_feature_spec().
-    metadata_io.write_metadata(
-        metadata, os.path.join(output_dir, tft.TFTransformOutput.RAW_METADATA_DIR))
-    return train, evaluated, tft.TFTransformOutput(output_dir)
-
-
 def _column(rows: list[dict], key: str) -> np.ndarray:
     return np.array([row[key][0] for row in rows])
 
@@ -97,7 +59,7 @@ def binary_run(tmp_path_factory):
     rows = _rows(fare=FARE, miles=MILES, company=COMPANY, hour=[[h] for h in HOUR], tips=TIPS)
     # Unseen company and hour, missing miles, no tips: as a serving-time row would look.
     unseen = [{"fare": 10.0, "miles": [], "company": [b"zzz"], "hour": [99], "tips": []}]
-    return _run(CONFIG, SPEC, rows, str(tmp_path_factory.mktemp("binary")), unseen)
+    return run_transform(CONFIG, SPEC, rows, str(tmp_path_factory.mktemp("binary")), unseen)
 
 
 def test_outputs_are_the_transformed_features_and_the_label_only(binary_run):
@@ -196,7 +158,7 @@ def test_median_imputation_and_multiclass_label(tmp_path):
                        "positive_values": None}
     config["features"] = {"numeric": ["x"], "categorical": [], "bucketize": {}}
     config["transform"]["impute"] = "median"
-    train, _, output = _run(config, spec, _rows(x=x, grade=grade), str(tmp_path))
+    train, _, output = run_transform(config, spec, _rows(x=x, grade=grade), str(tmp_path))
     present = np.array([v[0] for v in x if v])
     expected_missing = (3.0 - present.mean()) / present.std()  # median of 1, 2, 3, 50, 100
     got = _column(train, "x_xf")
@@ -214,7 +176,8 @@ def test_regression_label_is_float_and_mean_imputed(tmp_path):
     config["label"] = {"column": "y", "kind": "regression", "derive": None,
                        "positive_values": None}
     config["features"] = {"numeric": ["x"], "categorical": [], "bucketize": {}}
-    train, _, _ = _run(config, spec, _rows(x=[0.0, 1.0, 2.0, 3.0, 4.0], y=y), str(tmp_path))
+    rows = _rows(x=[0.0, 1.0, 2.0, 3.0, 4.0], y=y)
+    train, _, _ = run_transform(config, spec, rows, str(tmp_path))
     labels = _column(train, LABEL_KEY)
     assert labels.dtype == np.float32
     np.testing.assert_allclose(labels, [1.5, 7.0 / 4, 2.5, -1.0, 4.0], rtol=1e-6)

@@ -1,5 +1,10 @@
-"""DataDrift: TFDV comparators on a span vs the previous span, and on train vs eval."""
+"""DataDrift: TFDV comparators on a span vs the previous span, and on train vs eval.
 
-from components.data_drift.component import DataDrift, DataDriftReport
+Imports `components.shared`; the label function is the user's, named in `LabelSpec`.
+"""
 
-__all__ = ["DataDrift", "DataDriftReport"]
+from components.data_drift.component import DataDrift
+from components.data_drift.params import LabelSpec
+from components.shared.artifacts import DataDriftReport
+
+__all__ = ["DataDrift", "DataDriftReport", "LabelSpec"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
-from components.data_drift import labels
+from components.data_drift.params import LabelSpec
 
 LABEL_FEATURE = "label"
 COMPARATORS = {
@@ -22,12 +22,6 @@ COMPARATORS = {
     anomalies_pb2.DriftSkewInfo.Measurement.NORMALIZED_ABSOLUTE_DIFFERENCE:
         "normalized_abs_difference",
 }
-# The anomaly kinds TFDV reports when a comparator's threshold is exceeded.
-ANOMALY_KINDS = {
-    "infinity_norm": "COMPARATOR_L_INFTY_HIGH",
-    "jensen_shannon_divergence": "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH",
-    "normalized_abs_difference": "COMPARATOR_NORMALIZED_ABSOLUTE_DIFFERENCE_HIGH",
-}
 
 
 def label_feature_name(schema: schema_pb2.Schema) -> str:
@@ -36,8 +30,8 @@ def label_feature_name(schema: schema_pb2.Schema) -> str:
     return LABEL_FEATURE if LABEL_FEATURE not in names else "label_xf"
 
 
-def comparison_schema(schema: schema_pb2.Schema, label_config: dict[str, Any],
-                      label_threshold: float) -> tuple[schema_pb2.Schema, str]:
+def comparison_schema(schema: schema_pb2.Schema, label: LabelSpec
+                      ) -> tuple[schema_pb2.Schema, str]:
     """The curated schema plus the model's label as a feature with its own drift comparator.
 
     The label is compared for drift only: train and eval come from one hash split, so the
@@ -47,12 +41,12 @@ def comparison_schema(schema: schema_pb2.Schema, label_config: dict[str, Any],
     name = label_feature_name(schema)
     feature = extended.feature.add()
     feature.name = name
-    if labels.is_categorical(label_config):
+    if label.categorical:
         feature.type = schema_pb2.BYTES
-        feature.drift_comparator.infinity_norm.threshold = label_threshold
+        feature.drift_comparator.infinity_norm.threshold = label.drift_threshold
     else:
         feature.type = schema_pb2.FLOAT
-        feature.drift_comparator.jensen_shannon_divergence.threshold = label_threshold
+        feature.drift_comparator.jensen_shannon_divergence.threshold = label.drift_threshold
     return extended, name
 
 

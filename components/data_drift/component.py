@@ -3,31 +3,26 @@
 from __future__ import annotations
 
 from tfx.dsl.components.base import base_component, executor_spec
-from tfx.types import artifact, channel, component_spec, standard_artifacts
+from tfx.types import channel, component_spec, standard_artifacts
 
+from components.data_drift import executor as executor_lib
 from components.data_drift.executor import Executor
+from components.data_drift.params import LabelSpec
+from components.shared import user_code
+from components.shared.artifacts import DataDriftReport
+from components.shared.params import encode
 
-__all__ = ["DataDrift", "DataDriftReport", "DataDriftSpec"]
-
-
-class DataDriftReport(artifact.Artifact):
-    """`drift.json` (every measurement, exceeded or not) and the statistics compared.
-
-    Custom properties make the values trendable from ML Metadata: `span`, `previous_span`
-    (-1 without one), `drift_exceeded`, `skew_exceeded`, and one float per measurement,
-    `drift:<feature>` and `skew:<feature>`.
-    """
-
-    TYPE_NAME = "DataDriftReport"
+__all__ = ["DataDrift", "DataDriftSpec"]
 
 
 class DataDriftSpec(component_spec.ComponentSpec):
     PARAMETERS = {
-        # JSON of the config's label: column, kind, derive, positive_values.
-        "label": component_spec.ExecutionParameter(type=str),
-        "label_drift_threshold": component_spec.ExecutionParameter(type=float),
+        executor_lib.LABEL_KEY: component_spec.ExecutionParameter(type=str),
         # Skew is judged (can halt) only when both splits hold at least this many examples.
-        "skew_min_examples": component_spec.ExecutionParameter(type=int, optional=True),
+        executor_lib.SKEW_MIN_EXAMPLES_KEY: component_spec.ExecutionParameter(
+            type=int, optional=True),
+        executor_lib.CODE_FINGERPRINT_KEY: component_spec.ExecutionParameter(
+            type=str, optional=True),
     }
     INPUTS = {
         "examples": component_spec.ChannelParameter(type=standard_artifacts.Examples),
@@ -47,7 +42,7 @@ class DataDrift(base_component.BaseComponent):
 
     - drift: `examples` (this span, all splits) against `baseline_examples` (the previous span
       that passed validation), with each feature's `drift_comparator`, plus the label as the
-      model sees it against `label_drift_threshold`;
+      model sees it (`label`, computed by the user's own function) against its drift threshold;
     - skew: the train split of `window_examples` (the spans the model trains on) against their
       eval split, with each feature's `skew_comparator`; judged only when both splits hold
       `skew_min_examples` examples (on a few dozen, comparators measure sampling noise).
@@ -59,8 +54,8 @@ class DataDrift(base_component.BaseComponent):
     SPEC_CLASS = DataDriftSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
-    def __init__(self, examples: channel.BaseChannel, schema: channel.BaseChannel, label: str,
-                 label_drift_threshold: float, skew_min_examples: int = 0,
+    def __init__(self, examples: channel.BaseChannel, schema: channel.BaseChannel,
+                 label: LabelSpec, skew_min_examples: int = 0,
                  baseline_examples: channel.BaseChannel | None = None,
                  window_examples: channel.BaseChannel | None = None):
         super().__init__(
@@ -69,9 +64,15 @@ class DataDrift(base_component.BaseComponent):
                 baseline_examples=baseline_examples,
                 window_examples=window_examples,
                 schema=schema,
-                label=label,
-                label_drift_threshold=float(label_drift_threshold),
+                label=encode(label),
                 skew_min_examples=int(skew_min_examples),
+                code_fingerprint=label_code_fingerprint(__file__, label),
                 report=channel.Channel(type=DataDriftReport),
             )
         )
+
+
+def label_code_fingerprint(component_file: str, label: LabelSpec) -> str:
+    """The component's code and the label function's module folder (TFX fingerprints
+    neither)."""
+    return user_code.user_code_fingerprint(component_file, label.function.rpartition(".")[0])

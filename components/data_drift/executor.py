@@ -23,21 +23,21 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
 from components.data_drift import compare, labels
-from components.data_drift.report import NO_SPAN, REPORT_FILE, write_report
+from components.data_drift.params import LabelSpec
+from components.data_drift.report import NO_SPAN, REPORT_FILE, Compared, write_report
 from components.data_drift.sliced import (
     read_keyed_batches,
     read_sliced_statistics,
     write_sliced_statistics,
 )
+from components.shared.artifacts import span_of
+from components.shared.params import decode
 
-__all__ = ["REPORT_FILE", "DecodeWithLabel", "Executor", "span_of"]
+__all__ = ["REPORT_FILE", "DecodeWithLabel", "Executor"]
 
-
-def span_of(examples: types.Artifact) -> int:
-    """ExampleGen's span of an Examples artifact (a custom property)."""
-    if examples.has_custom_property("span"):
-        return int(examples.get_int_custom_property("span"))
-    return 0
+LABEL_KEY = "label"
+SKEW_MIN_EXAMPLES_KEY = "skew_min_examples"
+CODE_FINGERPRINT_KEY = "code_fingerprint"
 
 
 def _folders(artifacts: list[types.Artifact], split: str | None = None) -> list[str]:
@@ -55,9 +55,9 @@ class DecodeWithLabel(beam.DoFn):
     With `keyed`, elements are (key, batch) and the output (key, RecordBatch).
     """
 
-    def __init__(self, label_config: dict[str, Any], schema: bytes, label_feature: str,
+    def __init__(self, label: LabelSpec, schema: bytes, label_feature: str,
                  keyed: bool = False):
-        self._label_config = label_config
+        self._label = label
         self._schema_bytes = schema
         self._label_feature = label_feature
         self._keyed = keyed
@@ -69,6 +69,7 @@ class DecodeWithLabel(beam.DoFn):
         # compared (and reported by the gate), not crash the decoder.
         self._decoder = example_coder.ExamplesToRecordBatchDecoder()
         self._schema = schema_pb2.Schema.FromString(self._schema_bytes)
+        self._function = labels.label_function(self._label)
 
     def process(self, element):
         key, batch = element if self._keyed else (None, element)
@@ -78,12 +79,12 @@ class DecodeWithLabel(beam.DoFn):
     def _with_label(self, batch: list[bytes]) -> pa.RecordBatch:
         record_batch = self._decoder.DecodeBatch(batch)
         try:
-            values = labels.label_values(batch, self._label_config, self._schema)
+            values = labels.label_values(batch, self._label, self._schema, self._function)
         except Exception as error:  # a label source of the wrong type: the gate reports that
             logging.warning("DataDrift: no label for a batch of %d examples: %s",
                             len(batch), error)
             return record_batch
-        if labels.is_categorical(self._label_config):
+        if self._label.categorical:
             column = pa.array([None if v is None else [v.encode("utf-8")] for v in values],
                               type=pa.large_list(pa.large_binary()))
         else:
@@ -100,19 +101,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         import tensorflow_data_validation as tfdv
 
         examples = artifact_utils.get_single_instance(input_dict["examples"])
-        baselines = input_dict.get("baseline_examples") or []
         window = sorted(input_dict.get("window_examples") or [], key=span_of)
         report = artifact_utils.get_single_instance(output_dict["report"])
         schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(
             artifact_utils.get_single_uri(input_dict["schema"])))
-        label_config = json.loads(exec_properties["label"])
-        threshold = float(exec_properties["label_drift_threshold"])
-        extended, label_feature = compare.comparison_schema(schema, label_config, threshold)
-
-        span = span_of(examples)
-        baseline = max(baselines, key=span_of) if baselines else None
-        if baseline is not None and (baseline.id == examples.id or span_of(baseline) >= span):
-            baseline = None  # only an older span is a baseline
+        label = decode(exec_properties[LABEL_KEY], LabelSpec)
+        extended, label_feature = compare.comparison_schema(schema, label)
+        baseline = _baseline(examples, input_dict.get("baseline_examples") or [])
         datasets = {"span": _folders([examples])}
         if baseline is not None:
             datasets["previous_span"] = _folders([baseline])
@@ -130,14 +125,21 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 _ = write_sliced_statistics(
                     read_keyed_batches(pipeline, folders)
                     | "DecodeWithLabel" >> beam.ParDo(DecodeWithLabel(
-                        label_config, schema.SerializeToString(), label_feature, keyed=True)),
+                        label, schema.SerializeToString(), label_feature, keyed=True)),
                     tfdv.StatsOptions(schema=extended), path, "Labelled")
             stats = read_sliced_statistics(path)
         window_spans = [s for w in window for s in (
             json.loads(w.get_string_custom_property("window_spans"))
             if w.has_custom_property("window_spans") else [span_of(w)])]
-        write_report(report, {name: stats.get(name) for name in datasets},
-                     extended, label_feature, label_config, threshold, span,
-                     span_of(baseline) if baseline is not None else NO_SPAN, window_spans,
-                     int(exec_properties.get("skew_min_examples") or 0))
+        write_report(report, {name: stats.get(name) for name in datasets}, Compared(
+            extended, label_feature, label, span_of(examples),
+            span_of(baseline) if baseline is not None else NO_SPAN, tuple(window_spans),
+            int(exec_properties.get(SKEW_MIN_EXAMPLES_KEY) or 0)))
         report.set_int_custom_property("examples_id", examples.id or 0)
+
+
+def _baseline(examples: types.Artifact, baselines: list[types.Artifact]
+              ) -> types.Artifact | None:
+    """The newest of `baselines` that is an older span than `examples`."""
+    older = [b for b in baselines if b.id != examples.id and span_of(b) < span_of(examples)]
+    return max(older, key=span_of) if older else None

@@ -6,8 +6,8 @@ Shared by DataDrift (one span per execution) and SpanValidation (many spans in o
 
 from __future__ import annotations
 
-import json
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from absl import logging
@@ -15,10 +15,13 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import types
 from tfx.utils import io_utils
 
-from components.data_drift import compare, labels
+from components.data_drift import compare
+from components.data_drift.params import LabelSpec
 from components.data_drift.sliced import Stats
+from components.shared.artifacts import DataDriftReport
+from components.shared.files import to_json
 
-REPORT_FILE = "drift.json"
+REPORT_FILE = DataDriftReport.FILE
 STATISTICS_FILE = "FeatureStats.pb"
 # Folders of the report artifact holding the statistics that were compared.
 DATASETS = {
@@ -34,10 +37,21 @@ def statistics_path(report_uri: str, dataset: str) -> str:
     return os.path.join(report_uri, DATASETS[dataset], STATISTICS_FILE)
 
 
-def write_report(report: types.Artifact, stats: dict[str, Stats | None],
-                 extended: schema_pb2.Schema, label_feature: str, label_config: dict[str, Any],
-                 threshold: float, span: int, previous_span: int, window_spans: list[int],
-                 skew_min_examples: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Compared:
+    """What one report compares: the label-extended schema, the label, and which spans."""
+
+    extended: schema_pb2.Schema      # the schema plus the label (compare.comparison_schema)
+    label_feature: str
+    label: LabelSpec
+    span: int
+    previous_span: int = NO_SPAN
+    window_spans: tuple[int, ...] = ()
+    skew_min_examples: int = 0
+
+
+def write_report(report: types.Artifact, stats: dict[str, Stats | None], compared: Compared
+                 ) -> dict[str, Any]:
     """Measures drift (`span` vs `previous_span`) and skew (`train` vs `eval`) from the label-
     extended statistics in `stats`; writes those statistics (in `DATASETS` folders),
     `drift.json` and the custom properties."""
@@ -47,38 +61,45 @@ def write_report(report: types.Artifact, stats: dict[str, Stats | None],
                                       statistics.SerializeToString())
     drift: list[dict[str, Any]] = []
     if stats.get("span") and stats.get("previous_span"):
-        drift = compare.drift_rows(stats["span"], stats["previous_span"], extended, span,
-                                   previous_span)
+        drift = compare.drift_rows(stats["span"], stats["previous_span"], compared.extended,
+                                   compared.span, compared.previous_span)
     skew: list[dict[str, Any]] = []
     if stats.get("train") and stats.get("eval"):
-        skew = compare.skew_rows(stats["train"], stats["eval"], extended, window_spans,
-                                 skew_min_examples)
-
-    label = {
-        "feature": label_feature,
-        "rule": labels.rule_text(label_config),
-        "threshold": threshold,
-    }
-    if labels.is_categorical(label_config):
-        label["span_distribution"] = compare.distribution(stats["span"], label_feature) \
-            if stats.get("span") else {}
-        if stats.get("previous_span"):
-            label["previous_distribution"] = compare.distribution(stats["previous_span"],
-                                                                  label_feature)
+        skew = compare.skew_rows(stats["train"], stats["eval"], compared.extended,
+                                 list(compared.window_spans), compared.skew_min_examples)
     content = {
         "window_examples": {split: int(stats[split].datasets[0].num_examples)
                             for split in ("train", "eval") if stats.get(split)},
-        "span": span,
-        "previous_span": None if previous_span == NO_SPAN else previous_span,
-        "window_spans": window_spans,
-        "label": label,
+        "span": compared.span,
+        "previous_span": None if compared.previous_span == NO_SPAN else compared.previous_span,
+        "window_spans": list(compared.window_spans),
+        "label": _label_section(stats, compared),
         "drift": drift,
         "skew": skew,
     }
-    io_utils.write_string_file(os.path.join(report.uri, REPORT_FILE),
-                               json.dumps(content, indent=2, sort_keys=True))
-    report.set_int_custom_property("span", span)
-    report.set_int_custom_property("previous_span", previous_span)
+    io_utils.write_string_file(os.path.join(report.uri, REPORT_FILE), to_json(content))
+    _record(report, compared, drift, skew)
+    return content
+
+
+def _label_section(stats: dict[str, Stats | None], compared: Compared) -> dict[str, Any]:
+    """How the label reads, its threshold, and (for classes) its distribution in both spans."""
+    label = {"feature": compared.label_feature, "rule": compared.label.rule,
+             "threshold": compared.label.drift_threshold}
+    if compared.label.categorical:
+        label["span_distribution"] = compare.distribution(
+            stats["span"], compared.label_feature) if stats.get("span") else {}
+        if stats.get("previous_span"):
+            label["previous_distribution"] = compare.distribution(stats["previous_span"],
+                                                                  compared.label_feature)
+    return label
+
+
+def _record(report: types.Artifact, compared: Compared, drift: list[dict[str, Any]],
+            skew: list[dict[str, Any]]) -> None:
+    """Custom properties: every measurement, so that values can be trended across spans."""
+    report.set_int_custom_property("span", compared.span)
+    report.set_int_custom_property("previous_span", compared.previous_span)
     report.set_int_custom_property("drift_exceeded", sum(r["exceeded"] for r in drift))
     report.set_int_custom_property("skew_exceeded",
                                    sum(r["exceeded"] and r["judged"] for r in skew))
@@ -87,6 +108,5 @@ def write_report(report: types.Artifact, stats: dict[str, Stats | None],
     for row in skew:
         report.set_float_custom_property(f"skew:{row['feature']}", row["value"])
     logging.info("Drift report of span %d vs %s: %d drift and %d skew measurements, "
-                 "%d exceeded.", span, content["previous_span"], len(drift), len(skew),
+                 "%d exceeded.", compared.span, compared.previous_span, len(drift), len(skew),
                  sum(r["exceeded"] for r in drift + skew))
-    return content

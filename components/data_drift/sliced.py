@@ -1,8 +1,8 @@
 """TFDV statistics of several datasets in one Beam pipeline: records keyed by dataset, one
 sliced statistics pass, one statistics list per dataset.
 
-A TFDV pass per dataset repeats Beam's fixed cost per dataset (about 1 s each here on a few
-hundred rows); keyed as slices, all datasets share one pass.
+A TFDV pass per dataset repeats Beam's fixed cost per dataset, most of the time on a few hundred
+rows; keyed as slices, all datasets share one pass.
 """
 
 from __future__ import annotations

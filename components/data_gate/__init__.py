@@ -1,5 +1,11 @@
-"""DataGate: stops the pipeline before Transform when data validation found anomalies."""
+"""DataGate: one anomaly table from the validation results; halts the run on what halts.
 
-from components.data_gate.component import DataGate, DataValidationError
+Imports `components.shared`.
+"""
 
-__all__ = ["DataGate", "DataValidationError"]
+from components.data_gate.component import DataGate
+from components.data_gate.executor import DataValidationError
+from components.data_gate.params import GateRules
+from components.shared.artifacts import DataValidationResult
+
+__all__ = ["DataGate", "DataValidationError", "DataValidationResult", "GateRules"]

@@ -17,12 +17,23 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components.data_drift.report import REPORT_FILE as DRIFT_FILE
 from components.data_gate import measures
+from components.data_gate.params import GateRules
+from components.shared.artifacts import DataDriftReport, DataValidationResult
+from components.shared.files import to_json
+from components.shared.params import decode
 
 ANOMALIES_FILE = "SchemaDiff.pb"
-RESULT_FILE = "result.json"
+RESULT_FILE = DataValidationResult.FILE
 STATISTICS_FILE = "FeatureStats.pb"
+RULES_KEY = "rules"
+CODE_FINGERPRINT_KEY = "code_fingerprint"
+# The anomaly kinds TFDV reports when a comparator's threshold is exceeded.
+COMPARATOR_KINDS = {
+    "infinity_norm": "COMPARATOR_L_INFTY_HIGH",
+    "jensen_shannon_divergence": "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH",
+    "normalized_abs_difference": "COMPARATOR_NORMALIZED_ABSOLUTE_DIFFERENCE_HIGH",
+}
 HALT = "halt"
 REPORT = "report"
 
@@ -77,7 +88,7 @@ def read_schema(uri: str):
 
 def drift_rows(drift_uri: str) -> list[dict[str, Any]]:
     """Anomaly rows for DataDrift's exceeded measurements: drift first, then skew."""
-    path = os.path.join(drift_uri, DRIFT_FILE)
+    path = os.path.join(drift_uri, DataDriftReport.FILE)
     if not os.path.isfile(path):
         return []
     with open(path) as handle:
@@ -111,10 +122,8 @@ def drift_rows(drift_uri: str) -> list[dict[str, Any]]:
 
 def _comparison_row(row: dict[str, Any], split: str, short: str, description: str
                     ) -> dict[str, str]:
-    from components.data_drift.compare import ANOMALY_KINDS
-
     return {"split": split, "feature": row["feature"],
-            "kind": ANOMALY_KINDS.get(row["comparator"], "COMPARATOR_HIGH"), "short": short,
+            "kind": COMPARATOR_KINDS.get(row["comparator"], "COMPARATOR_HIGH"), "short": short,
             "description": description, "observed": f"{row['value']:.4f}",
             "threshold": f"<= {row['threshold']:g}"}
 
@@ -174,8 +183,7 @@ def record_verdict(result: types.Artifact, rows: list[dict[str, str]],
     content: dict[str, Any] = {"passed": passed, "anomalies": rows}
     if examples is not None:
         content.update(span=span, examples_id=examples.id)
-    io_utils.write_string_file(os.path.join(result.uri, RESULT_FILE),
-                               json.dumps(content, indent=2, sort_keys=True))
+    io_utils.write_string_file(os.path.join(result.uri, RESULT_FILE), to_json(content))
     result.set_int_custom_property("passed", int(passed))
     result.set_int_custom_property("anomaly_count", len(rows))
     result.set_string_custom_property("validation_key", validation_key)
@@ -194,13 +202,13 @@ class Executor(base_executor.BaseExecutor):
         drift = _optional(input_dict, "drift")
         statistics = _optional(input_dict, "statistics")
         schema = _optional(input_dict, "schema")
-        report_only = set(json.loads(exec_properties.get("report_only") or "[]"))
+        rules = decode(exec_properties.get(RULES_KEY), GateRules, GateRules())
         rows = collect_rows(anomalies, drift.uri if drift else None,
                             statistics.uri if statistics else None,
-                            schema.uri if schema else None, report_only)
+                            schema.uri if schema else None, frozenset(rules.report_only))
         halting = record_verdict(result, rows, _optional(input_dict, "examples"),
-                                 exec_properties.get("validation_key") or "")
-        if halting and exec_properties.get("halt_on_anomalies", 1):
+                                 rules.validation_key)
+        if halting and rules.halt:
             features = sorted({r["feature"] for r in halting})
             raise DataValidationError(
                 f"{len(halting)} data anomalies in {', '.join(features)}; the run is halted "

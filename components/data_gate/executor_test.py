@@ -3,16 +3,15 @@
 import json
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import pandas as pd
+import pytest
+import tensorflow_data_validation as tfdv
+from tfx.types import artifact_utils, standard_artifacts
 
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow_data_validation as tfdv  # noqa: E402
-from tfx.types import artifact_utils, standard_artifacts  # noqa: E402
-
-from components.data_drift.component import DataDriftReport  # noqa: E402
-from components.data_gate.component import DataValidationResult  # noqa: E402
-from components.data_gate.executor import DataValidationError, Executor  # noqa: E402
+from components.data_gate import GateRules
+from components.data_gate.executor import DataValidationError, Executor
+from components.shared.artifacts import DataDriftReport, DataValidationResult
+from components.shared.params import encode
 
 GOOD = pd.DataFrame({"fare": [1.0, 2.0, 3.0], "payment_type": ["Cash", "Card", "Cash"]})
 
@@ -39,7 +38,7 @@ def _run(tmp_path, frames, halt=1):
     inputs = {"anomalies": [_anomalies_artifact(tmp_path, frames)]}
     error = None
     try:
-        Executor().Do(inputs, {"result": [result]}, {"halt_on_anomalies": halt})
+        Executor().Do(inputs, {"result": [result]}, {"rules": encode(GateRules(halt=bool(halt)))})
     except DataValidationError as raised:
         error = raised
     with open(os.path.join(result.uri, "result.json")) as handle:
@@ -108,13 +107,13 @@ def _validated(tmp_path, frame):
     return artifacts
 
 
-def _gate(tmp_path, inputs, **properties):
+def _gate(tmp_path, inputs, **rules):
     result = DataValidationResult()
     result.uri = str(tmp_path / "result")
     os.makedirs(result.uri)
     error = None
     try:
-        Executor().Do(inputs, {"result": [result]}, {"halt_on_anomalies": 1, **properties})
+        Executor().Do(inputs, {"result": [result]}, {"rules": encode(GateRules(**rules))})
     except DataValidationError as raised:
         error = raised
     with open(os.path.join(result.uri, "result.json")) as handle:
@@ -129,7 +128,7 @@ def test_rows_show_observed_values_and_thresholds(tmp_path):
     })
     inputs = _validated(tmp_path, frame)
     result, table, error = _gate(tmp_path, inputs,
-                                 report_only=json.dumps(["SCHEMA_NEW_COLUMN"]))
+                                 report_only=("SCHEMA_NEW_COLUMN",))
     rows = {r["feature"]: r for r in table["anomalies"]}
     assert rows["fare"]["kind"] == "FLOAT_TYPE_SMALL_FLOAT"
     assert (rows["fare"]["observed"], rows["fare"]["threshold"]) == ("min -5", ">= 0")
@@ -147,7 +146,7 @@ def test_a_reported_only_anomaly_lets_the_run_pass(tmp_path):
     frame = pd.DataFrame({"fare": [1.0, 2.0], "payment_type": ["Cash", "Card"],
                           "surprise": ["x", "y"]})
     result, table, error = _gate(tmp_path, _validated(tmp_path, frame),
-                                 report_only=json.dumps(["SCHEMA_NEW_COLUMN"]))
+                                 report_only=("SCHEMA_NEW_COLUMN",))
     assert error is None and table["passed"] is True
     assert [r["kind"] for r in table["anomalies"]] == ["SCHEMA_NEW_COLUMN"]
 

@@ -1,5 +1,9 @@
-"""ModelOptimizer: pruned SavedModel and TFLite (dynamic-range, int8) variants of a model."""
+"""ModelOptimizer: a pruned SavedModel and TFLite models of the trained model.
 
-from components.model_optimizer.component import ModelOptimizer, ModelOptimizerSpec, OptimizedModels
+Imports `components.shared`; the user module (`module=`) exports the pruned model.
+"""
 
-__all__ = ["ModelOptimizer", "ModelOptimizerSpec", "OptimizedModels"]
+from components.model_optimizer.component import ModelOptimizer, ModelOptimizerSpec
+from components.model_optimizer.params import OptimizationSettings
+
+__all__ = ["ModelOptimizer", "ModelOptimizerSpec", "OptimizationSettings"]

@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tfx.dsl.components.base import base_component, executor_spec
-from tfx.types import artifact, channel, component_spec, standard_artifacts
+from tfx.types import channel, component_spec, standard_artifacts
 
 from components.model_optimizer import executor as executor_lib
 from components.model_optimizer.executor import Executor
+from components.model_optimizer.params import OptimizationSettings
+from components.shared import user_code
+from components.shared.artifacts import OptimizedModels
+from components.shared.params import encode
 
-__all__ = ["ModelOptimizer", "ModelOptimizerSpec", "OptimizedModels"]
+__all__ = ["ModelOptimizer", "ModelOptimizerSpec"]
 
 _Channel = component_spec.ChannelParameter
 _Param = component_spec.ExecutionParameter
 
 
-class OptimizedModels(artifact.Artifact):
-    """TFLite models with their device preprocessing, and `optimization.json` (sizes, sparsity)
-    of every variant and of the dense model."""
-
-    TYPE_NAME = "OptimizedModels"
-
-
 class ModelOptimizerSpec(component_spec.ComponentSpec):
-    """The JSON parameters are strings so that they stay part of the cache key as they are."""
-
     PARAMETERS = {
-        executor_lib.MODULE_CONFIG_KEY: _Param(type=str),
-        executor_lib.OPTIMIZATION_KEY: _Param(type=str),
+        executor_lib.SETTINGS_KEY: _Param(type=str),
+        executor_lib.CUSTOM_CONFIG_KEY: _Param(type=str),
+        user_code.MODULE_PATH_KEY: _Param(type=str, optional=True),
+        user_code.MODULE_FILE_KEY: _Param(type=str, optional=True),
         executor_lib.CODE_FINGERPRINT_KEY: _Param(type=str, optional=True),
     }
     INPUTS = {
@@ -44,32 +43,39 @@ class ModelOptimizerSpec(component_spec.ComponentSpec):
 class ModelOptimizer(base_component.BaseComponent):
     """Makes the configured variants of the trained model (see executor.py for the layout).
 
-    `module_config` is the Trainer's custom_config (JSON), so the pruned model is rebuilt and
-    exported by the Trainer's own code; `optimization` is the [optimization] config section.
+    `module` is the Trainer's user module, as an import path (`pipeline.modules.trainer`) or a
+    Python file: the executor calls two of its functions, as TFX's Trainer calls `run_fn`:
+    - `export_serving_model(model, tf_transform_output, custom_config, serving_model_dir)`,
+      which exports the pruned model with the dense model's signatures;
+    - `describe_model_inputs(custom_config)`: one dict per model input, in the model's order,
+      with `name`, `source` (the raw column), `kind` (`numeric`, `bucket` or `categorical`),
+      `vocabulary` (a categorical's vocabulary file name), `oov_buckets` and `missing` (the
+      text a missing categorical value becomes): what the TFLite models' preprocessing.json
+      describes.
+    `custom_config` is the Trainer's, passed to those functions as is.
     """
 
     SPEC_CLASS = ModelOptimizerSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
-    def __init__(
-        self,
-        model: channel.BaseChannel,
-        transformed_examples: channel.BaseChannel,
-        transform_graph: channel.BaseChannel,
-        module_config: str,
-        optimization: str,
-        schema: channel.BaseChannel | None = None,
-        code_fingerprint: str | None = None,
-    ):
+    def __init__(self, model: channel.BaseChannel, transformed_examples: channel.BaseChannel,
+                 transform_graph: channel.BaseChannel, settings: OptimizationSettings,
+                 module: str, custom_config: dict[str, Any],
+                 schema: channel.BaseChannel | None = None):
+        module_file = module if module.endswith(".py") else None
+        module_path = None if module_file else module
         super().__init__(
             spec=ModelOptimizerSpec(
                 model=model,
                 transformed_examples=transformed_examples,
                 transform_graph=transform_graph,
                 schema=schema,
-                module_config=module_config,
-                optimization=optimization,
-                code_fingerprint=code_fingerprint,
+                settings=encode(settings),
+                custom_config=encode(custom_config),
+                **user_code.module_properties(module_path, module_file),
+                # TFX fingerprints neither an executor's code nor a module given by path.
+                code_fingerprint=user_code.user_code_fingerprint(__file__, module_path,
+                                                                 module_file),
                 pruned_model=channel.Channel(type=standard_artifacts.Model),
                 optimized_models=channel.Channel(type=OptimizedModels),
             )

@@ -8,15 +8,14 @@ import os
 import tarfile
 
 import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Keras 2 (tf-keras): before TF is imported
-
-import tensorflow as tf  # noqa: E402
-import tensorflow_transform as tft  # noqa: E402
-
-from pipeline.modules.features import LABEL_KEY  # noqa: E402
+from components.shared.model_contract import LABEL_KEY
 
 _SHUFFLE_BUFFER = 10_000
+# Enough batches for stable label frequencies without a pass over a large training set.
+_LABEL_BATCHES = 100
 
 
 def split_files(artifact_uri: str, split: str) -> list[str]:
@@ -42,6 +41,19 @@ def transformed_dataset(files: list[str], output: tft.TFTransformOutput, input_n
         return {name: parsed[name] for name in input_names}, parsed[LABEL_KEY]
 
     return dataset.batch(batch_size).map(parse)
+
+
+def balanced_class_weights(dataset: tf.data.Dataset, task: str) -> dict[int, float] | None:
+    """n / (classes * count) per class over the first batches of (features, label) `dataset`,
+    so that every class weighs as much in the loss (absent classes get 1); None for
+    regression."""
+    if task == "regression":
+        return None
+    labels = np.concatenate([y.numpy().ravel().astype(np.int64)
+                             for _, y in dataset.take(_LABEL_BATCHES)])
+    counts = np.bincount(labels[labels >= 0], minlength=2)
+    total, classes = float(counts.sum()), len(counts)
+    return {i: (total / (classes * float(c)) if c > 0 else 1.0) for i, c in enumerate(counts)}
 
 
 def representative_sample(files: list[str], output: tft.TFTransformOutput,

@@ -1,4 +1,4 @@
-"""ModelOptimizer executor on small real artifacts (tests/tiny_pipeline.py): Transform in Beam,
+"""ModelOptimizer executor on small real artifacts (tests/fixtures/tiny.py): Transform in Beam,
 the real Trainer run_fn, then pruning and int8 conversion as the pipeline runs them."""
 
 from __future__ import annotations
@@ -7,23 +7,22 @@ import gzip
 import json
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tensorflow_transform as tft  # noqa: E402
-
-from components.model_optimizer import device_client, tflite  # noqa: E402
-from components.model_optimizer.executor import read_result  # noqa: E402
-from components.model_optimizer.preprocessing_spec import PREPROCESSING_FILE  # noqa: E402
-from pipeline.modules.trainer import serving_raw_spec  # noqa: E402
-from tests.tiny_pipeline import OPTIMIZATION, raw_example  # noqa: E402
+from components.model_optimizer import device_client, tflite
+from components.model_optimizer.preprocessing_spec import PREPROCESSING_FILE
+from components.shared.artifacts import OptimizedModels, read_json
+from components.shared.tflite_model import TFLiteModel
+from pipeline.modules.trainer import serving_raw_spec
+from tests.fixtures.tiny import OPTIMIZATION, raw_example
 
 
 @pytest.fixture(scope="module")
 def result(tiny_optimized):
-    made = read_result(tiny_optimized.optimized_models)
+    made = read_json(tiny_optimized.optimized_models, OptimizedModels.FILE)
     return {"dense": made["dense"], **{v["name"]: v for v in made["variants"]}}
 
 
@@ -50,7 +49,7 @@ def test_pruned_sparsity_is_measured_from_the_stored_weights(tiny_optimized, res
     assert measured == pytest.approx(result["pruned"]["sparsity"], abs=1e-9)
     # Every layer is pruned to the target (up to rounding of each tensor's size).
     for name, weights in pruned.items():
-        assert abs((weights == 0).mean() - OPTIMIZATION["target_sparsity"]) < 0.5 / weights.size \
+        assert abs((weights == 0).mean() - OPTIMIZATION.target_sparsity) < 0.5 / weights.size \
             + 1e-9, name
     assert _zero_fraction(dense) < 0.01
     assert result["dense"]["sparsity"] == pytest.approx(_zero_fraction(dense), abs=1e-9)
@@ -148,11 +147,11 @@ def test_optimization_json_records_sizes_as_measured(tiny_optimized, result):
                   for f in fs)
     assert result["pruned"]["size_bytes"] == on_disk
     assert 0 < result["pruned"]["gzip_bytes"] < on_disk
-    assert result["pruned"]["finetune"]["steps"] == OPTIMIZATION["finetune_steps"]
+    assert result["pruned"]["finetune"]["steps"] == OPTIMIZATION.finetune_steps
     with open(os.path.join(path, PREPROCESSING_FILE)) as handle:
         shipped = json.load(handle)
     # One entry per input of the .tflite model, each with the constants its rule needs.
-    lite = tflite.TFLiteModel(open(os.path.join(path, tflite.MODEL_FILE), "rb").read())
+    lite = TFLiteModel(open(os.path.join(path, tflite.MODEL_FILE), "rb").read())
     assert {e["name"] for e in shipped["inputs"]} == set(lite.inputs)
     kinds = {e["name"]: e["kind"] for e in shipped["inputs"]}
     assert kinds == {"fare_xf": "numeric", "miles_xf": "numeric", "miles_bucket_xf": "bucket",

@@ -19,24 +19,11 @@ than recomputed from data, so the file states what the graph does, whatever anal
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Keras 2 (tf-keras): before TF is imported
-
-import tensorflow as tf  # noqa: E402
-import tensorflow_transform as tft  # noqa: E402
-
-from pipeline.modules.features import (  # noqa: E402
-    MISSING_CATEGORY,
-    bucket_name,
-    feature_columns,
-    transformed_features,
-    transformed_name,
-)
-from pipeline.modules.trainer import serving_raw_spec  # noqa: E402
+import tensorflow as tf
+import tensorflow_transform as tft
 
 PREPROCESSING_FILE = "preprocessing.json"
 FORMAT = "tabular-tfx-preprocessing/1"
@@ -44,8 +31,8 @@ RULES = {
     "numeric": "z = (x - mean) / std, where x is the raw value as float32, or `fill` when the "
                "value is missing or NaN",
     "bucket": "id = number of `boundaries` <= x (x as for numeric, after the fill)",
-    "categorical": "text = the raw value as text (integers in decimal), '" + MISSING_CATEGORY
-                   + "' when missing or empty; id = its line in `vocabulary` (0-based), else "
+    "categorical": "text = the raw value as text (integers in decimal), `missing` when missing "
+                   "or empty; id = its line in `vocabulary` (0-based), else "
                    "len(vocabulary) + Fingerprint64(text) % oov_buckets (FarmHash "
                    "Fingerprint64 of the UTF-8 text, as tf.strings.to_hash_bucket_fast and "
                    "pyfarmhash compute it)",
@@ -57,11 +44,13 @@ _INT_RANGE = 2**31
 class _Probe:
     """Runs the Transform graph on a batch of raw rows given column by column."""
 
-    def __init__(self, custom_config: dict[str, Any], output: tft.TFTransformOutput):
-        self.spec = serving_raw_spec(custom_config, output.raw_feature_spec(), with_label=False)
+    def __init__(self, sources: set[str], output: tft.TFTransformOutput):
+        # The raw columns the model inputs come from, parsed as Transform parsed them.
+        self.spec = {name: spec for name, spec in output.raw_feature_spec().items()
+                     if name in sources}
         layer = output.transform_features_layer()
-        # Traced once: the bisection below calls it about 35 times, and eagerly each call cost
-        # about 0.2 s of op dispatch through the whole Transform graph.
+        # Traced once: the bisection below calls it about 35 times, and eagerly each call
+        # dispatches every op of the whole Transform graph again.
         self.transform = tf.function(
             lambda serialized: layer(tf.io.parse_example(serialized, self.spec)),
             input_signature=[tf.TensorSpec([None], tf.string)])
@@ -104,12 +93,16 @@ def _raw(value: float, is_float: bool) -> float | int:
     return float(np.float32(value)) if is_float else int(round(value))
 
 
-def _z_constants(probe: _Probe, columns: list[str]) -> dict[str, dict[str, float | None]]:
-    """mean, std and fill of each numeric column, from its z-scores at probe values."""
+def _z_constants(probe: _Probe, outputs: dict[str, str]) -> dict[str, dict[str, float | None]]:
+    """mean, std and fill of each numeric column ({raw column: its z-score output}), from its
+    z-scores at probe values."""
+    columns = list(outputs)
+    if not columns:
+        return {}
     coarse = probe({c: [_raw(0, probe.is_float(c)), _raw(1, probe.is_float(c))] for c in columns})
     lows, highs = {}, {}
     for column in columns:
-        z0, z1 = coarse[transformed_name(column)].astype(np.float64)
+        z0, z1 = coarse[outputs[column]].astype(np.float64)
         std = 1.0 / (z1 - z0)
         mean = -z0 * std
         # Again near the mean, where the float32 z-scores (about 0 and 1) lose no precision.
@@ -120,7 +113,7 @@ def _z_constants(probe: _Probe, columns: list[str]) -> dict[str, dict[str, float
                   for c in columns})
     result = {}
     for column in columns:
-        za, zb, z_missing = fine[transformed_name(column)].astype(np.float64)
+        za, zb, z_missing = fine[outputs[column]].astype(np.float64)
         std = (highs[column] - lows[column]) / (zb - za)
         mean = lows[column] - za * std
         can_be_missing = probe.is_float(column) or probe.optional(column)
@@ -140,15 +133,20 @@ def _from_ordered(ordered: np.ndarray) -> np.ndarray:
     return bits.view(np.float32)
 
 
-def _boundaries(probe: _Probe, columns: list[str]) -> dict[str, list[float | int]]:
-    """The smallest raw value reaching each bucket id, per bucketized column, by bisection."""
+def _boundaries(probe: _Probe, outputs: dict[str, str]) -> dict[str, list[float | int]]:
+    """The smallest raw value reaching each bucket id, per bucketized column ({raw column: its
+    bucket id output}), by bisection."""
+    columns = list(outputs)
+    if not columns:
+        return {}
+
     def bucket_ids(points: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         values = {}
         for column, ordered in points.items():
             raw = _from_ordered(ordered) if probe.is_float(column) else ordered
             values[column] = [_raw(v, probe.is_float(column)) for v in raw]
         out = probe(values)
-        return {c: out[bucket_name(c)].astype(np.int64) for c in points}
+        return {c: out[outputs[c]].astype(np.int64) for c in points}
 
     limit = {c: (_to_ordered(np.array([-_FLOAT32_MAX, _FLOAT32_MAX]))
                  if probe.is_float(c) else np.array([-_INT_RANGE, _INT_RANGE])) for c in columns}
@@ -175,31 +173,37 @@ def _boundaries(probe: _Probe, columns: list[str]) -> dict[str, list[float | int
     return result
 
 
-def describe(custom_config: dict[str, Any], output: tft.TFTransformOutput) -> dict[str, Any]:
-    """The content of preprocessing.json: one entry per model input, in the model's order."""
-    probe = _Probe(custom_config, output)
-    columns = feature_columns(custom_config)
-    constants = _z_constants(probe, columns.numeric)
-    boundaries = _boundaries(probe, list(columns.bucketize))
-    oov = int(custom_config["transform"]["oov_buckets"])
-    inputs = []
-    for feature in transformed_features(custom_config):
-        raw_type = probe.spec[feature.source].dtype.name
-        entry: dict[str, Any] = {"name": feature.name, "source": feature.source,
-                                 "raw_type": raw_type,
-                                 "dtype": "float32" if feature.kind == "float" else "int64"}
-        if feature.vocabulary is not None:
-            path = output.vocabulary_file_by_name(feature.vocabulary)
+def describe(inputs: list[dict[str, Any]], output: tft.TFTransformOutput) -> dict[str, Any]:
+    """The content of preprocessing.json: one entry per model input, in the model's order.
+
+    `inputs`: the user module's description of each model input (`name`, `source`, `kind`:
+    numeric, bucket or categorical, and for a categorical `vocabulary`, `oov_buckets`,
+    `missing`); the numbers are measured here, from the Transform graph.
+    """
+    probe = _Probe({entry["source"] for entry in inputs}, output)
+    by_kind = {kind: {e["source"]: e["name"] for e in inputs if e["kind"] == kind}
+               for kind in ("numeric", "bucket")}
+    constants = _z_constants(probe, by_kind["numeric"])
+    boundaries = _boundaries(probe, by_kind["bucket"])
+    described = []
+    for entry in inputs:
+        source = entry["source"]
+        item: dict[str, Any] = {"name": entry["name"], "source": source,
+                                "raw_type": probe.spec[source].dtype.name,
+                                "dtype": "float32" if entry["kind"] == "numeric" else "int64",
+                                "kind": entry["kind"]}
+        if entry["kind"] == "categorical":
+            path = output.vocabulary_file_by_name(entry["vocabulary"])
             with tf.io.gfile.GFile(path, "rb") as handle:
                 vocabulary = [line.rstrip(b"\n").decode("utf-8") for line in handle]
-            entry.update(kind="categorical", vocabulary=vocabulary, oov_buckets=oov,
-                         missing=MISSING_CATEGORY)
-        elif feature.name == bucket_name(feature.source):
-            entry.update(kind="bucket", fill=constants[feature.source]["fill"],
-                         boundaries=boundaries[feature.source])
+            item.update(vocabulary=vocabulary, oov_buckets=int(entry["oov_buckets"]),
+                        missing=entry["missing"])
+        elif entry["kind"] == "bucket":
+            item.update(fill=(constants.get(source) or {}).get("fill"),
+                        boundaries=boundaries[source])
         else:
-            entry.update(kind="numeric", **constants[feature.source])
-        inputs.append(entry)
+            item.update(constants[source])
+        described.append(item)
     return {
         "format": FORMAT,
         "note": "The .tflite model takes transformed features, not raw rows: the tf.Transform "
@@ -207,5 +211,5 @@ def describe(custom_config: dict[str, Any], output: tft.TFTransformOutput) -> di
                 "TFLite runtime cannot initialise). Compute each input from a raw row with the "
                 "rules below; components/model_optimizer/device_client.py implements them.",
         "rules": RULES,
-        "inputs": inputs,
+        "inputs": described,
     }

@@ -4,21 +4,21 @@ weights are exact zeros.
 
 Every Dense kernel and Embedding table is pruned (TFMOT's defaults for those layers; biases are
 not). The sparsity reported is measured from the stripped weights, never assumed from the target.
+Fine-tuning uses the task's standard loss (binary or sparse categorical cross-entropy, mean
+squared error) and Adam.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
+import tensorflow as tf
+import tensorflow_model_optimization as tfmot
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Keras 2 (tf-keras): before TF is imported
-
-import tensorflow as tf  # noqa: E402
-import tensorflow_model_optimization as tfmot  # noqa: E402
-
-from pipeline.modules.model import compile_model  # noqa: E402
+_LOSSES = {"binary": tf.keras.losses.BinaryCrossentropy,
+           "multiclass": tf.keras.losses.SparseCategoricalCrossentropy,
+           "regression": tf.keras.losses.MeanSquaredError}
 
 
 @dataclass(frozen=True)
@@ -37,15 +37,12 @@ class Schedule:
             end_step=self.end_step, frequency=self.frequency)
 
 
-def copy_weights(source: tf.keras.Model, target: tf.keras.Model) -> None:
-    """Copies every weight by name; fails loudly if the two architectures differ at all."""
-    by_name = {w.name: w for w in source.weights}
-    names = [w.name for w in target.weights]
-    if sorted(by_name) != sorted(names):
-        missing = sorted(set(names) ^ set(by_name))[:5]
-        raise ValueError(f"the rebuilt model's weights differ from the trained model's: {missing}")
-    for weight in target.weights:
-        weight.assign(by_name[weight.name])
+def fresh_copy(model: tf.keras.Model) -> tf.keras.Model:
+    """The same architecture with the same weights, in new layers: pruning wraps the layers of
+    the model it is given and trains them, and the dense model must stay as it was."""
+    copy = tf.keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def prune(model: tf.keras.Model, train: tf.data.Dataset, schedule: Schedule, kind: str,
@@ -56,11 +53,12 @@ def prune(model: tf.keras.Model, train: tf.data.Dataset, schedule: Schedule, kin
 
     The loop is Keras' fit reduced to what is needed (loss with class weights and the model's
     regularization, Adam, the pruning step callback), traced without autograph: Keras' fit
-    spends 20 s converting the pruning wrappers' Python on this small model; this takes 5 s.
+    spends most of its time converting the pruning wrappers' Python (docs/performance.md).
     """
     wrapped = tfmot.sparsity.keras.prune_low_magnitude(
         model, pruning_schedule=schedule.pruning_schedule())
-    compile_model(wrapped, kind, learning_rate)
+    wrapped.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
+                    loss=_LOSSES[kind]())
     weights = None
     if class_weight:
         weights = tf.constant([class_weight.get(i, 1.0) for i in range(max(class_weight) + 1)],
@@ -80,7 +78,7 @@ def prune(model: tf.keras.Model, train: tf.data.Dataset, schedule: Schedule, kin
         return loss
 
     # Adam's slots exist before the first step, so that step is traced once, not twice (a
-    # tf.function that creates variables is traced again without them): about 2 s.
+    # tf.function that creates variables is traced again without them).
     wrapped.optimizer.build(wrapped.trainable_variables)
     step_callback = tfmot.sparsity.keras.UpdatePruningStep()
     step_callback.set_model(wrapped)

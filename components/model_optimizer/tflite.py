@@ -10,18 +10,14 @@
 from __future__ import annotations
 
 import collections
-import os
 import tempfile
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Keras 2 (tf-keras): before TF is imported
-
-import tensorflow as tf  # noqa: E402
-
-from pipeline.modules.model import SAVE_OPTIONS  # noqa: E402
+from components.shared.model_contract import SAVE_OPTIONS
 
 MODEL_FILE = "model.tflite"
 MODES = {"tflite_dynamic": "dynamic", "tflite_int8": "int8"}
@@ -42,8 +38,8 @@ def convert(model: tf.keras.Model, mode: str,
 def _saved_model(model: tf.keras.Model, folder: str) -> str:
     """`model` as a SavedModel with one signature: its inputs by name -> its output by name.
 
-    What `from_keras_model` converts too, without the per-layer Keras traces it saves first
-    (3.8 s -> 0.7 s a conversion here; the same signature, ops and outputs).
+    What `from_keras_model` converts too, without the per-layer Keras traces it saves first (the
+    same signature, ops and outputs, in a fraction of the time: docs/performance.md).
     """
     specs = {name: tf.TensorSpec(tensor.shape, tensor.dtype, name=name)
              for name, tensor in zip(model.input_names, model.inputs, strict=True)}
@@ -117,29 +113,3 @@ def weight_summary(tflite: bytes) -> dict[str, Any]:
             weights[reader].add(tensor["dtype"])
     return {"bytes_by_dtype": dict(by_dtype), "weights_bytes": sum(by_dtype.values()),
             "dtypes_by_op_input": {k: sorted(v) for k, v in sorted(weights.items())}}
-
-
-class TFLiteModel:
-    """A .tflite model called by input name, any batch size."""
-
-    def __init__(self, content: bytes, num_threads: int | None = None):
-        self.interpreter = tf.lite.Interpreter(model_content=content, num_threads=num_threads)
-        self.runner = self.interpreter.get_signature_runner()
-        self.inputs = {name: detail["dtype"]
-                       for name, detail in self.runner.get_input_details().items()}
-        [self.output] = list(self.runner.get_output_details())
-
-    def __call__(self, features: dict[str, np.ndarray]) -> np.ndarray:
-        feed = {name: np.asarray(features[name]).astype(dtype).reshape(-1, 1)
-                for name, dtype in self.inputs.items()}
-        return self.runner(**feed)[self.output]
-
-    def call_runner(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """The signature runner on inputs already of the right dtype and shape (for timing)."""
-        return self.runner(**feed)
-
-    def predict(self, features: dict[str, np.ndarray], batch_size: int = 512) -> np.ndarray:
-        rows = len(next(iter(features.values())))
-        parts = [self({k: v[i:i + batch_size] for k, v in features.items()})
-                 for i in range(0, rows, batch_size)]
-        return np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import channel, component_spec, standard_artifacts
 
-from components.data_drift.component import DataDriftReport
-from components.data_gate.component import DataValidationResult
+from components.data_drift.component import label_code_fingerprint
+from components.data_drift.params import LabelSpec
+from components.data_gate.params import GateRules
+from components.shared.artifacts import DataDriftReport, DataValidationResult
+from components.shared.params import encode
+from components.span_validation import executor as executor_lib
 from components.span_validation.executor import Executor
 
 __all__ = ["SpanValidation", "SpanValidationSpec"]
@@ -16,12 +18,12 @@ __all__ = ["SpanValidation", "SpanValidationSpec"]
 
 class SpanValidationSpec(component_spec.ComponentSpec):
     PARAMETERS = {
-        # As DataDrift's: JSON of the config's label, and the label's drift threshold.
-        "label": component_spec.ExecutionParameter(type=str),
-        "label_drift_threshold": component_spec.ExecutionParameter(type=float),
+        # As DataDrift's: the label and its drift threshold.
+        executor_lib.LABEL_KEY: component_spec.ExecutionParameter(type=str),
         # As DataGate's: anomaly kinds that are reported but do not halt, and the rules' hash.
-        "report_only": component_spec.ExecutionParameter(type=str, optional=True),
-        "validation_key": component_spec.ExecutionParameter(type=str, optional=True),
+        executor_lib.RULES_KEY: component_spec.ExecutionParameter(type=str),
+        executor_lib.CODE_FINGERPRINT_KEY: component_spec.ExecutionParameter(
+            type=str, optional=True),
     }
     INPUTS = {
         # One ExampleGen output per span, any order.
@@ -47,29 +49,27 @@ class SpanValidation(base_component.BaseComponent):
     spans at once.
 
     Run per span, those are three Beam pipelines of a few hundred rows each, whose fixed cost
-    (about 1 s each here) is nearly all of a backfill's time. This component computes every
-    span's statistics in one Beam job (TFDV, sliced by span and split), then validates the
-    spans oldest first, each against the curated schema and against the previous span for
-    drift, exactly as the per-span components do, and writes the same files and properties.
-    It stops at the first span that does not pass: the spans after it were not validated.
+    is nearly all of a backfill's time. This component computes every span's statistics in one
+    Beam job (TFDV, sliced by span and split), then validates the spans oldest first, each
+    against the curated schema and against the previous span for drift, exactly as the
+    per-span components do, and writes the same files and properties. It stops at the first
+    span that does not pass: the spans after it were not validated.
     """
 
     SPEC_CLASS = SpanValidationSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
-    def __init__(self, examples: channel.BaseChannel, schema: channel.BaseChannel, label: str,
-                 label_drift_threshold: float,
-                 baseline_examples: channel.BaseChannel | None = None,
-                 report_only: list[str] | None = None, validation_key: str = ""):
+    def __init__(self, examples: channel.BaseChannel, schema: channel.BaseChannel,
+                 label: LabelSpec, rules: GateRules | None = None,
+                 baseline_examples: channel.BaseChannel | None = None):
         super().__init__(
             spec=SpanValidationSpec(
                 examples=examples,
                 baseline_examples=baseline_examples,
                 schema=schema,
-                label=label,
-                label_drift_threshold=float(label_drift_threshold),
-                report_only=json.dumps(sorted(report_only or [])),
-                validation_key=validation_key,
+                label=encode(label),
+                rules=encode(rules or GateRules()),
+                code_fingerprint=label_code_fingerprint(__file__, label),
                 statistics=channel.Channel(type=standard_artifacts.ExampleStatistics),
                 anomalies=channel.Channel(type=standard_artifacts.ExampleAnomalies),
                 report=channel.Channel(type=DataDriftReport),

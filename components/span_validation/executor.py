@@ -13,7 +13,6 @@ pass is the last one validated.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -27,8 +26,9 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils, writer_utils
 
 from components.data_drift import compare
-from components.data_drift.executor import DecodeWithLabel, span_of
-from components.data_drift.report import NO_SPAN, write_report
+from components.data_drift.executor import DecodeWithLabel
+from components.data_drift.params import LabelSpec
+from components.data_drift.report import NO_SPAN, Compared, write_report
 from components.data_drift.sliced import (
     Stats,
     read_keyed_batches,
@@ -41,9 +41,15 @@ from components.data_gate.executor import (
     collect_rows,
     record_verdict,
 )
+from components.data_gate.params import GateRules
+from components.shared.artifacts import span_of
+from components.shared.params import decode
 
 BASELINE = "baseline"
 OUTPUT_KEYS = ("statistics", "anomalies", "report", "result")
+LABEL_KEY = "label"
+RULES_KEY = "rules"
+CODE_FINGERPRINT_KEY = "code_fingerprint"
 
 
 class _Decode(beam.DoFn):
@@ -68,14 +74,21 @@ class _Rules:
     schema_uri: str
     extended: Any  # the schema plus the label, as DataDrift compares
     label_feature: str
-    label_config: dict[str, Any]
-    threshold: float  # the label's drift threshold
-    report_only: frozenset[str]
-    validation_key: str
+    label: LabelSpec
+    gate: GateRules
 
 
 def _split_key(dataset: str, split: str) -> str:
     return f"{dataset}/{split}"
+
+
+def _split_folders(datasets: dict[str, types.Artifact]) -> dict[str, tuple[str, ...]]:
+    """{split folder: (the key of its batches,)}: "<dataset>/<split>"."""
+    folders = {}
+    for name, examples in datasets.items():
+        for split in artifact_utils.decode_split_names(examples.split_names):
+            folders[artifact_utils.get_split_uri([examples], split)] = (_split_key(name, split),)
+    return folders
 
 
 def _child(original: types.Artifact, span: int) -> types.Artifact:
@@ -99,28 +112,31 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         baseline = max(baselines, key=span_of) if baselines else None
         schema_uri = artifact_utils.get_single_uri(input_dict["schema"])
         schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema_uri))
-        label_config = json.loads(exec_properties["label"])
-        threshold = float(exec_properties["label_drift_threshold"])
-        extended, label_feature = compare.comparison_schema(schema, label_config, threshold)
-        rules = _Rules(schema, schema_uri, extended, label_feature, label_config, threshold,
-                       frozenset(json.loads(exec_properties.get("report_only") or "[]")),
-                       exec_properties.get("validation_key") or "")
-
+        label = decode(exec_properties[LABEL_KEY], LabelSpec)
+        extended, label_feature = compare.comparison_schema(schema, label)
+        rules = _Rules(schema, schema_uri, extended, label_feature, label,
+                       decode(exec_properties.get(RULES_KEY), GateRules, GateRules()))
         datasets = {str(i): examples for i, examples in enumerate(spans)}
         if baseline is not None:
             datasets[BASELINE] = baseline
-        folders = {}  # split folder -> key of its batches
-        for name, examples in datasets.items():
-            for split in artifact_utils.decode_split_names(examples.split_names):
-                folders[artifact_utils.get_split_uri([examples], split)] = (
-                    _split_key(name, split),)
-
         with tempfile.TemporaryDirectory(prefix="span_validation-") as scratch:
-            by_split, labelled = self._statistics(folders, scratch, rules)
+            by_split, labelled = self._statistics(_split_folders(datasets), scratch, rules)
+        outputs = self._validate_in_order(spans, (baseline, labelled.get(BASELINE)),
+                                          by_split, labelled, output_dict, rules)
+        if not outputs["result"]:
+            raise RuntimeError("SpanValidation validated no span: the first span has an empty "
+                               "split")
+        for key in OUTPUT_KEYS:
+            output_dict[key][:] = outputs[key]
 
+    def _validate_in_order(self, spans: list[types.Artifact],
+                           previous: tuple[types.Artifact | None, Stats | None],
+                           by_split: dict[str, Stats], labelled: dict[str, Stats],
+                           output_dict: dict[str, list[types.Artifact]], rules: _Rules
+                           ) -> dict[str, list[types.Artifact]]:
+        """Validates the spans oldest first, each against the one before it (the first against
+        `previous`), until one does not pass; the output artifacts of those validated."""
         outputs: dict[str, list[types.Artifact]] = {key: [] for key in OUTPUT_KEYS}
-        # Each span's drift baseline: the span before it (all passed), first the given one.
-        previous, previous_stats = baseline, labelled.get(BASELINE)
         for name, examples in ((str(i), e) for i, e in enumerate(spans)):
             splits = artifact_utils.decode_split_names(examples.split_names)
             if name not in labelled or any(_split_key(name, s) not in by_split for s in splits):
@@ -131,17 +147,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                          for key in OUTPUT_KEYS}
             passed = self._validate_span(
                 examples, artifacts, {s: by_split[_split_key(name, s)] for s in splits},
-                labelled[name], previous, previous_stats, rules)
+                labelled[name], previous[0], previous[1], rules)
             for key in OUTPUT_KEYS:
                 outputs[key].append(artifacts[key])
             if not passed:
                 break
-            previous, previous_stats = examples, labelled[name]
-        if not outputs["result"]:
-            raise RuntimeError("SpanValidation validated no span: the first span has an empty "
-                               "split")
-        for key in OUTPUT_KEYS:
-            output_dict[key][:] = outputs[key]
+            previous = (examples, labelled[name])
+        return outputs
 
     def _statistics(self, folders: dict[str, tuple[str, ...]], scratch: str, rules: _Rules
                     ) -> tuple[dict[str, Stats], dict[str, Stats]]:
@@ -161,7 +173,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 batches
                 | "BySpan" >> beam.MapTuple(lambda key, records: (key.split("/")[0], records))
                 | "DecodeWithLabel" >> beam.ParDo(DecodeWithLabel(
-                    rules.label_config, rules.schema.SerializeToString(), rules.label_feature,
+                    rules.label, rules.schema.SerializeToString(), rules.label_feature,
                     keyed=True)),
                 tfdv.StatsOptions(schema=rules.extended), paths["labelled"], "Labelled")
         return (read_sliced_statistics(paths["splits"]),
@@ -196,14 +208,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         compared = {"span": labelled}
         if previous is not None and previous_stats is not None:
             compared["previous_span"] = previous_stats
-        write_report(report, compared, rules.extended, rules.label_feature, rules.label_config,
-                     rules.threshold, span,
-                     span_of(previous) if "previous_span" in compared else NO_SPAN, [], 0)
+        write_report(report, compared, Compared(
+            rules.extended, rules.label_feature, rules.label, span,
+            span_of(previous) if "previous_span" in compared else NO_SPAN))
         report.set_int_custom_property("examples_id", examples.id or 0)
 
         rows = collect_rows(anomalies, report.uri, statistics.uri, rules.schema_uri,
-                            rules.report_only)
-        halting = record_verdict(artifacts["result"], rows, examples, rules.validation_key)
+                            frozenset(rules.gate.report_only))
+        halting = record_verdict(artifacts["result"], rows, examples, rules.gate.validation_key)
         logging.info("SpanValidation: span %d %s (%d anomalies, %d halting).", span,
                      "passed" if not halting else "FAILED", len(rows), len(halting))
         return not halting

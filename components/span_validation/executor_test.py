@@ -8,25 +8,26 @@ and compare.
 import json
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import pytest
+import tensorflow as tf
+from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
+from tfx.components.example_validator import executor as example_validator
+from tfx.components.statistics_gen import executor as statistics_gen
+from tfx.types import standard_artifacts
 
-import pytest  # noqa: E402
-from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2  # noqa: E402
-from tfx.components.example_validator import executor as example_validator  # noqa: E402
-from tfx.components.statistics_gen import executor as statistics_gen  # noqa: E402
-from tfx.types import standard_artifacts  # noqa: E402
-
-from components.data_drift.component import DataDriftReport  # noqa: E402
-from components.data_drift.executor_test import (  # noqa: E402
+from components.data_gate import GateRules
+from components.shared.artifacts import DataDriftReport, DataValidationResult
+from components.shared.params import encode
+from components.span_validation.executor import OUTPUT_KEYS, Executor
+from tests.fixtures.trips import (
     LABEL,
-    _examples,
-    _rows,
-    _run,
-    _schema,
-    _split,
+    example,
+    examples_artifact,
+    run_data_drift,
+    schema_artifact,
+    train_eval,
+    trips,
 )
-from components.data_gate.component import DataValidationResult  # noqa: E402
-from components.span_validation.executor import OUTPUT_KEYS, Executor  # noqa: E402
 
 OUTPUT_TYPES = {"statistics": standard_artifacts.ExampleStatistics,
                 "anomalies": standard_artifacts.ExampleAnomalies,
@@ -39,12 +40,12 @@ def _validate(tmp_path, spans, baseline=None, report_only=()):
     for key, kind in OUTPUT_TYPES.items():
         outputs[key] = [kind()]
         outputs[key][0].uri = str(tmp_path / "out" / key)
-    inputs = {"examples": spans, "schema": [_schema(tmp_path)]}
+    inputs = {"examples": spans, "schema": [schema_artifact(tmp_path)]}
     if baseline is not None:
         inputs["baseline_examples"] = [baseline]
     Executor().Do(inputs, outputs, {
-        "label": json.dumps(LABEL), "label_drift_threshold": 0.18,
-        "report_only": json.dumps(list(report_only)), "validation_key": "k1"})
+        "label": encode(LABEL),
+        "rules": encode(GateRules(report_only=tuple(report_only), validation_key="k1"))})
     return outputs
 
 
@@ -65,8 +66,8 @@ def four_spans(tmp_path):
     """Span 1 (validated before: the baseline), then 2 and 4 steady and 3 whose label moves
     from 50/50 to 70/30."""
     shares = {1: 0.5, 2: 0.5, 3: 0.7, 4: 0.7}
-    return {span: _examples(tmp_path, f"span{span}", span,
-                            _split(_rows(400, share, seed=span)))
+    return {span: examples_artifact(tmp_path, f"span{span}", span,
+                            train_eval(trips(400, share, seed=span)))
             for span, share in shares.items()}
 
 
@@ -134,7 +135,7 @@ def test_each_span_gets_what_the_per_span_components_write(tmp_path, four_spans)
             anomalies_pb2.Anomalies).anomaly_info
 
     # DataDrift on the same span and baseline: the same drift measurements.
-    _, theirs = _run(tmp_path / "drift", four_spans[2], baseline=four_spans[1])
+    _, theirs = run_data_drift(tmp_path / "drift", four_spans[2], baseline=four_spans[1])
     with open(os.path.join(report.uri, "drift.json")) as handle:
         ours = json.load(handle)
     assert {r["feature"]: r["value"] for r in ours["drift"]} == pytest.approx(
@@ -143,14 +144,10 @@ def test_each_span_gets_what_the_per_span_components_write(tmp_path, four_spans)
 
 
 def test_a_new_column_halts_unless_it_is_report_only(tmp_path, four_spans):
-    import tensorflow as tf
-
-    from components.data_drift.executor_test import _example
-
-    extra = tf.train.Example.FromString(_example(10.0, 1.0, "Cash"))
+    extra = tf.train.Example.FromString(example(10.0, 1.0, "Cash"))
     extra.features.feature["surge"].float_list.value.append(1.5)
-    rows = _rows(200, 0.5, seed=7) + [extra.SerializeToString()]
-    span = _examples(tmp_path, "span5", 5, _split(rows))
+    rows = trips(200, 0.5, seed=7) + [extra.SerializeToString()]
+    span = examples_artifact(tmp_path, "span5", 5, train_eval(rows))
 
     [halted] = _validate(tmp_path / "halt", [span])["result"]
     assert halted.get_int_custom_property("passed") == 0

@@ -12,14 +12,10 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
+from components.shared.artifacts import span_of
+
 # ExampleGen's custom properties that say how to read the files: carried over unchanged.
 FORMAT_PROPERTIES = ("file_format", "payload_format")
-
-
-def span_of(artifact: types.Artifact) -> int:
-    if artifact.has_custom_property("span"):
-        return int(artifact.get_int_custom_property("span"))
-    return 0
 
 
 class Executor(base_executor.BaseExecutor):

@@ -3,13 +3,11 @@
 import json
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import pytest
+import tensorflow as tf
+from tfx.types import artifact_utils, standard_artifacts
 
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from tfx.types import artifact_utils, standard_artifacts  # noqa: E402
-
-from components.span_window.executor import Executor  # noqa: E402
+from components.span_window.executor import Executor
 
 
 def _examples(tmp_path, span: int, counts: dict[str, int], artifact_id: int):

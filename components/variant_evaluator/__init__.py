@@ -1,9 +1,10 @@
-"""VariantEvaluator: judges optimized variants against the dense model per slice; latency."""
+"""VariantEvaluator: judges optimized variants against the dense model per slice; latency.
 
-from components.variant_evaluator.component import (
-    ModelVariants,
-    VariantEvaluator,
-    VariantEvaluatorSpec,
-)
+Imports `components.shared`.
+"""
 
-__all__ = ["ModelVariants", "VariantEvaluator", "VariantEvaluatorSpec"]
+from components.variant_evaluator.component import VariantEvaluator, VariantEvaluatorSpec
+from components.variant_evaluator.judgement import MetricRule
+from components.variant_evaluator.params import VariantJudgement
+
+__all__ = ["MetricRule", "VariantEvaluator", "VariantEvaluatorSpec", "VariantJudgement"]

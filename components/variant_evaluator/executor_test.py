@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import numpy as np
+import pytest
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from tests.tiny_pipeline import SLICES, raw_example, run_variant_evaluator  # noqa: E402
+from tests.fixtures.tiny import SLICES, raw_example, run_variant_evaluator
 
 
 def _read(uri: str) -> dict:

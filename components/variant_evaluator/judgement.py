@@ -23,6 +23,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.shared.tfma_metrics import slice_name
+
 # Metrics that need both classes in a slice (ranking metrics: undefined with one class).
 NEED_BOTH_CLASSES = {"auc", "auc_pr"}
 _EPSILON = 1e-9  # float noise: a loss exactly at the tolerance passes
@@ -33,6 +35,7 @@ class MetricRule:
     name: str                 # the config's name: auc, accuracy, mse, ...
     tolerance: float          # largest allowed loss against the dense model
     higher_is_better: bool
+    tfma_key: str = ""        # its key in TFMA's results (the pruned model's evaluation)
 
 
 @dataclass
@@ -52,10 +55,6 @@ class Verdict:
     failures: list[dict[str, Any]] = field(default_factory=list)
     judged_slices: int = 0
     small_slices: int = 0
-
-
-def slice_name(key: dict[str, Any]) -> str:
-    return " x ".join(f"{k}={v}" for k, v in key.items()) or "overall"
 
 
 def _sort_key(row: SliceComparison) -> tuple:

@@ -1,5 +1,21 @@
-"""VersionedPusher: pushes blessed models as integer versions with a manifest."""
+"""VersionedPusher: a blessed model as the next integer version, with its manifest.
 
-from components.versioned_pusher.component import VersionedPusher, VersionedPusherSpec
+The component loads on first use (`from components.versioned_pusher import VersionedPusher`),
+so `versions.py`, which readers of the serving folder import, costs no TensorFlow. Imports
+`components.shared`.
+"""
 
-__all__ = ["VersionedPusher", "VersionedPusherSpec"]
+import importlib
+
+from components.versioned_pusher.params import Provenance, PushDestination, PushEvidence
+
+_LAZY = {"VersionedPusher": "component", "VersionedPusherSpec": "component"}
+
+__all__ = ["Provenance", "PushDestination", "PushEvidence", "VersionedPusher",
+           "VersionedPusherSpec"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module '{__name__}' has no attribute '{name}'")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import channel, component_spec, standard_artifacts
 
-from components.variant_evaluator.component import ModelVariants
+from components.shared.artifacts import ModelVariants
+from components.shared.params import component_fingerprint, encode
 from components.versioned_pusher import executor as executor_lib
 from components.versioned_pusher.executor import Executor
+from components.versioned_pusher.params import Provenance, PushDestination, PushEvidence
 
 __all__ = ["VersionedPusher", "VersionedPusherSpec"]
 
@@ -16,15 +18,12 @@ _Param = component_spec.ExecutionParameter
 
 
 class VersionedPusherSpec(component_spec.ComponentSpec):
-    """Channels and parameters; the JSON parameters are strings so they stay cache-key friendly."""
+    """Channels, and the parameter objects as JSON text (see components/shared/params.py)."""
 
     PARAMETERS = {
-        executor_lib.SERVING_DIR_KEY: _Param(type=str),
-        executor_lib.MODEL_NAME_KEY: _Param(type=str),
-        executor_lib.DATA_FILES_KEY: _Param(type=str, optional=True),
-        executor_lib.SPANS_KEY: _Param(type=str, optional=True),
-        executor_lib.HYPERPARAMETERS_KEY: _Param(type=str, optional=True),
-        executor_lib.CODE_REVISION_KEY: _Param(type=str, optional=True),
+        executor_lib.DESTINATION_KEY: _Param(type=str),
+        executor_lib.PROVENANCE_KEY: _Param(type=str, optional=True),
+        executor_lib.CODE_FINGERPRINT_KEY: _Param(type=str, optional=True),
     }
     INPUTS = {
         executor_lib.MODEL_KEY: _Channel(type=standard_artifacts.Model),
@@ -58,39 +57,25 @@ class VersionedPusher(base_component.BaseComponent):
     SPEC_CLASS = VersionedPusherSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
-    def __init__(
-        self,
-        model: channel.BaseChannel,
-        model_blessing: channel.BaseChannel,
-        serving_dir: str,
-        model_name: str,
-        model_evaluation: channel.BaseChannel | None = None,
-        baseline_model: channel.BaseChannel | None = None,
-        schema: channel.BaseChannel | None = None,
-        examples: channel.BaseChannel | None = None,
-        data_files: str | None = None,
-        hyperparameters: str | None = None,
-        code_revision: str | None = None,
-        variants: channel.BaseChannel | None = None,
-        spans: str | None = None,
-    ):
-        """`data_files`, `hyperparameters`, `code_revision` and `spans` are JSON texts, copied
-        as-is. `examples` may hold several artifacts (the spans of a window)."""
+    def __init__(self, model: channel.BaseChannel, model_blessing: channel.BaseChannel,
+                 destination: PushDestination, evidence: PushEvidence | None = None,
+                 provenance: Provenance | None = None,
+                 variants: channel.BaseChannel | None = None):
+        """`evidence`: the channels the manifest links to; `provenance`: values it records as
+        given; `examples` in `evidence` may hold several artifacts (the spans of a window)."""
+        evidence = evidence or PushEvidence()
         super().__init__(
             spec=VersionedPusherSpec(
                 model=model,
                 model_blessing=model_blessing,
-                model_evaluation=model_evaluation,
-                baseline_model=baseline_model,
-                schema=schema,
-                examples=examples,
+                model_evaluation=evidence.model_evaluation,
+                baseline_model=evidence.baseline_model,
+                schema=evidence.schema,
+                examples=evidence.examples,
                 variants=variants,
-                serving_dir=serving_dir,
-                model_name=model_name,
-                data_files=data_files,
-                hyperparameters=hyperparameters,
-                code_revision=code_revision,
-                spans=spans,
+                destination=encode(destination),
+                provenance=encode(provenance or Provenance()),
+                code_fingerprint=component_fingerprint(__file__),
                 pushed_model=channel.Channel(type=standard_artifacts.PushedModel),
             )
         )

@@ -7,22 +7,24 @@ import logging
 import math
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import pytest
+import tensorflow as tf
+import tensorflow_model_analysis as tfma
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tensorflow_model_analysis.proto import metrics_for_slice_pb2
+from tfx.dsl.components.base import base_executor
+from tfx.dsl.io import fileio
+from tfx.proto.orchestration import pipeline_pb2
+from tfx.types import standard_artifacts
+from tfx.utils import io_utils
 
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tensorflow_model_analysis as tfma  # noqa: E402
-from tensorflow_metadata.proto.v0 import schema_pb2  # noqa: E402
-from tensorflow_model_analysis.proto import metrics_for_slice_pb2  # noqa: E402
-from tfx.dsl.components.base import base_executor  # noqa: E402
-from tfx.dsl.io import fileio  # noqa: E402
-from tfx.proto.orchestration import pipeline_pb2  # noqa: E402
-from tfx.types import standard_artifacts  # noqa: E402
-from tfx.utils import io_utils  # noqa: E402
-
-from components.versioned_pusher import executor as executor_lib  # noqa: E402
-from components.versioned_pusher.executor import Executor  # noqa: E402
-from components.versioned_pusher.manifest import metrics_from_tfma, to_json  # noqa: E402
+from components.shared.files import to_json
+from components.shared.params import encode
+from components.shared.tfma_metrics import metrics_of_records
+from components.versioned_pusher import Provenance, PushDestination
+from components.versioned_pusher import executor as executor_lib
+from components.versioned_pusher.executor import Executor
+from components.versioned_pusher.manifest import metrics_section
 
 MODEL_NAME = "tipper"
 DATA_FILES = [{"path": "/data/trips.csv", "sha256": "ab" * 32, "bytes": 1234}]
@@ -128,14 +130,14 @@ def _push(tmp_path, model, blessed=1, *, baseline=None, evaluation=None, full=Tr
     pushed = standard_artifacts.PushedModel()
     pushed.uri = str(tmp_path / f"pushed-{model.id}")
     inputs = {"model": [model], "model_blessing": [_blessing(tmp_path, blessed)]}
-    properties = {"serving_dir": str(tmp_path / "serving"), "model_name": MODEL_NAME}
+    properties = {"destination": encode(PushDestination(str(tmp_path / "serving"), MODEL_NAME))}
     if full:
         inputs.update(schema=[_schema(tmp_path)], examples=[_examples()],
                       baseline_model=[baseline] if baseline else [],
                       model_evaluation=[evaluation] if evaluation else [])
-        properties.update(data_files=json.dumps(DATA_FILES),
-                          hyperparameters=json.dumps(HYPERPARAMETERS),
-                          code_revision=json.dumps(CODE_REVISION))
+        properties["provenance"] = encode(Provenance(
+            data_files=tuple(DATA_FILES), hyperparameters=HYPERPARAMETERS,
+            code_revision=CODE_REVISION))
     Executor(context).Do(inputs, {"pushed_model": [pushed]}, properties)
     return pushed
 
@@ -244,7 +246,7 @@ def test_not_blessed_pushes_nothing_and_logs_the_failed_thresholds(tmp_path, eva
     failures = [r.getMessage() for r in caplog.records if "failed: auc" in r.getMessage()]
     assert len(failures) == 2
     assert any("colour" in line and "red" in line for line in failures)
-    assert all("lower_bound" in line for line in failures)
+    assert all("(>= " in line for line in failures)  # the bound, in words
 
 
 def test_leftover_temp_dir_and_stray_files_do_not_disturb_numbering(tmp_path):
@@ -346,6 +348,6 @@ def test_manifest_metrics_keep_only_the_candidates_plain_values():
     cross_auc.key.name, cross_auc.key.model_name = "auc", "candidate"
     cross_auc.value.double_value.value = 0.3
 
-    metrics = metrics_from_tfma([overall, cross], ["baseline"])
+    metrics = metrics_section(metrics_of_records([overall, cross], ["baseline"]))
 
     assert metrics == {"overall": {"auc": 0.8, "example_count": 40.0}, "slices": []}

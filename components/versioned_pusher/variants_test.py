@@ -6,17 +6,17 @@ from __future__ import annotations
 import json
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import numpy as np
+import pytest
+import tensorflow as tf
+from tfx.types import standard_artifacts
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from tfx.types import standard_artifacts  # noqa: E402
-
-from components.model_optimizer.device_client import DeviceModel  # noqa: E402
-from components.variant_evaluator.component import ModelVariants  # noqa: E402
-from components.versioned_pusher.executor import Executor  # noqa: E402
-from tests.tiny_pipeline import artifact, raw_example, run_variant_evaluator  # noqa: E402
+from components.model_optimizer.device_client import DeviceModel
+from components.shared.artifacts import ModelVariants
+from components.shared.params import encode
+from components.versioned_pusher import PushDestination
+from components.versioned_pusher.executor import Executor
+from tests.fixtures.tiny import artifact, raw_example, run_variant_evaluator
 
 MODEL_NAME = "tiny"
 
@@ -38,8 +38,8 @@ def _push(tmp_path, tiny, variants_uri: str | None, blessed: int = 1, model_id: 
               "model_blessing": [blessing]}
     if variants_uri:
         inputs["variants"] = [artifact(ModelVariants, variants_uri, 31)]
-    Executor().Do(inputs, {"pushed_model": [pushed]},
-                  {"serving_dir": str(tmp_path / "serving"), "model_name": MODEL_NAME})
+    Executor().Do(inputs, {"pushed_model": [pushed]}, {"destination": encode(
+        PushDestination(str(tmp_path / "serving"), MODEL_NAME))})
     return pushed
 
 

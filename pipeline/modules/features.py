@@ -1,8 +1,8 @@
 """Names and kinds of the transformed features, shared by Transform, Trainer and evaluation.
 
-Transform writes these features and the Trainer (and TFMA, through `LABEL_KEY`) reads them back.
-Keeping the naming and the feature list in one place is what keeps the two sides from drifting
-apart when the config changes.
+Transform writes these features and the Trainer reads them back (and TFMA the label, as
+`label_xf`: components/shared/model_contract.py). Keeping the naming and the feature list in one
+place is what keeps the two sides from drifting apart when the config changes.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-LABEL_KEY = "label_xf"
+from components.shared.model_contract import LABEL_KEY
+
 # Vocabulary file of a multiclass label: its size is the number of classes.
 LABEL_VOCABULARY = "label"
 # A missing categorical value is a category of its own: missingness often carries signal.

@@ -11,24 +11,15 @@ output, which is exactly a linear model on the one-hot ids without a one-hot lay
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
+import tensorflow as tf
+from tensorflow.python.autograph.core import config as _autograph_config
+
 from pipeline.modules.features import TransformedFeature, transformed_features
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Keras 2 (tf-keras): before TF is imported
-
-import tensorflow as tf  # noqa: E402
-from tensorflow.python.autograph.core import config as _autograph_config  # noqa: E402
-
 OUTPUT_LAYER = "output"
-# How the model is saved as a SavedModel, wherever it is: without the optimizer's slots, and
-# without per-layer traced call functions. Every layer here is a built-in one, so Keras rebuilds
-# the model from its config, and serving clients, TFMA (model_type tf_generic) and the TFLite
-# converter use explicit signatures. Measured on the default model: the serving export 4.3 s ->
-# 0.9 s, its loading 1.2 s -> 0.4 s, and half the size on disk.
-SAVE_OPTIONS = {"save_format": "tf", "include_optimizer": False, "save_traces": False}
 _MIN_PRIOR = 1e-6  # keeps log-odds finite when a class is absent from the sample
 
 
@@ -65,8 +56,9 @@ def leave_tf_keras_to_tracing() -> None:
 
     TF 2.16's AutoGraph exempts the `keras` package but not `tf_keras`, its Keras 2 under a new
     name, so the first `fit` (and every save) re-parsed and rewrote Keras's training, loss and
-    metric code: measured here, 13 of the Trainer's 28 s, with bit-identical results. Later
-    TensorFlow releases carry the same rule. Layers users subclass are still converted.
+    metric code: about half the Trainer's time (docs/performance.md), with bit-identical
+    results. Later TensorFlow releases carry the same rule. Layers users subclass are still
+    converted.
     """
     rule = _autograph_config.DoNotConvert("tf_keras")
     rules = _autograph_config.CONVERSION_RULES

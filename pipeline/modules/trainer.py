@@ -1,6 +1,7 @@
 """TFX Trainer module: `run_fn` trains the Keras model on transformed examples and exports it.
 
-The model artifact (the folder above `serving_model_dir`) holds:
+The model artifact (the folder above `serving_model_dir`) holds what the components that read a
+trained model expect (components/shared/model_contract.py):
 - `Format-Serving/`: the SavedModel that Evaluator and Pusher use, with two signatures:
   `serving_default` (raw tf.Example without the label -> {"outputs": prediction}) and
   `transform_features` (raw tf.Example with the label -> every transformed feature, including
@@ -17,28 +18,30 @@ import os
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx_bsl.public import tfxio
 
-from pipeline.modules.features import (
+from components.shared.model_contract import (
+    KERAS_MODEL_DIR,
     LABEL_KEY,
+    OUTPUT_KEY,
+    SAVE_OPTIONS,
+    SERVING_SIGNATURE,
+    SIGNATURE_INPUT,
+    TRANSFORM_SIGNATURE,
+)
+from pipeline.modules.features import (
     LABEL_VOCABULARY,
+    MISSING_CATEGORY,
+    bucket_name,
     cardinalities,
     transformed_features,
 )
+from pipeline.modules.model import LabelInfo, build_model
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Keras 2 (tf-keras): before TF is imported
-
-import tensorflow as tf  # noqa: E402
-import tensorflow_transform as tft  # noqa: E402
-from tfx_bsl.public import tfxio  # noqa: E402
-
-from pipeline.modules.model import SAVE_OPTIONS, LabelInfo, build_model  # noqa: E402
-
-KERAS_MODEL_DIR = "keras_model"
 LOGS_DIR = "logs"
 SUMMARY_FILE = "training_summary.json"
-SERVING_SIGNATURE = "serving_default"
-TRANSFORM_SIGNATURE = "transform_features"
-OUTPUT_KEY = "outputs"
 # Enough batches for stable label frequencies without a pass over a large training set.
 PRIOR_BATCHES = 100
 
@@ -207,7 +210,7 @@ def export_serving_model(model: tf.keras.Model, tf_transform_output: tft.TFTrans
     raw_spec = tf_transform_output.raw_feature_spec()
     serving_spec = serving_raw_spec(custom_config, raw_spec, with_label=False)
     transform_spec = serving_raw_spec(custom_config, raw_spec, with_label=True)
-    examples = tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")
+    examples = tf.TensorSpec(shape=[None], dtype=tf.string, name=SIGNATURE_INPUT)
 
     @tf.function(input_signature=[examples])
     def serve(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -223,3 +226,20 @@ def export_serving_model(model: tf.keras.Model, tf_transform_output: tft.TFTrans
         SERVING_SIGNATURE: serve.get_concrete_function(),
         TRANSFORM_SIGNATURE: transform_features.get_concrete_function(),
     })
+
+
+def describe_model_inputs(custom_config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each model input, in the model's order, as the ModelOptimizer documents it for the
+    TFLite models' preprocessing.json: its raw column, and whether it is a z-scored number, a
+    bucket id or a vocabulary id."""
+    oov = int(custom_config["transform"]["oov_buckets"])
+    described = []
+    for feature in transformed_features(custom_config):
+        kind = ("categorical" if feature.vocabulary is not None
+                else "bucket" if feature.name == bucket_name(feature.source) else "numeric")
+        entry = {"name": feature.name, "source": feature.source, "kind": kind}
+        if kind == "categorical":
+            entry.update(vocabulary=feature.vocabulary, oov_buckets=oov,
+                         missing=MISSING_CATEGORY)
+        described.append(entry)
+    return described

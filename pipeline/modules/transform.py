@@ -8,22 +8,19 @@ absent and TFT prunes the label output, which works only if no feature depends o
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components.shared.model_contract import LABEL_KEY
 from pipeline.modules.features import (
-    LABEL_KEY,
     LABEL_VOCABULARY,
     MISSING_CATEGORY,
     bucket_name,
     feature_columns,
     transformed_name,
 )
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Keras 2 (tf-keras): before TF is imported
-
-import tensorflow as tf  # noqa: E402
-import tensorflow_transform as tft  # noqa: E402
 
 TensorLike = tf.Tensor | tf.SparseTensor | tf.RaggedTensor
 
@@ -154,19 +151,32 @@ def _bucketize(value: tf.Tensor, present: tf.Tensor, imputed: tf.Tensor,
 
 def label(inputs: dict[str, TensorLike], label_config: dict[str, Any]) -> tf.Tensor:
     """`label_xf`: int64 class (binary 0/1, multiclass index) or float32 regression target."""
-    column = inputs[label_config["column"]]
     kind = label_config["kind"]
+    raw = raw_label(inputs, label_config)
     if kind == "binary":
-        return binary_label(inputs, label_config)
+        return raw
     if kind == "multiclass":
         # No OOV bucket: a class never seen in training cannot be learned (it maps to -1).
         return tft.compute_and_apply_vocabulary(
-            string_column(column), num_oov_buckets=0, vocab_filename=LABEL_VOCABULARY)
+            raw, num_oov_buckets=0, vocab_filename=LABEL_VOCABULARY)
+    # Rows without a label are a data problem caught upstream; the mean keeps the graph total.
+    present = tf.logical_not(tf.math.is_nan(raw))
+    mean = _finite_or(tft.mean(tf.boolean_mask(raw, present)), 0.0)
+    return tf.where(present, raw, mean)
+
+
+def raw_label(inputs: dict[str, TensorLike], label_config: dict[str, Any]) -> tf.Tensor:
+    """The label before any analyzer, [batch, 1]: int64 0/1 (binary), the class text
+    (multiclass), float32 with NaN where missing (regression). Runs eagerly too: the data gates
+    measure the label's drift with it (see components/data_drift)."""
+    kind = label_config["kind"]
+    if kind == "binary":
+        return binary_label(inputs, label_config)
+    column = inputs[label_config["column"]]
+    if kind == "multiclass":
+        return string_column(column)
     if kind == "regression":
-        # Rows without a label are a data problem caught upstream; the mean keeps the graph total.
-        value, present = numeric_column(column)
-        mean = _finite_or(tft.mean(tf.boolean_mask(value, present)), 0.0)
-        return tf.where(present, value, mean)
+        return numeric_column(column)[0]
     raise ValueError(f"unknown label kind '{kind}'")
 
 

@@ -7,21 +7,20 @@ Notebooks import this package as `review`:
     review.show(review.anomalies_table(run.summary))
 
 Its names load on first use, so `tfxpipe` (which registers `tfxpipe report` from
-`pipeline.review.command`) does not pay for pandas and matplotlib on every command.
+`pipeline.review.command`) does not pay for pandas and matplotlib on every command. Also here:
+`schema_diff.py` (`tfxpipe schema`), `schema_view.py` (the schema as a table).
+
+May import `pipeline.records`, `pipeline.dag.nodes`, `pipeline.inputs`, `pipeline.config` and
+the components; never the orchestration or the CLI.
 """
 
 import importlib
-import os
-import sys
-import warnings
 
-# Before anything imports TensorFlow (TFMA does): the project's models need Keras 2 (tf-keras).
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# Matplotlib's cache goes into the environment, not $HOME.
-os.environ.setdefault("MPLCONFIGDIR", os.path.join(sys.prefix, "var", "matplotlib"))
-# Google client libraries warn about Python 3.10 on import (TFX pins it): noise in a review.
-warnings.filterwarnings("ignore", message="You are using a non-supported Python version")
+from pipeline import process
+
+# A notebook's kernel is a process of its own: set up before anything imports TensorFlow (TFMA
+# does), with TensorFlow's C++ logs off (a review shows results, not start-up notices).
+process.set_up(tf_log_level=3)
 
 _EXPORTS = {
     "pipeline.review.unavailable": ["NOT_AVAILABLE", "NotAvailable", "available"],
@@ -32,11 +31,11 @@ _EXPORTS = {
     "pipeline.review.display": ["show"],
     "pipeline.review.runs": ["ReviewError", "ReviewRun", "open_run", "runs_table",
                              "statistics_history"],
-    "pipeline.review.schema": ["schema_table"],
+    "pipeline.review.schema_view": ["schema_table"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 _SUBMODULES = {"command", "contract", "display", "figures", "metrics", "official",
-               "report", "runs", "schema", "statistics", "unavailable"}
+               "report", "runs", "schema_diff", "schema_view", "statistics", "unavailable"}
 
 __all__ = sorted([*_WHERE, "official"])
 

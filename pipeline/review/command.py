@@ -1,4 +1,9 @@
-"""`tfxpipe report`: writes a run's self-contained HTML report; `tfxpipe run` calls it too."""
+"""`tfxpipe report`: writes a run's self-contained HTML report; `tfxpipe run` calls it too.
+
+Plain Python at import: the CLI registers the command before anything heavy loads. The report's
+modules (pandas, Matplotlib, TFMA) are imported inside the log redirection, so their noise goes
+to the log, not the terminal.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.config import Config, load_config
-from pipeline.logs import redirected_output
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
+from pipeline.process import redirected_output
+from pipeline.records.outcomes import EXIT_PUSHED as EXIT_OK
+from pipeline.records.outcomes import EXIT_USAGE, one_line
 
 
 def add_parser(sub, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -61,8 +64,6 @@ def report_after_run(config: Config, run_id: str, log_path: Path, verbose: bool)
                 return str(write_report(open_run(config, run_id=run_id)))
             except Exception as error:
                 traceback.print_exc(file=sys.stderr)  # into the run's log
-                text = str(error).strip().splitlines()
-                return (f"not written ({type(error).__name__}: {text[-1] if text else ''}; "
-                        f"trace in {log_path})")
+                return f"not written ({one_line(error)}; trace in {log_path})"
     except Exception as error:  # the log itself could not be opened
         return f"not written ({type(error).__name__}: {error})"

@@ -12,12 +12,9 @@ from typing import Any
 
 import pandas as pd
 
+# `payment_type=Cash x trip_start_hour=16`; `overall` for the empty slice.
+from components.shared.tfma_metrics import slice_name as slice_label
 from pipeline.review.unavailable import NotAvailable
-
-
-def slice_label(slice_key: dict[str, Any] | None) -> str:
-    """`payment_type=Cash x trip_start_hour=16`; `overall` for the empty slice."""
-    return " x ".join(f"{k}={v}" for k, v in (slice_key or {}).items()) or "overall"
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str], empty: str) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.review.figures import png_bytes
 from pipeline.review.unavailable import NotAvailable
 
 
@@ -37,8 +38,6 @@ def show(value: Any, caption: str | None = None) -> None:
         else:
             display(value.style.format(number_formats(value), na_rep="-").hide(axis="index"))
     elif hasattr(value, "savefig"):
-        from pipeline.review.figures import png_bytes
-
         display(Image(png_bytes(value)))
     elif isinstance(value, str):
         print(value)

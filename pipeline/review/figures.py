@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.logs import quiet_tensorflow_warnings
+from components.shared.quiet import quiet_tensorflow_warnings
 from pipeline.review.statistics import (
     DatasetStats,
     bin_edges,

@@ -1,8 +1,8 @@
 """The Evaluator's TFMA result as tables: metrics overall and per slice, next to their thresholds,
 with the slices that fail (or would fail) them marked, and the comparison with the baseline.
 
-Candidate metrics and threshold failures are read by `pipeline.summary` (the same readers the
-end-of-run summary uses); the baseline's values and the diffs are read here.
+Everything is read with the one TFMA reader (components/shared/tfma_metrics.py), as the
+end-of-run summary reads it, ranked as the summary ranks it (`pipeline.records.summary`).
 """
 
 from __future__ import annotations
@@ -12,28 +12,23 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.config import METRICS, Config
-from pipeline.review.contract import slice_label
-from pipeline.review.unavailable import NotAvailable
-from pipeline.summary import (
-    _threshold_text,
-    load_metrics,
-    primary_metric,
+from components.shared.tfma_metrics import (
+    read_failures,
     read_metrics,
-    read_validation,
-    single_class,
+    slice_name,
+    threshold_text,
 )
+from pipeline.config import Config
+from pipeline.config.catalogue import metric_keys
+from pipeline.records.summary import metric_rows, primary_metric, single_class
+from pipeline.review import figures
+from pipeline.review.unavailable import NotAvailable
 
 FAILED = "FAILED"            # failed a threshold the Evaluator applied: the model is not blessed
 PASSED = "passed"
 BELOW_BOUND = "below bound"  # a slice under an absolute bound that gates only the overall slice
 ONE_CLASS = "one class"      # a binary slice of one label: AUC is undefined there
 SMALL = "small"              # fewer examples than evaluation.min_slice_examples: not judged
-
-
-def _metric_keys() -> dict[str, str]:
-    """{TFMA metric class name: metric key}, for every task kind."""
-    return {cls: key for kind in METRICS.values() for cls, key, _ in kind.values()}
 
 
 @dataclass(frozen=True)
@@ -62,7 +57,7 @@ def read_thresholds(evaluation_uri: str) -> list[Threshold]:
     eval_config = load_eval_run(evaluation_uri)[0]
     if eval_config is None:
         return []
-    keys = _metric_keys()
+    keys = metric_keys()
     found = []
 
     def add(metric: str, spec: tuple[str, ...] | None, threshold) -> None:
@@ -71,7 +66,7 @@ def read_thresholds(evaluation_uri: str) -> list[Threshold]:
                  else None)
         upper = (value.upper_bound.value if value is not None and value.HasField("upper_bound")
                  else None)
-        found.append(Threshold(metric, spec, _threshold_text(threshold), lower, upper))
+        found.append(Threshold(metric, spec, threshold_text(threshold), lower, upper))
 
     for metrics_spec in eval_config.metrics_specs:
         for metric in metrics_spec.metrics:
@@ -95,24 +90,13 @@ def read_model_comparison(evaluation_uri: str) -> dict[str, dict[str, dict[str, 
 
     Empty when the Evaluator had no baseline model.
     """
-    from components.versioned_pusher.manifest import slice_dict
-
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for record in load_metrics(evaluation_uri):
-        if record.WhichOneof("slicing_spec_oneof") == "cross_slice_key":
-            continue
-        label = slice_label(slice_dict(record.slice_key))
-        for kv in record.metric_keys_and_values:
-            key = kv.key
-            if key.HasField("sub_key") or key.HasField("aggregation_type"):
-                continue
-            if not kv.value.HasField("double_value"):
-                continue
-            value = kv.value.double_value.value
-            if key.is_diff:
-                out.setdefault(label, {}).setdefault(key.name, {})["diff"] = value
-            elif key.model_name == "baseline":
-                out.setdefault(label, {}).setdefault(key.name, {})["baseline"] = value
+    for row in read_metrics(evaluation_uri):
+        label = slice_name(row.slice)
+        for name, value in row.baseline.items():
+            out.setdefault(label, {}).setdefault(name, {})["baseline"] = value
+        for name, value in row.diff.items():
+            out.setdefault(label, {}).setdefault(name, {})["diff"] = value
     return out
 
 
@@ -130,8 +114,8 @@ class Evaluation:
         self.config = config
         self.uri = evaluation_uri
         self.summary = summary
-        self.rows = read_metrics(evaluation_uri)          # overall first
-        self.failures = read_validation(evaluation_uri)
+        self.rows = metric_rows(evaluation_uri)           # overall first
+        self.failures = read_failures(evaluation_uri)
         self.key, self.higher_is_better = primary_metric(config)
         self.thresholds = read_thresholds(evaluation_uri)
 
@@ -149,10 +133,10 @@ class Evaluation:
 
     def _failed(self, label: str) -> dict[str, dict[str, Any]]:
         return {(("change of " if f["is_diff"] else "") + f["metric"]): f
-                for f in self.failures if slice_label(f["slice"]) == label}
+                for f in self.failures if slice_name(f["slice"]) == label}
 
     def status(self, row: dict[str, Any]) -> str:
-        label = slice_label(row["slice"])
+        label = slice_name(row["slice"])
         if self._failed(label):
             return FAILED
         if not row["slice"]:
@@ -202,7 +186,7 @@ class Evaluation:
             spec = " x ".join(row["slice"]) or "overall"
             if columns is not None and list(row["slice"]) != list(columns):
                 continue
-            rows.append({"slice": slice_label(row["slice"]), "spec": spec,
+            rows.append({"slice": slice_name(row["slice"]), "spec": spec,
                          "status": self.status(row),
                          **{name: row["metrics"].get(name) for name in metric_names}})
         frame = pd.DataFrame(rows, columns=["slice", "spec", "status", *metric_names])
@@ -228,7 +212,7 @@ class Evaluation:
             return NotAvailable("the evaluation holds no baseline metrics")
         rows = []
         for row in self.rows:
-            label = slice_label(row["slice"])
+            label = slice_name(row["slice"])
             names = self.metric_names if not row["slice"] else [self.key]
             for name in names:
                 versus = comparison.get(label, {}).get(name)
@@ -300,21 +284,18 @@ def slices_view(evaluation: Evaluation | NotAvailable, columns: list[str] | None
 
 def slice_figures(evaluation: Evaluation | NotAvailable) -> list:
     """One figure per configured slicing spec: the primary metric per slice."""
-    from pipeline.review.figures import slices_figure
-
     if isinstance(evaluation, NotAvailable):
         return [evaluation]
-    return [slices_figure(evaluation.slice_table(spec), evaluation.key, evaluation.thresholds,
+    return [figures.slices_figure(evaluation.slice_table(spec), evaluation.key,
+                                  evaluation.thresholds,
                           f"{evaluation.key} per slice of {' x '.join(spec)}")
             for spec in evaluation.slice_specs()]
 
 
 def curves(evaluation: Evaluation | NotAvailable):
-    from pipeline.review.figures import curves_figure
-
     if isinstance(evaluation, NotAvailable):
         return evaluation
-    return curves_figure(evaluation.uri)
+    return figures.curves_figure(evaluation.uri)
 
 
 def baseline_view(evaluation: Evaluation | NotAvailable):

@@ -19,8 +19,12 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.review import contract
-from pipeline.review.runs import ReviewRun
+from components.shared.files import write_atomically
+from pipeline.review import contract, figures
+from pipeline.review.figures import data_uri
+from pipeline.review.metrics import load_evaluation
+from pipeline.review.runs import ReviewRun, statistics_history
+from pipeline.review.statistics import categorical_table, compare, numeric_table, split_order
 from pipeline.review.unavailable import NotAvailable
 
 REPORT_FILE = "report.html"
@@ -122,8 +126,6 @@ def html_table(frame: pd.DataFrame | NotAvailable, max_rows: int | None = None,
 def _figure(figure: Any, alt: str) -> str:
     if isinstance(figure, NotAvailable):
         return f'<p class="not-available">{_e(figure.text)}</p>'
-    from pipeline.review.figures import data_uri
-
     return f'<img alt="{_e(alt)}" src="{data_uri(figure)}">'
 
 
@@ -158,9 +160,6 @@ def _decision(run: ReviewRun) -> str:
 
 
 def _data(run: ReviewRun) -> str:
-    from pipeline.review.runs import statistics_history
-    from pipeline.review.statistics import split_order
-
     def split_rows(rows: dict[str, int]) -> str:
         ordered = sorted(rows, key=split_order)
         return (", ".join(f"{_e(k)} {rows[k]:,}" for k in ordered)
@@ -185,9 +184,6 @@ def _anomalies(run: ReviewRun) -> str:
 
 
 def _drift(run: ReviewRun) -> str:
-    from pipeline.review import figures
-    from pipeline.review.statistics import compare
-
     drift = contract.drift_table(run.summary)
     parts = ["<h3>Drift against the previous span (recorded by the pipeline)</h3>",
              html_table(drift)]
@@ -220,9 +216,6 @@ def _drift(run: ReviewRun) -> str:
 
 
 def _statistics(run: ReviewRun) -> str:
-    from pipeline.review import figures
-    from pipeline.review.statistics import categorical_table, numeric_table
-
     statistics = run.statistics
     if not statistics:
         return html_table(NotAvailable("StatisticsGen did not run"))
@@ -237,8 +230,6 @@ def _statistics(run: ReviewRun) -> str:
 
 
 def _metrics(run: ReviewRun, evaluation) -> str:
-    from pipeline.review import figures
-
     if isinstance(evaluation, NotAvailable):
         return html_table(evaluation)
     parts = ["<h3>Overall, with thresholds</h3>", html_table(evaluation.overall_table())]
@@ -248,8 +239,6 @@ def _metrics(run: ReviewRun, evaluation) -> str:
 
 
 def _slices(run: ReviewRun, evaluation) -> str:
-    from pipeline.review import figures
-
     if isinstance(evaluation, NotAvailable):
         return html_table(evaluation)
     key = evaluation.key
@@ -328,8 +317,6 @@ _NAV = [("decision", "Decision"), ("data", "Data"), ("anomalies", "Anomalies"),
 
 
 def build_report(run: ReviewRun) -> str:
-    from pipeline.review.metrics import load_evaluation
-
     try:
         evaluation = load_evaluation(run)
     except Exception as error:  # shown in the model sections
@@ -373,9 +360,4 @@ def build_report(run: ReviewRun) -> str:
 
 def write_report(run: ReviewRun, path: Path | None = None) -> Path:
     """Writes the run's report (by default into its runs folder); returns its path."""
-    path = path or run.run_dir / REPORT_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".html.partial")
-    partial.write_text(build_report(run), encoding="utf-8")
-    partial.replace(path)
-    return path
+    return write_atomically(path or run.run_dir / REPORT_FILE, build_report(run))

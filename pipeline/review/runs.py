@@ -16,9 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from tensorflow_metadata.proto.v0 import anomalies_pb2
 
+from components.versioned_pusher.versions import version_of_model
 from pipeline.config import Config, ConfigError, load_config
-from pipeline.mlmd import NodeRecord, custom_property, open_store, run_ids, run_nodes
+from pipeline.dag.nodes import (
+    EVALUATOR,
+    EXAMPLE_VALIDATOR,
+    IMPORT_SCHEMA_GEN,
+    SCHEMA_GEN,
+    SPAN_VALIDATION,
+    STATISTICS_GEN,
+)
+from pipeline.records.mlmd import NodeRecord, custom_property, open_store, run_ids, run_nodes
+from pipeline.records.runs import list_runs
+from pipeline.records.summary import build_summary, split_row_counts
+from pipeline.review.schema_view import load_schema
+from pipeline.review.statistics import compare, load_statistics, split_order
 from pipeline.review.unavailable import NotAvailable
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "taxi.toml"
@@ -68,25 +82,21 @@ class ReviewRun:
 
     @property
     def statistics_artifact(self):
-        return self.artifact("StatisticsGen", "statistics")
+        return self.artifact(STATISTICS_GEN, "statistics")
 
     @property
     def span(self) -> int | None:
-        return _statistics_span(self.nodes.get("StatisticsGen"))
+        return _statistics_span(self.nodes.get(STATISTICS_GEN))
 
     @cached_property
     def statistics(self) -> dict[str, Any]:
         """{split: DatasetFeatureStatistics} of this run's data; {} without StatisticsGen."""
-        from pipeline.review.statistics import load_statistics
-
-        uri = self.uri("StatisticsGen", "statistics")
+        uri = self.uri(STATISTICS_GEN, "statistics")
         return load_statistics(uri) if uri else {}
 
     @cached_property
     def schema(self):
-        from pipeline.review.schema import load_schema
-
-        for node, key in (("ImportSchemaGen", "schema"), ("SchemaGen", "schema")):
+        for node, key in ((IMPORT_SCHEMA_GEN, "schema"), (SCHEMA_GEN, "schema")):
             uri = self.uri(node, key)
             if uri:
                 return load_schema(uri)
@@ -94,9 +104,7 @@ class ReviewRun:
 
     def anomalies(self) -> dict[str, Any]:
         """{split: Anomalies proto} from ExampleValidator; {} when it did not run."""
-        from tensorflow_metadata.proto.v0 import anomalies_pb2
-
-        artifact = self.artifact("ExampleValidator", "anomalies")
+        artifact = self.artifact(EXAMPLE_VALIDATOR, "anomalies")
         if artifact is None:
             return {}
         found = {}
@@ -108,17 +116,14 @@ class ReviewRun:
 
     @property
     def evaluation_uri(self) -> str | None:
-        return self.uri("Evaluator", "evaluation")
+        return self.uri(EVALUATOR, "evaluation")
 
     def baseline(self) -> str:
         """The model this run's candidate was compared with: its served version and artifact."""
         uris = self.summary.get("baseline_model") or []
         if not uris:
             return "none (no earlier blessed model)"
-        from components.versioned_pusher.executor import version_of_model
-
-        model_dir = self.config.serving_dir / self.config.pipeline.model_name
-        version = version_of_model(str(model_dir), uris[0])
+        version = version_of_model(str(self.config.model_dir), uris[0])
         return (f"version {version} ({uris[0]})" if version is not None
                 else f"{uris[0]} (not a pushed version)")
 
@@ -138,8 +143,6 @@ class ReviewRun:
     def previous_statistics(self) -> PreviousStatistics | NotAvailable:
         """The latest earlier statistics of other data: the previous span, else the previous
         run that read different data. Cached reruns share this run's artifact and are skipped."""
-        from pipeline.review.statistics import load_statistics
-
         current = self.statistics_artifact
         if current is None:
             return NotAvailable("this run computed no statistics")
@@ -161,8 +164,6 @@ class ReviewRun:
 
     def compare_splits(self, base: str = "train", other: str = "eval"):
         """Distances between two splits of this run's data, worst first."""
-        from pipeline.review.statistics import compare
-
         if base not in self.statistics or other not in self.statistics:
             return NotAvailable(f"this run has no statistics of splits {base} and {other}")
         return compare(self.statistics[base], self.statistics[other], base, other, self.schema)
@@ -170,8 +171,6 @@ class ReviewRun:
     def compare_with_previous(self, split: str = "train"):
         """(previous statistics, distances this vs previous) of one split; NotAvailable when
         there is no earlier data."""
-        from pipeline.review.statistics import compare
-
         previous = self.previous_statistics()
         if isinstance(previous, NotAvailable):
             return previous
@@ -197,10 +196,10 @@ def span_statistics(nodes: dict[str, NodeRecord]) -> list[tuple[int | None, Any]
     """(span, statistics artifact) of a run: StatisticsGen's, or SpanValidation's (a backfill
     of several spans, one artifact each, with its span as TFX's `span` property)."""
     found = []
-    record = nodes.get("StatisticsGen")
+    record = nodes.get(STATISTICS_GEN)
     for artifact in (record.outputs.get("statistics", []) if record else []):
         found.append((_statistics_span(record), artifact))
-    record = nodes.get("SpanValidation")
+    record = nodes.get(SPAN_VALIDATION)
     for artifact in (record.outputs.get("statistics", []) if record else []):
         span = artifact.properties["span"].int_value if "span" in artifact.properties else 0
         found.append((span or None, artifact))
@@ -245,8 +244,6 @@ def open_run(config: str | Path | Config | None = None, output_root: str | None 
     try:
         summary = json.loads(summary_path.read_text())
     except (OSError, ValueError):
-        from pipeline.summary import build_summary
-
         summary, rebuilt = build_summary(config, run_id, nodes), True
     return ReviewRun(_config_of_run(config, summary), run_id, _started(created), nodes, summary,
                      rebuilt, store)
@@ -267,8 +264,6 @@ def _config_of_run(config: Config, summary: dict[str, Any]) -> Config:
 
 def runs_table(config: Config) -> pd.DataFrame:
     """Every run of the pipeline, newest first, with its outcome."""
-    from pipeline.versions import list_runs
-
     rows = list(reversed(list_runs(config)))
     frame = pd.DataFrame(rows, columns=["run_id", "started", "outcome", "detail"])
     frame.attrs["empty"] = "no runs yet"
@@ -285,9 +280,6 @@ def statistics_history(run: ReviewRun) -> pd.DataFrame:
             if artifact.id in seen:
                 seen[artifact.id]["runs"] += 1
                 continue
-            from pipeline.review.statistics import split_order
-            from pipeline.summary import split_row_counts
-
             try:
                 rows = split_row_counts(artifact.uri)
             except OSError:

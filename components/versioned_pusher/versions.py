@@ -1,0 +1,53 @@
+"""The serving folder's layout, as TensorFlow Serving reads it: `<model_name>/<N>/`, integer
+versions, each with the `manifest.json` the pusher writes beside the model.
+
+Plain Python (no TensorFlow): `tfxpipe runs`, lineage and the review read versions with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+
+MANIFEST_FILE = "manifest.json"
+TEMP_PREFIX = ".tmp-"  # a version being assembled: Serving ignores dot-named folders
+_VERSION_NAME = re.compile(r"[0-9]+")
+
+
+def existing_versions(model_dir: str) -> list[int]:
+    """Integer-named directories only: temp dirs and stray files are not versions to Serving."""
+    if not os.path.isdir(model_dir):
+        return []
+    return sorted(
+        int(name) for name in os.listdir(model_dir)
+        if _VERSION_NAME.fullmatch(name) and os.path.isdir(os.path.join(model_dir, name)))
+
+
+def next_version(model_dir: str) -> int:
+    return max(existing_versions(model_dir), default=0) + 1
+
+
+def read_manifest(model_dir: str, version: int) -> dict[str, Any] | None:
+    path = os.path.join(model_dir, str(version), MANIFEST_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def version_of_model(model_dir: str, model_uri: str) -> int | None:
+    """The pushed version whose manifest names this model artifact uri (the newest if several)."""
+    for version in reversed(existing_versions(model_dir)):
+        recorded = read_manifest(model_dir, version)
+        if recorded and (recorded.get("model") or {}).get("uri") == model_uri:
+            return version
+    return None
+
+
+def variants_uri(manifest: dict[str, Any] | None) -> str | None:
+    """The VariantEvaluator artifact a version's variants came from, if it has any."""
+    source = ((manifest or {}).get("optimization") or {}).get("variants_artifact") or {}
+    return source.get("uri")

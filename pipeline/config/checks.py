@@ -1,0 +1,162 @@
+"""The checks of a loaded config's values: ranges, choices, and how sections fit together.
+
+Each failed check is a `ConfigError` naming the key and what it must be, in one line.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pipeline.config.catalogue import METRICS, OPTIMIZATION_VARIANTS, TASK_KINDS, VARIANT_METRICS
+from pipeline.config.errors import ConfigError
+from pipeline.config.sections import (
+    BEAM_MODES,
+    BEAM_RUNNERS,
+    IMPUTE_KINDS,
+    MODEL_TYPES,
+    NEW_COLUMN_ACTIONS,
+    TFX_TAXI_SOURCE,
+    Config,
+)
+
+
+class _Checker:
+    """Raises a ConfigError naming the config file when a check fails."""
+
+    def __init__(self, where: str):
+        self.where = where
+
+    def __call__(self, ok: bool, message: str) -> None:
+        if not ok:
+            raise ConfigError(f"{self.where}: {message}")
+
+    def one_of(self, value: str, allowed: tuple[str, ...], key: str) -> None:
+        self(value in allowed, f"'{key}' must be one of {', '.join(allowed)}, got '{value}'")
+
+
+def validate(config: Config, where: str) -> None:
+    """Every check of the config's values; the first that fails raises a ConfigError."""
+    check = _Checker(where)
+    for section_checks in (_pipeline_and_beam, _model_and_transform, _label_and_features,
+                           _evaluation, _validate_optimization, _data_and_gates):
+        section_checks(config, check)
+
+
+def _pipeline_and_beam(config: Config, check: _Checker) -> None:
+    name = config.pipeline.name
+    check(name.replace("_", "").replace("-", "").isalnum(),
+          f"'pipeline.name' must be letters, digits, '_' or '-', got '{name}'")
+    check(config.pipeline.parallel_components >= 1,
+          "'pipeline.parallel_components' must be >= 1 (1 = one component at a time)")
+    check(config.split.train > 0 and config.split.eval > 0,
+          "'split.train' and 'split.eval' must be positive hash-bucket counts")
+    check.one_of(config.beam.runner, BEAM_RUNNERS, "beam.runner")
+    check.one_of(config.beam.direct_running_mode, BEAM_MODES, "beam.direct_running_mode")
+    check(config.beam.direct_num_workers >= 0,
+          "'beam.direct_num_workers' must be >= 0 (0 = all cores)")
+    check(config.beam.runner != "PortableRunner" or bool(config.beam.job_endpoint),
+          "'beam.job_endpoint' is required with runner = 'PortableRunner' (e.g. 'localhost:8099')")
+
+
+def _model_and_transform(config: Config, check: _Checker) -> None:
+    check.one_of(config.model.type, MODEL_TYPES, "model.type")
+    check.one_of(config.transform.impute, IMPUTE_KINDS, "transform.impute")
+    check.one_of(config.model.class_weight, ("balanced", "none"), "model.class_weight")
+    check(0.0 <= config.model.dropout < 1.0, "'model.dropout' must be in [0, 1)")
+    check(config.model.l2 >= 0.0, "'model.l2' must be >= 0")
+    check(config.model.learning_rate > 0.0, "'model.learning_rate' must be > 0")
+    for key in ("batch_size", "train_steps", "steps_per_epoch", "eval_steps", "embedding_dim"):
+        check(getattr(config.model, key) > 0, f"'model.{key}' must be a positive integer")
+    check(all(u > 0 for u in config.model.hidden_units) and bool(config.model.hidden_units),
+          "'model.hidden_units' must be a non-empty list of positive integers")
+    check(config.transform.vocab_size > 0 and config.transform.oov_buckets > 0,
+          "'transform.vocab_size' and 'transform.oov_buckets' must be positive")
+
+
+def _label_and_features(config: Config, check: _Checker) -> None:
+    check.one_of(config.label.kind, TASK_KINDS, "label.kind")
+    derive = config.label.derive
+    if derive is not None:
+        check.one_of(derive.type, ("ratio_above",), "label.derive.type")
+        check(config.label.kind == "binary", "'label.derive' is only for label.kind = 'binary'")
+    check(config.label.positive_values is None or config.label.kind == "binary",
+          "'label.positive_values' is only for label.kind = 'binary'")
+    features = config.all_features
+    check(bool(features), "no features: list some under [features] numeric or categorical")
+    seen: set[str] = set()
+    for feature in features:
+        check(feature not in seen, f"feature '{feature}' is listed twice under [features]")
+        seen.add(feature)
+    check(config.label.column not in seen,
+          f"label column '{config.label.column}' is listed as a feature: it would give the "
+          "label away; remove it from [features]")
+    for feature, buckets in config.features.bucketize.items():
+        check(feature in config.features.numeric,
+              f"'features.bucketize.{feature}' must name a numeric feature")
+        check(buckets >= 2, f"'features.bucketize.{feature}' must be at least 2 buckets")
+
+
+def _evaluation(config: Config, check: _Checker) -> None:
+    check(0.0 < config.evaluation.decision_threshold < 1.0,
+          "'evaluation.decision_threshold' must be strictly between 0 and 1")
+    for sliced in config.evaluation.slices:
+        check(bool(sliced), "'evaluation.slices' entries must name at least one column")
+    metrics = METRICS[config.label.kind]
+    for metric in [*config.evaluation.metrics, *config.evaluation.thresholds]:
+        check(metric in metrics, f"metric '{metric}' is not available for a {config.label.kind} "
+              f"label; choose from {', '.join(metrics)}")
+    for metric, bounds in config.evaluation.thresholds.items():
+        check(any(v is not None for v in (bounds.lower_bound, bounds.upper_bound,
+                                           bounds.max_change)),
+              f"'evaluation.thresholds.{metric}' sets no bound")
+        check(bounds.max_change is None or bounds.max_change >= 0,
+              f"'evaluation.thresholds.{metric}.max_change' is the allowed loss against the "
+              "baseline and must be >= 0")
+
+
+def _data_and_gates(config: Config, check: _Checker) -> None:
+    source = config.data.source
+    check(source == TFX_TAXI_SOURCE or os.path.exists(source),
+          f"data source not found: {source} (set 'data.source' to a CSV file or folder, "
+          f"or '{TFX_TAXI_SOURCE}')")
+    check(config.spans.span >= 0, "'spans.span' must be >= 0 (0 = the newest span)")
+    check(config.spans.window >= 1, "'spans.window' must be at least 1 span")
+    check(config.validation.label_drift > 0, "'validation.label_drift' must be > 0")
+    check.one_of(config.validation.new_columns, NEW_COLUMN_ACTIONS, "validation.new_columns")
+    check(config.validation.skew_min_examples >= 0,
+          "'validation.skew_min_examples' must be >= 0")
+    check(not config.schema.path or os.path.isfile(config.schema.path),
+          f"schema file not found: {config.schema.path} (fix 'schema.path' or remove it)")
+
+
+def _validate_optimization(config: Config, check: _Checker) -> None:
+    opt = config.optimization
+    check(bool(opt.variants), "'optimization.variants' must name at least one of "
+          + ", ".join(OPTIMIZATION_VARIANTS))
+    for variant in opt.variants:
+        check(variant in OPTIMIZATION_VARIANTS, f"'optimization.variants' entry '{variant}' is "
+              f"unknown; choose from {', '.join(OPTIMIZATION_VARIANTS)}")
+        check(opt.variants.count(variant) == 1,
+              f"'optimization.variants' lists '{variant}' twice")
+    check(0.0 < opt.target_sparsity < 1.0,
+          "'optimization.target_sparsity' must be strictly between 0 and 1 (0.8 = 80% zeros)")
+    for key in ("finetune_steps", "pruning_frequency", "min_slice_examples",
+                "min_class_examples", "representative_samples", "latency_calls"):
+        check(getattr(opt, key) > 0, f"'optimization.{key}' must be a positive integer")
+    check(0 <= opt.pruning_begin_step < opt.pruning_end_step < opt.finetune_steps,
+          "the pruning schedule must satisfy 0 <= 'optimization.pruning_begin_step' < "
+          "'pruning_end_step' < 'finetune_steps' (fine-tuning goes on after the last pruning step)")
+    check((opt.pruning_end_step - opt.pruning_begin_step) % opt.pruning_frequency == 0,
+          "'optimization.pruning_end_step' - 'pruning_begin_step' must be a multiple of "
+          "'pruning_frequency', or the last pruning step never reaches the target sparsity")
+    check(opt.finetune_learning_rate >= 0.0,
+          "'optimization.finetune_learning_rate' must be >= 0 (0 = the model's learning_rate)")
+    allowed = VARIANT_METRICS[config.label.kind]
+    check(not opt.enabled or bool(config.variant_tolerance),
+          f"[optimization.tolerance] must set the largest loss allowed for a {config.label.kind} "
+          f"label, e.g. {allowed[-1]} = 0.1 (in the label's units)")
+    for metric, value in opt.tolerance.items():
+        check(metric in allowed, f"'optimization.tolerance.{metric}': a {config.label.kind} "
+              f"variant is judged on {', '.join(allowed)}")
+        check(value >= 0.0, f"'optimization.tolerance.{metric}' is the allowed loss against the "
+              "dense model and must be >= 0")

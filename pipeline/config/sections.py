@@ -1,0 +1,231 @@
+"""The configuration's sections as frozen dataclasses: the one typed description of a pipeline.
+
+A TOML file's tables map to these classes by field name (`[model]` -> `Config.model`,
+`[evaluation.thresholds.auc]` -> `EvaluationSection.thresholds["auc"]`); the loader discovers
+the sections from the field types, so a new section is a new dataclass and a field of `Config`,
+nothing else. Defaults live here; the checks of values live in `checks.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.config.catalogue import DEFAULT_VARIANT_TOLERANCE, METRICS, OPTIMIZATION_VARIANTS
+
+MODEL_TYPES = ("dnn", "wide_deep")
+IMPUTE_KINDS = ("mean", "median")
+BEAM_MODES = ("in_memory", "multi_threading", "multi_processing")
+BEAM_RUNNERS = ("DirectRunner", "PortableRunner")
+NEW_COLUMN_ACTIONS = ("halt", "report")
+TFX_TAXI_SOURCE = "tfx:chicago_taxi"
+
+
+@dataclass(frozen=True)
+class PipelineSection:
+    name: str
+    model_name: str = ""
+    output_root: str = "outputs"
+    enable_cache: bool = True
+    parallel_components: int = 2  # components run at once where the graph allows; 1 = in turn
+
+
+@dataclass(frozen=True)
+class DataSection:
+    source: str
+    dir: str = ""
+    pattern: str = "*.csv"
+    sample_rows: int = 0
+
+
+@dataclass(frozen=True)
+class SplitSection:
+    train: int = 3
+    eval: int = 1
+
+
+@dataclass(frozen=True)
+class DeriveSection:
+    type: str
+    denominator: str
+    threshold: float
+
+
+@dataclass(frozen=True)
+class LabelSection:
+    column: str
+    kind: str
+    derive: DeriveSection | None = None
+    positive_values: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class FeaturesSection:
+    numeric: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+    bucketize: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TransformSection:
+    impute: str = "mean"
+    vocab_size: int = 1000
+    oov_buckets: int = 10
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    type: str = "wide_deep"
+    hidden_units: list[int] = field(default_factory=lambda: [64, 32])
+    dropout: float = 0.2
+    l2: float = 1e-4
+    embedding_dim: int = 8
+    learning_rate: float = 1e-3
+    batch_size: int = 256
+    train_steps: int = 2000
+    steps_per_epoch: int = 200
+    eval_steps: int = 50
+    early_stopping_patience: int = 3
+    seed: int = 42
+    class_weight: str = "none"
+
+
+@dataclass(frozen=True)
+class ThresholdSection:
+    lower_bound: float | None = None
+    upper_bound: float | None = None
+    max_change: float | None = None
+
+
+@dataclass(frozen=True)
+class EvaluationSection:
+    decision_threshold: float = 0.5
+    slices: list[list[str]] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    thresholds: dict[str, ThresholdSection] = field(default_factory=dict)
+    min_slice_examples: int = 30
+
+
+@dataclass(frozen=True)
+class BeamSection:
+    runner: str = "DirectRunner"
+    direct_running_mode: str = "in_memory"
+    direct_num_workers: int = 1
+    job_endpoint: str = ""
+    extra_args: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SchemaSection:
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class OptimizationSection:
+    """Pruning and quantization of the trained model, each variant judged against the dense one."""
+
+    enabled: bool = False
+    variants: list[str] = field(default_factory=lambda: list(OPTIMIZATION_VARIANTS))
+    target_sparsity: float = 0.8
+    finetune_steps: int = 1000
+    pruning_begin_step: int = 0
+    pruning_end_step: int = 600
+    pruning_frequency: int = 50
+    finetune_learning_rate: float = 0.0  # 0: the model's learning_rate
+    tolerance: dict[str, float] = field(default_factory=dict)  # {}: the task's default
+    min_slice_examples: int = 100
+    min_class_examples: int = 10
+    representative_samples: int = 200
+    latency_calls: int = 1000
+
+
+@dataclass(frozen=True)
+class SpansSection:
+    """Which span a run processes and how many spans it trains on (see pipeline/inputs/spans.py)."""
+
+    span: int = 0                 # 0 = the newest span in the data; N = span N (backfill, replay)
+    window: int = 1               # Transform/Trainer/Evaluator read the last `window` spans
+
+
+@dataclass(frozen=True)
+class ValidationSection:
+    """Data gates beyond the curated schema (whose comparators hold the feature thresholds)."""
+
+    label_drift: float = 0.18     # label distribution vs the previous span (L-infinity; JS for
+    #                               regression labels): a 50/50 -> 70/30 move is 0.20
+    new_columns: str = "halt"     # a column the schema does not know: "halt" or "report"
+    skew_min_examples: int = 1000  # train-vs-eval skew halts only when both splits are this big
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole pipeline configuration, paths already resolved to absolute ones."""
+
+    pipeline: PipelineSection
+    data: DataSection
+    label: LabelSection
+    features: FeaturesSection
+    split: SplitSection = SplitSection()
+    transform: TransformSection = TransformSection()
+    model: ModelSection = ModelSection()
+    evaluation: EvaluationSection = EvaluationSection()
+    beam: BeamSection = BeamSection()
+    schema: SchemaSection = SchemaSection()
+    optimization: OptimizationSection = OptimizationSection()
+    spans: SpansSection = SpansSection()
+    validation: ValidationSection = ValidationSection()
+    # Set by the loader, not by the file.
+    config_path: str = ""
+    project_root: str = ""
+
+    # Derived locations: every output lives under one root.
+    @property
+    def output_root(self) -> Path:
+        return Path(self.pipeline.output_root)
+
+    @property
+    def pipeline_dir(self) -> Path:
+        return self.output_root / self.pipeline.name
+
+    @property
+    def pipeline_root(self) -> Path:
+        return self.pipeline_dir / "pipeline_root"
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.pipeline_dir / "metadata.sqlite"
+
+    @property
+    def serving_dir(self) -> Path:
+        return self.pipeline_dir / "serving"
+
+    @property
+    def model_dir(self) -> Path:
+        """Where the pushed versions of the model are: serving/<model name>/<N>/."""
+        return self.serving_dir / self.pipeline.model_name
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.pipeline_dir / "runs"
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.data.dir)
+
+    @property
+    def all_features(self) -> list[str]:
+        return [*self.features.numeric, *self.features.categorical]
+
+    def metric_spec(self, name: str) -> tuple[str, str, bool]:
+        """(TFMA class, TFMA metric key, higher is better) of a configured metric."""
+        return METRICS[self.label.kind][name]
+
+    @property
+    def variant_tolerance(self) -> dict[str, float]:
+        """The largest loss per metric an optimized variant may have (the task's default if
+        [optimization.tolerance] is not set)."""
+        return (self.optimization.tolerance
+                or DEFAULT_VARIANT_TOLERANCE.get(self.label.kind, {}))
+
+
+LOADER_FIELDS = ("config_path", "project_root")

@@ -1,0 +1,156 @@
+"""The TFMA EvalConfigs: the model's (judged by the Evaluator), and the pruned variant's.
+
+**The model.** It is evaluated on raw eval examples through its serving signature; the label
+comes from the model's `transform_features` signature (`label_xf`), so a label derived inside
+the pipeline (the taxi "big tipper") is evaluated exactly as it was trained. Thresholds apply to
+the overall slice only (as `per_slice_thresholds` on the overall SlicingSpec: a plain
+`threshold` would apply to every slice, down to slices of one example): absolute bounds, and a
+change bound against the latest blessed baseline.
+
+**The pruned variant** (candidate: pruned, baseline: the dense Trainer model): the same model
+spec and slices; its metrics are the ones the optimization stage judges, each with a change
+threshold against the baseline on every slicing spec, the example count and, for a binary label,
+the mean label (it tells one-class slices apart). TFMA applies those change thresholds to every
+slice, down to slices of one example, so its own validation is stricter than the stage's rule
+(slices under `optimization.min_slice_examples` are reported, not judged): the VariantEvaluator
+reads the metrics of both models and judges; TFMA's validation result is kept for reference.
+"""
+
+
+from __future__ import annotations
+
+import json
+
+import tensorflow_model_analysis as tfma
+from google.protobuf import wrappers_pb2
+
+from components.shared.model_contract import (
+    LABEL_KEY,
+    OUTPUT_KEY,
+    SERVING_SIGNATURE,
+    TRANSFORM_SIGNATURE,
+)
+from pipeline.config import Config
+from pipeline.config.catalogue import DEFAULT_METRICS
+
+_PLOTS = {
+    "binary": ["CalibrationPlot", "ConfusionMatrixPlot"],
+    "multiclass": ["MultiClassConfusionMatrixPlot"],
+    "regression": [],
+}
+# Always computed, whatever the config lists: the positive rate per slice tells a reader (and the
+# summary) which slices hold a single class, where AUC is undefined.
+_ALWAYS = {"binary": ["MeanLabel"], "multiclass": [], "regression": []}
+_AT_THRESHOLD = {"Precision", "Recall", "F1Score"}
+# TFMA's default for the curves under AUC and AUC-PR is 10,000 thresholds, and it rebuilds each
+# curve in Python for every slice. 1,000 give the same AUC overall and differ on small slices by
+# far less than AUC's sampling noise there; the saving and the differences are measured in
+# docs/performance.md ("Evaluator").
+_CURVE_THRESHOLDS = {"AUC", "AUCPrecisionRecall"}
+AUC_THRESHOLDS = 1000
+_CHANGE_EPSILON = 1e-10
+
+
+def metric_names(config: Config) -> list[str]:
+    """The configured metrics (or the task's defaults), plus every metric that has a threshold."""
+    names = list(config.evaluation.metrics or DEFAULT_METRICS[config.label.kind])
+    names += [m for m in config.evaluation.thresholds if m not in names]
+    return names
+
+
+def change_threshold(config: Config, name: str, max_change: float) -> tfma.GenericChangeThreshold:
+    """At most `max_change` worse than the baseline, in the metric's own direction."""
+    _, _, higher_is_better = config.metric_spec(name)
+    change = tfma.GenericChangeThreshold(
+        direction=tfma.MetricDirection.HIGHER_IS_BETTER if higher_is_better
+        else tfma.MetricDirection.LOWER_IS_BETTER)
+    # A tiny epsilon keeps "no change at all" from failing on float noise.
+    change.absolute.value = (-max_change - _CHANGE_EPSILON if higher_is_better
+                             else max_change + _CHANGE_EPSILON)
+    return change
+
+
+def _threshold(config: Config, name: str) -> tfma.MetricThreshold | None:
+    bounds = config.evaluation.thresholds.get(name)
+    if bounds is None:
+        return None
+    threshold = tfma.MetricThreshold()
+    if bounds.lower_bound is not None or bounds.upper_bound is not None:
+        value = tfma.GenericValueThreshold()
+        if bounds.lower_bound is not None:
+            value.lower_bound.value = bounds.lower_bound
+        if bounds.upper_bound is not None:
+            value.upper_bound.value = bounds.upper_bound
+        threshold.value_threshold.CopyFrom(value)
+    if bounds.max_change is not None:
+        threshold.change_threshold.CopyFrom(change_threshold(config, name, bounds.max_change))
+    return threshold
+
+
+def metric_config(config: Config, name: str, threshold: tfma.MetricThreshold | None = None,
+                  threshold_slices: list[tfma.SlicingSpec] | None = None) -> tfma.MetricConfig:
+    """The TFMA metric `name` (at the decision threshold where it has one), with `threshold`
+    bound to `threshold_slices` (default: the overall slice only)."""
+    class_name, _, _ = config.metric_spec(name)
+    metric = tfma.MetricConfig(class_name=class_name)
+    cutoff = config.evaluation.decision_threshold
+    if class_name in _AT_THRESHOLD:
+        metric.config = json.dumps({"thresholds": [cutoff]})
+    elif class_name == "BinaryAccuracy":
+        metric.config = json.dumps({"threshold": cutoff})
+    elif class_name in _CURVE_THRESHOLDS:
+        metric.config = json.dumps({"num_thresholds": AUC_THRESHOLDS})
+    if threshold is not None:
+        metric.per_slice_thresholds.append(tfma.PerSliceMetricThreshold(
+            slicing_specs=threshold_slices or [tfma.SlicingSpec()], threshold=threshold))
+    return metric
+
+
+def slicing_specs(config: Config) -> list[tfma.SlicingSpec]:
+    return [tfma.SlicingSpec()] + [
+        tfma.SlicingSpec(feature_keys=list(columns)) for columns in config.evaluation.slices
+    ]
+
+
+def eval_config_for(config: Config, metrics: list[tfma.MetricConfig]) -> tfma.EvalConfig:
+    """Raw eval examples through the serving signature, label from `transform_features`, the
+    configured slices, and only the listed metrics."""
+    return tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(
+                # Its signatures, not a Keras model: unset, TFMA loads each model once more as
+                # Keras just to find out its type (the Trainer saves no Keras traces anyway).
+                model_type=tfma.TF_GENERIC,
+                signature_name=SERVING_SIGNATURE,
+                label_key=LABEL_KEY,
+                prediction_key=OUTPUT_KEY,
+                preprocessing_function_names=[TRANSFORM_SIGNATURE],
+            )
+        ],
+        slicing_specs=slicing_specs(config),
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+        # Not the Keras model's compiled metrics too (its training loss and a 200-threshold AUC
+        # beside TFMA's own): nothing reads them, and on this model they were most of TFMA's time.
+        options=tfma.Options(include_default_metrics=wrappers_pb2.BoolValue(value=False)),
+    )
+
+
+def model_eval_config(config: Config) -> tfma.EvalConfig:
+    metrics = [metric_config(config, name, _threshold(config, name))
+               for name in metric_names(config)]
+    metrics += [tfma.MetricConfig(class_name=name)
+                for name in _ALWAYS[config.label.kind] + _PLOTS[config.label.kind]]
+    return eval_config_for(config, metrics)
+
+def _judged_metric(config: Config, name: str, tolerance: float) -> tfma.MetricConfig:
+    threshold = tfma.MetricThreshold(change_threshold=change_threshold(config, name, tolerance))
+    return metric_config(config, name, threshold, threshold_slices=slicing_specs(config))
+
+
+def pruned_eval_config(config: Config) -> tfma.EvalConfig:
+    metrics = [tfma.MetricConfig(class_name="ExampleCount")]
+    if config.label.kind == "binary":
+        metrics.append(tfma.MetricConfig(class_name="MeanLabel"))
+    metrics += [_judged_metric(config, name, tolerance)
+                for name, tolerance in config.variant_tolerance.items()]
+    return eval_config_for(config, metrics)

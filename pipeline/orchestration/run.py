@@ -1,0 +1,146 @@
+"""One run of the pipeline, top to bottom: `tfxpipe run` calls `run`.
+
+1. inputs: materialise the data if needed, select the target span and its window, check every
+   file before TensorFlow starts (`pipeline.inputs`); an unusable file halts here (exit 4);
+2. backfill: ingest and validate the window's spans that ML Metadata has not validated yet
+   (`backfill.py`); a span that fails its gates halts here (exit 4);
+3. the run's own pipeline, built from the config (`pipeline.dag`), run node by node on this
+   process and a worker process (`runner.py`, `workers.py`);
+4. the record: the summary read back from ML Metadata (`pipeline.records`), written to the run's
+   folder and printed, and the HTML report (`pipeline.review`).
+
+Everything TensorFlow, TFX and Beam print goes to the run's log, not the terminal, unless
+`verbose`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline import process
+from pipeline.config import Config
+from pipeline.inputs.preflight import DataInputError
+from pipeline.inputs.prepare import InputData, prepare_input
+from pipeline.inputs.spans import format_ranges
+from pipeline.orchestration.workers import node_workers
+from pipeline.process import Terminal, redirected_output
+from pipeline.records.outcomes import (
+    EXIT_DATA_HALT,
+    EXIT_ERROR,
+    EXIT_NOT_BLESSED,
+    EXIT_PUSHED,
+    OUTCOMES,
+    one_line,
+    write_summary,
+)
+from pipeline.records.render import render
+from pipeline.review.command import report_after_run
+
+RUN_ID_FORMAT = "%Y%m%dT%H%M%S%fZ"
+
+
+def run(config: Config, verbose: bool = False) -> int:
+    """Runs the pipeline once; prints progress, the summary and the report's path; returns the
+    exit code (see `pipeline.records.outcomes`)."""
+    process.set_up(keras_home=config.output_root / ".keras")
+    run_id = datetime.datetime.now(datetime.timezone.utc).strftime(RUN_ID_FORMAT)
+    run_dir = config.runs_dir / run_id
+    log_path = run_dir / "run.log"
+    print(f"run {run_id}: pipeline '{config.pipeline.name}' ({Path(config.config_path).name}), "
+          f"Beam {config.beam.runner}/{config.beam.direct_running_mode}")
+    print(f"log: {log_path}")
+    with redirected_output(log_path, verbose) as terminal:
+        outcome, summary = _execute(config, run_id, terminal, verbose, log_path)
+    summary.update(outcome=OUTCOMES[outcome], exit_code=outcome, log=str(log_path))
+    write_summary(run_dir, summary)
+    for line in render(summary, outcome):
+        print(line, flush=True)
+    print(f"report: {report_after_run(config, run_id, log_path, verbose)}")
+    return outcome
+
+
+def _execute(config: Config, run_id: str, terminal: Terminal, verbose: bool, log_path: Path
+             ) -> tuple[int, dict[str, Any]]:
+    """Steps 1 to 3; the exit code and the summary so far."""
+    try:
+        data = prepare_input(config)
+    except DataInputError as error:  # unreadable input: halted before TFX starts
+        terminal.line(f"halted before the pipeline: {error}")
+        return EXIT_DATA_HALT, {"run_id": run_id, "pipeline": config.pipeline.name,
+                                "config": config.config_path, "components": [],
+                                "anomalies": error.rows, "halted_by": "pre-flight check"}
+    terminal.line(_data_line(data))
+    for row in data.reported:
+        terminal.line(f"  note: span {row['span']}: {row['description']}")
+    # Workers start once a component does real work (a run served from cache needs none), or
+    # at once on a new output root, where nothing can be: their imports overlap this process's.
+    with node_workers(config.pipeline.parallel_components - 1, quiet_logging=not verbose,
+                      start_now=not config.metadata_path.exists()) as workers:
+        return _run_pipelines(config, data, run_id, terminal, verbose, log_path, workers)
+
+
+def _run_pipelines(config: Config, data: InputData, run_id: str, terminal: Terminal,
+                   verbose: bool, log_path: Path, workers: list) -> tuple[int, dict[str, Any]]:
+    """The backfill's pipeline runs, then the run's own, then its summary."""
+    # TensorFlow and TFX load here, with their output already going to the run's log.
+    from components.data_gate import DataValidationError
+    from pipeline.dag.pipelines import Pipelines
+    from pipeline.orchestration.backfill import Backfill, run_pipeline
+    from pipeline.orchestration.progress import ProgressLines
+    from pipeline.orchestration.runner import ProgressRunner, caused_by, local_slots
+    from pipeline.records.summary import build_summary
+
+    slots = local_slots(workers)
+    pipelines = Pipelines(config, data, code_revision(config.project_root))
+    backfill = Backfill(pipelines, run_id, slots, terminal.line).run()
+    if backfill.halt == "data":
+        return EXIT_DATA_HALT, backfill.summary
+    if backfill.halt == "error":
+        terminal.line(f"error: {backfill.summary['error']} (full trace in {log_path})")
+        return EXIT_ERROR, backfill.summary
+
+    progress = ProgressLines(terminal)
+    started = time.monotonic()
+    own = run_pipeline(pipelines, run_id, pipelines.full(),
+                       ProgressRunner(slots, progress.on_start, progress.on_finish))
+    summary = build_summary(config, run_id, own.nodes)
+    summary.update(data_files=[f.as_dict() for f in data.files],
+                   spans=[s.as_dict() for s in data.spans],
+                   drift=backfill.drift + summary.get("drift", []),
+                   backfilled_spans=backfill.spans, backfill_seconds=round(backfill.seconds, 1),
+                   pipeline_seconds=round(time.monotonic() - started, 1))  # its own nodes
+    if own.failure is None:
+        return (EXIT_PUSHED if summary.get("pushed") else EXIT_NOT_BLESSED), summary
+    if caused_by(own.failure, DataValidationError):
+        return EXIT_DATA_HALT, summary
+    failed = next((n.node_id for n in own.nodes.values() if n.state == "FAILED"),
+                  "the pipeline")
+    summary["error"] = f"{failed} failed: {one_line(own.failure)}"
+    terminal.line(f"error: {summary['error']} (full trace in {log_path})")
+    return EXIT_ERROR, summary
+
+
+def _data_line(data: InputData) -> str:
+    window = data.selection.window
+    return (f"data: span {data.selection.target}"
+            + (f", window {format_ranges(window)} ({len(window)} span(s))"
+               if len(window) > 1 else "")
+            + f": {data.rows} rows in {len(data.files)} file(s) under {data.input_base}")
+
+
+def code_revision(project_root: str) -> dict[str, object]:
+    """The git commit of the project (None outside a checkout) and whether the tree is dirty."""
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", "-C", project_root, *args], capture_output=True,
+                                  text=True, check=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"git_commit": commit, "dirty": bool(status)}
