@@ -171,8 +171,11 @@ def test_bytes_that_are_not_utf8(shop):
 def test_files_of_a_span_with_different_headers(shop):
     shop.span(3, shop.csv_text(shop.header, shop.rows), name="a.csv")
     shop.span(3, shop.csv_text(list(reversed(shop.header)), shop.rows), name="b.csv")
-    [row] = halted(shop.config())
-    assert row["kind"] == "MALFORMED_CSV" and "differs from that of a.csv" in row["description"]
+    rows = halted(shop.config())
+    [row] = [r for r in rows if r["kind"] == "MALFORMED_CSV"]
+    assert "differs from that of a.csv" in row["description"]
+    # Read with b.csv's own header, its values are in the wrong columns: said too.
+    assert {r["kind"] for r in rows} == {"MALFORMED_CSV", "NOT_NUMERIC"}
 
 
 def test_a_bad_span_outside_the_window_is_not_read(shop):
@@ -206,3 +209,68 @@ def test_a_folder_with_no_span_folders(shop, tmp_path):
     with pytest.raises(ConfigError) as info:
         prepare_input(load_config(shop.root / "empty.toml"))
     assert "no data files match" in str(info.value) and "span-{SPAN}/*.csv" in str(info.value)
+
+
+def _write_with(shop, delimiter: str, rows=None, name: str = "trips.csv", span: int = 3,
+                header=None) -> Path:
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(header or shop.header)
+    writer.writerows(rows if rows is not None else shop.rows)
+    return shop.span(span, out.getvalue(), name=name)
+
+
+def test_a_semicolon_file_is_read_with_the_delimiter_its_header_is_written_with(shop):
+    for span in (1, 2):
+        _write_with(shop, ";", span=span)
+    data = prepare_input(shop.config())
+    assert data.delimiter == ";" and data.reported == []
+
+
+def test_a_configured_delimiter_the_file_does_not_use_is_one_line_with_the_fix(shop):
+    from dataclasses import replace
+
+    _write_with(shop, ";")
+    config = shop.config()
+    config = replace(config, data=replace(config.data, delimiter=","))
+    [row] = halted(config)
+    assert row["kind"] == "WRONG_DELIMITER"
+    assert "set [data] delimiter = ';'" in row["description"]
+
+
+def test_files_written_with_different_delimiters_halt_once(shop):
+    _write_with(shop, ";", span=2)
+    [row] = halted(shop.config())
+    assert row["kind"] == "MIXED_DELIMITERS" and "span-2" in row["file"]
+
+
+def test_a_header_repeated_inside_a_file_is_one_line_with_its_line_number(shop):
+    rows = shop.rows[:5] + [shop.header] + shop.rows[5:]
+    _write_with(shop, ",", rows=rows)
+    [row] = halted(shop.config())
+    assert row["kind"] == "REPEATED_HEADER" and "line 7 repeats the header" in row["description"]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column(shop):
+    path = _write_with(shop, ",")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert prepare_input(shop.config()).reported == []
+
+
+def test_missing_values_as_users_write_them_pass_and_other_text_is_named(shop):
+    fare = shop.header.index("fare")
+    rows = [list(r) for r in shop.rows]
+    for row, token in zip(rows, ["NA", " n/a ", "NaN", "null", "None", "-", " 7.5 "],
+                          strict=False):
+        row[fare] = token
+    _write_with(shop, ",", rows=rows)
+    assert prepare_input(shop.config()).reported == []
+    rows[7][fare], rows[8][fare] = "unknown", "12 dollars"
+    _write_with(shop, ",", rows=rows)
+    [row] = halted(shop.config())
+    assert row["kind"] == "NOT_NUMERIC" and row["feature"] == "fare"
+    assert "'unknown', '12 dollars'" in row["description"]
+    assert "add them to [data] missing_values" in row["description"]
+    assert row["observed"] == f"2 of {len(rows)} rows"

@@ -5,17 +5,11 @@ so `versions.py`, which readers of the serving folder import, costs no TensorFlo
 `components.shared`.
 """
 
-import importlib
-
+from components.shared.lazy import lazy_attributes
 from components.versioned_pusher.params import Provenance, PushDestination, PushEvidence
-
-_LAZY = {"VersionedPusher": "component", "VersionedPusherSpec": "component"}
 
 __all__ = ["Provenance", "PushDestination", "PushEvidence", "VersionedPusher",
            "VersionedPusherSpec"]
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module '{__name__}' has no attribute '{name}'")
+__getattr__ = lazy_attributes(__name__, {"VersionedPusher": "component",
+                                         "VersionedPusherSpec": "component"})

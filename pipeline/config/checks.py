@@ -10,6 +10,7 @@ import os
 from pipeline.config.catalogue import METRICS, OPTIMIZATION_VARIANTS, TASK_KINDS, VARIANT_METRICS
 from pipeline.config.errors import ConfigError
 from pipeline.config.sections import (
+    AUTO,
     BEAM_MODES,
     BEAM_RUNNERS,
     IMPUTE_KINDS,
@@ -115,6 +116,10 @@ def _evaluation(config: Config, check: _Checker) -> None:
 
 
 def _data_and_gates(config: Config, check: _Checker) -> None:
+    delimiter = config.data.delimiter
+    check(delimiter == AUTO or (len(delimiter) == 1 and delimiter not in ('"', "\n", "\r")),
+          f"'data.delimiter' must be 'auto' or one character other than a quote or a line "
+          f"break, got {delimiter!r}")
     source = config.data.source
     check(source == TFX_TAXI_SOURCE or os.path.exists(source),
           f"data source not found: {source} (set 'data.source' to a CSV file or folder, "

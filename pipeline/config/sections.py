@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from components.csv_example_gen.params import DEFAULT_MISSING_VALUES
 from pipeline.config.catalogue import DEFAULT_VARIANT_TOLERANCE, METRICS, OPTIMIZATION_VARIANTS
 
 MODEL_TYPES = ("dnn", "wide_deep")
@@ -30,12 +31,19 @@ class PipelineSection:
     parallel_components: int = 2  # components run at once where the graph allows; 1 = in turn
 
 
+DELIMITERS = (",", ";", "\t", "|")  # what "auto" chooses from, by the header line
+AUTO = "auto"
+
+
 @dataclass(frozen=True)
 class DataSection:
     source: str
     dir: str = ""
     pattern: str = "*.csv"
     sample_rows: int = 0
+    delimiter: str = AUTO           # or one character: ",", ";", "\t", "|", ...
+    # Cells read as missing, case-insensitive, surrounding spaces ignored ("" is the empty cell).
+    missing_values: list[str] = field(default_factory=lambda: list(DEFAULT_MISSING_VALUES))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """What a component's cache key and a span's validation depend on, beyond the data.
 
-- `validation_key`: the schema, the label, the drift and new-column rules and the split. A span
-  validated under another key is validated again.
+- `validation_key`: the schema, the label, the drift and new-column rules, the split and how the
+  CSV is read (delimiter, missing values). A span validated under another key is ingested and
+  validated again.
 - `schema_snapshot`: ImportSchemaGen's cache key holds the schema file's path, not its content:
   pointed at the curated file, an edited schema would be served from cache and never take
   effect. A copy at a path named by its content makes an edit a new input, and keeps every
@@ -20,7 +21,7 @@ from pipeline.config import Config
 from pipeline.dag.user_code import label_config
 
 
-def validation_key(config: Config) -> str:
+def validation_key(config: Config, delimiter: str) -> str:
     digest = hashlib.sha256()
     if config.schema.path:
         digest.update(Path(config.schema.path).read_bytes())
@@ -29,6 +30,7 @@ def validation_key(config: Config) -> str:
         "validation": {"label_drift": config.validation.label_drift,
                        "new_columns": config.validation.new_columns},
         "split": [config.split.train, config.split.eval],
+        "csv": {"delimiter": delimiter, "missing_values": config.data.missing_values},
     }, sort_keys=True).encode())
     return digest.hexdigest()[:16]
 

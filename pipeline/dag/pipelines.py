@@ -82,7 +82,7 @@ class Pipelines:
         self.config = config
         self.data = data
         self.code_revision = code_revision
-        self.validation_key = validation_key(config)
+        self.validation_key = validation_key(config, data.delimiter)
         self.gate_rules = GateRules(
             report_only=("SCHEMA_NEW_COLUMN",) if config.validation.new_columns == "report"
             else (), validation_key=self.validation_key)
@@ -129,7 +129,7 @@ class Pipelines:
         )
 
     def _example_gen(self, span: int) -> Any:
-        return example_gen(self.config, self.data.input_base, self.data.pattern, span)
+        return example_gen(self.config, self.data, span)
 
     def _schema_gen(self, statistics: Any = None) -> Any:
         if self.config.schema.path:

@@ -1,10 +1,16 @@
 """Pre-flight checks: CSV files that TFX could not read, or would read wrongly, stop a run early.
 
-Pure Python, before TensorFlow or Beam start, over every file of the run's spans:
+Pure Python, before TensorFlow or Beam start, over every file of the run's spans
+(`csv_files.py` reads one file):
 - bytes that are not UTF-8, an empty file, a header with no data rows;
+- the delimiter: the one the header is written with (`[data] delimiter = "auto"`), the same in
+  every file; a file written with another delimiter than the configured one;
 - malformed CSV: an unterminated or stray quote, a record with more or fewer fields than the
-  header, a quoted field spanning lines (CsvExampleGen reads one record per line), duplicate
-  column names, files of one span whose headers differ (ExampleGen takes the first file's);
+  header, a quoted field spanning lines (ExampleGen reads one record per line), the header
+  repeated inside a file, duplicate column names, files of one span whose headers differ;
+- values: a column that must hold numbers (a numeric feature, a regression label, a derived
+  label's inputs, a column the curated schema types INT or FLOAT) holds text that is not one of
+  the missing values (`[data] missing_values`);
 - columns: a column the pipeline needs (label, its derive denominator, features, slice
   columns) or the curated schema requires is missing; a column the schema does not know.
 
@@ -14,15 +20,15 @@ the pipeline. Each finding is a row of the same anomaly table the gates produce.
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import Config, ConfigError
+from pipeline.inputs.csv_files import HALT, CsvRules, FileRef, read_csv
 
-INPUT_SPLIT = "-"  # pre-flight rows are about files, before ExampleGen splits them
+_NUMERIC_TYPES = {"INT": "int", "FLOAT": "float"}
 
 
 class DataInputError(ConfigError):
@@ -39,11 +45,12 @@ class DataInputError(ConfigError):
         super().__init__(f"{first['file']}: {first['description']}{more}")
 
 
-def _row(path: str, span: int, feature: str, kind: str, short: str, description: str,
-         observed: str = "-", threshold: str = "-", halts: bool = True) -> dict[str, str]:
-    return {"split": INPUT_SPLIT, "span": span, "file": path, "feature": feature, "kind": kind,
-            "short": short, "description": description, "observed": observed,
-            "threshold": threshold, "severity": "halt" if halts else "report"}
+@dataclass(frozen=True)
+class Preflight:
+    """What the checks found that does not halt, and the delimiter the files are written with."""
+
+    reported: list[dict[str, str]]
+    delimiter: str
 
 
 def load_schema(path: str):
@@ -82,7 +89,31 @@ def needed_by_config(config: Config) -> dict[str, str]:
     return needed
 
 
-def check_files(config: Config, files_by_span: dict[int, list[str]]) -> list[dict[str, str]]:
+def numeric_columns(config: Config, schema) -> dict[str, tuple[str, str]]:
+    """{column: (int or float, its role)} of the columns whose values must be numbers."""
+    columns = {name: ("float", "numeric feature") for name in config.features.numeric}
+    if config.label.kind == "regression":
+        columns[config.label.column] = ("float", "regression label")
+    if config.label.derive is not None:
+        columns[config.label.column] = ("float", "input of the derived label")
+        columns[config.label.derive.denominator] = ("float", "input of the derived label")
+    if schema is not None:
+        from tensorflow_metadata.proto.v0 import schema_pb2
+
+        for feature in schema.feature:
+            kind = _NUMERIC_TYPES.get(schema_pb2.FeatureType.Name(feature.type))
+            if kind:
+                columns[feature.name] = (kind, f"{kind.upper()} in the curated schema")
+    return columns
+
+
+def csv_rules(config: Config, schema) -> CsvRules:
+    return CsvRules(delimiter=config.data.delimiter,
+                    missing=frozenset(v.strip().lower() for v in config.data.missing_values),
+                    numeric=numeric_columns(config, schema))
+
+
+def check_files(config: Config, files_by_span: dict[int, list[str]]) -> Preflight:
     """Checks every file; raises DataInputError listing what halts, returns what is reported.
 
     Without a curated schema a needed column missing from the data is a configuration mistake
@@ -90,27 +121,48 @@ def check_files(config: Config, files_by_span: dict[int, list[str]]) -> list[dic
     and a missing column is a data problem (exit 4).
     """
     schema = load_schema(config.schema.path)
+    rules = csv_rules(config, schema)
     rows: list[dict[str, str]] = []
+    delimiters: dict[str, str] = {}
     for span, paths in sorted(files_by_span.items()):
         first_header: list[str] | None = None
         for path in paths:
-            header, problems = read_csv(path, span)
-            rows += problems
-            if header is None:
+            checked = read_csv(path, span, rules)
+            rows += checked.problems
+            if checked.header is None:
                 continue
+            delimiters[path] = checked.delimiter
+            ref = FileRef(path, span)
             if first_header is None:
-                first_header = header
-                rows += check_header(config, schema, header, path, span)
-            elif header != first_header:
-                rows.append(_row(path, span, "(header)", "MALFORMED_CSV", "Header differs",
-                                 f"the header differs from that of {os.path.basename(paths[0])} "
-                                 "in the same span; ExampleGen reads every file of a span with "
-                                 "the first file's columns", observed=_short(header),
-                                 threshold=_short(first_header)))
-    halting = [r for r in rows if r["severity"] == "halt"]
+                first_header = checked.header
+                rows += check_header(config, schema, checked.header, ref)
+            elif checked.header != first_header:
+                rows.append(ref.row("(header)", "MALFORMED_CSV", (
+                    "Header differs", f"the header differs from that of "
+                    f"{os.path.basename(paths[0])} in the same span; ExampleGen reads every file "
+                    "of a span with the first file's columns"),
+                    (_short(checked.header), _short(first_header))))
+    rows += _mixed_delimiters(delimiters, files_by_span)
+    halting = [r for r in rows if r["severity"] == HALT]
     if halting:
-        raise DataInputError(halting + [r for r in rows if r["severity"] != "halt"])
-    return rows
+        raise DataInputError(halting + [r for r in rows if r["severity"] != HALT])
+    delimiter = next(iter(delimiters.values()), ",")
+    return Preflight(rows, delimiter)
+
+
+def _mixed_delimiters(delimiters: dict[str, str], files_by_span: dict[int, list[str]]
+                      ) -> list[dict[str, str]]:
+    """One row when the files of the window are not all written with the same delimiter."""
+    found = sorted(set(delimiters.values()))
+    if len(found) < 2:
+        return []
+    first = next(iter(delimiters.values()))
+    path = next(p for p, d in delimiters.items() if d != first)
+    span = next(s for s, paths in files_by_span.items() if path in paths)
+    return [FileRef(path, span).row("(header)", "MIXED_DELIMITERS", (
+        "Another delimiter", f"this file is written with {delimiters[path]!r}, earlier files "
+        f"with {first!r}: every file of the window must use one delimiter"),
+        (repr(delimiters[path]), repr(first)))]
 
 
 def _short(header: list[str]) -> str:
@@ -118,83 +170,7 @@ def _short(header: list[str]) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def read_csv(path: str, span: int = 0) -> tuple[list[str] | None, list[dict[str, str]]]:
-    """(header, problems) of one file: encoding, emptiness, quoting and field counts."""
-    raw = Path(path).read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        byte = raw[error.start: error.start + 1].hex()
-        return None, [_row(path, span, "(file)", "NOT_UTF8", "Not UTF-8 text",
-                           f"line {line} has bytes that are not UTF-8 (0x{byte} at byte "
-                           f"{error.start}); re-encode the file as UTF-8",
-                           observed=f"0x{byte} at line {line}", threshold="UTF-8")]
-    if not text.strip():
-        return None, [_row(path, span, "(file)", "EMPTY_FILE", "Empty file",
-                           "the file is empty; it needs a header row and data rows",
-                           observed="0 rows", threshold="a header and >= 1 row")]
-    if text.startswith("\ufeff"):
-        text = text[1:]  # a UTF-8 byte order mark is harmless to us but not a column name
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    problems: list[dict[str, str]] = []
-    header: list[str] | None = None
-    records = 0
-    line = 0
-    try:
-        for record in reader:
-            start, line = line + 1, reader.line_num
-            if header is None:
-                header = record
-                problems += _header_problems(path, span, header)
-                continue
-            if not record or record == [""]:
-                continue  # a blank line
-            records += 1
-            if line != start:
-                problems.append(_row(path, span, "(row)", "MALFORMED_CSV", "Multi-line record",
-                                     f"lines {start}-{line} are one record: a quoted field "
-                                     "holds a line break (or a quote is not closed); "
-                                     "CsvExampleGen reads one record per line",
-                                     observed=f"{line - start + 1} lines", threshold="1 line"))
-                break
-            if len(record) != len(header):
-                problems.append(_row(path, span, "(row)", "MALFORMED_CSV", "Wrong field count",
-                                     f"line {line} has {len(record)} fields, the header has "
-                                     f"{len(header)}; check quoting and delimiters there",
-                                     observed=f"{len(record)} fields",
-                                     threshold=f"{len(header)} fields"))
-                break
-    except csv.Error as error:
-        at = line + 1  # the record that failed starts after the last good one
-        problems.append(_row(path, span, "(row)", "MALFORMED_CSV", "Malformed quoting",
-                             f"the record at line {at} is not valid CSV ({error}): a quote is "
-                             "not closed, or text follows a closing quote",
-                             observed=f"line {at}", threshold="balanced quotes"))
-    if header is not None and records == 0 and not problems:
-        problems.append(_row(path, span, "(file)", "NO_DATA_ROWS", "Header only",
-                             "has a header but no data rows", observed="0 rows",
-                             threshold=">= 1 row"))
-    return header, problems
-
-
-def _header_problems(path: str, span: int, header: list[str]) -> list[dict[str, str]]:
-    seen: set[str] = set()
-    problems = []
-    for name in header:
-        if name in seen:
-            problems.append(_row(path, span, name, "MALFORMED_CSV", "Duplicate column",
-                                 f"column '{name}' appears twice in the header",
-                                 observed="2 columns", threshold="unique names"))
-        seen.add(name)
-    if any(not name.strip() for name in header):
-        problems.append(_row(path, span, "(header)", "MALFORMED_CSV", "Unnamed column",
-                             "the header has an empty column name", observed="''",
-                             threshold="every column named"))
-    return problems
-
-
-def check_header(config: Config, schema, header: list[str], path: str, span: int
+def check_header(config: Config, schema, header: list[str], ref: FileRef
                  ) -> list[dict[str, str]]:
     """Missing columns (needed by the pipeline or required by the schema) and unknown ones."""
     columns = set(header)
@@ -204,29 +180,26 @@ def check_header(config: Config, schema, header: list[str], path: str, span: int
             if column not in columns:
                 hint = difflib.get_close_matches(column, header, n=1)
                 tip = f" (did you mean '{hint[0]}'?)" if hint else ""
-                raise ConfigError(f"{os.path.basename(path)}: {role} '{column}' is not a column "
-                                  f"of the data{tip}")
+                raise ConfigError(f"{os.path.basename(ref.path)}: {role} '{column}' is not a "
+                                  f"column of the data{tip}")
         return []
     known = {f.name for f in schema.feature}
-    rows = []
     for column, role in needed.items():
         if column not in known and column not in columns:
             hint = difflib.get_close_matches(column, sorted(known | columns), n=1)
             tip = f" (did you mean '{hint[0]}'?)" if hint else ""
             raise ConfigError(f"{role} '{column}' is neither a column of the data "
-                              f"({os.path.basename(path)}) nor of the schema{tip}")
+                              f"({os.path.basename(ref.path)}) nor of the schema{tip}")
     missing = {c: needed.get(c, "column required by the schema")
                for c in sorted(set(needed) | required_by_schema(schema)) if c not in columns}
-    for column, role in missing.items():
-        rows.append(_row(path, span, column, "SCHEMA_MISSING_COLUMN", "Column missing",
-                         f"the {role} '{column}' is not in the header",
-                         observed="absent", threshold="present"))
+    rows = [ref.row(column, "SCHEMA_MISSING_COLUMN", (
+        "Column missing", f"the {role} '{column}' is not in the header"), ("absent", "present"))
+        for column, role in missing.items()]
     halts = config.validation.new_columns == "halt"
     for column in header:
         if column not in known and column.strip():
-            rows.append(_row(path, span, column, "SCHEMA_NEW_COLUMN", "New column",
-                             f"column '{column}' is not in the curated schema "
-                             f"({'halts' if halts else 'reported only'}: "
-                             "validation.new_columns); review it with 'tfxpipe schema'",
-                             observed="present", threshold="not in schema", halts=halts))
+            rows.append(ref.row(column, "SCHEMA_NEW_COLUMN", (
+                "New column", f"column '{column}' is not in the curated schema "
+                f"({'halts' if halts else 'reported only'}: validation.new_columns); review it "
+                "with 'tfxpipe schema'"), ("present", "not in schema"), halts=halts))
     return rows

@@ -53,6 +53,7 @@ class InputData:
     spans: list[SpanData] = field(default_factory=list)
     selection: spans_lib.SpanSelection | None = None
     reported: list[dict[str, str]] = field(default_factory=list)  # pre-flight findings, no halt
+    delimiter: str = ","  # what the files are written with (pre-flight found or checked it)
 
     @property
     def rows(self) -> int:
@@ -88,8 +89,8 @@ def prepare_input(config: Config) -> InputData:
     found = spans_lib.discover(input_base, pattern)
     selection = spans_lib.select(list(found), config.spans.span, config.spans.window,
                                  input_base, pattern)
-    reported = check_files(config, {s: found[s] for s in selection.window})
+    checked = check_files(config, {s: found[s] for s in selection.window})
     spans = [SpanData(s, [fingerprint(p) for p in found[s]]) for s in selection.window]
     return InputData(str(input_base), pattern, [f for s in spans for f in s.files], spans,
-                     selection, reported)
+                     selection, checked.reported, checked.delimiter)
 

@@ -6,13 +6,13 @@ inference would say, side by side with what was agreed. This command writes the 
 and a readable diff under `outputs/<pipeline>/schema_review/span-<N>/` and prints the diff. It
 changes nothing else: editing the curated schema stays a reviewed change.
 
-Statistics are computed from the span's CSV files with the same CSV decoder CsvExampleGen uses
-(tfx_bsl), so types are inferred as the pipeline would infer them.
+Statistics are computed from the span's CSV files read as the pipeline's ExampleGen reads them
+(the same reader, delimiter and missing values), so types are inferred as the pipeline would
+infer them.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,9 @@ from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from components.shared.files import to_json, write_atomically
 from pipeline.config import Config, ConfigError
-from pipeline.inputs.preflight import load_schema, read_csv
+from pipeline.inputs.preflight import check_files, load_schema
 from pipeline.inputs.sources import input_location
-from pipeline.inputs.spans import discover, select, span_path
+from pipeline.inputs.spans import discover, select
 
 TYPES = {schema_pb2.INT: "INT", schema_pb2.FLOAT: "FLOAT", schema_pb2.BYTES: "BYTES",
          schema_pb2.STRUCT: "STRUCT", schema_pb2.TYPE_UNKNOWN: "UNKNOWN"}
@@ -216,16 +216,23 @@ def review(config: Config, span: int | None, output: str | None) -> tuple[list[s
 
 
 def _infer(config: Config, span: int | None) -> tuple[int, list[str], Any, schema_pb2.Schema]:
-    """(span, its files, their statistics, the schema TFDV infers from them)."""
-    import tensorflow_data_validation as tfdv  # loads TensorFlow: inside the log redirection
+    """(span, its files, their statistics, the schema TFDV infers from them): the files read
+    as ExampleGen reads them (delimiter, missing values), typed as their values say."""
+    # TensorFlow, TFDV and Arrow load here, inside the log redirection.
+    import tensorflow_data_validation as tfdv
+    from tfx_bsl.coders import example_coder
+
+    from components.csv_example_gen import CsvFormat
+    from components.csv_example_gen.reading import encode_file, span_types
 
     input_base, pattern = input_location(config)
     found = discover(input_base, pattern)
     chosen = select(list(found), span or 0, 1, input_base, pattern).target
     files = found[chosen]
-    for path in files:  # an unreadable file gets the pre-flight's one-line message
-        _, problems = read_csv(path, chosen)
-        if problems:
-            raise ConfigError(f"{path}: {problems[0]['description']}")
-    stats = tfdv.generate_statistics_from_csv(os.path.join(input_base, span_path(pattern, chosen)))
+    checked = check_files(config, {chosen: files})  # an unreadable file: its one line
+    fmt = CsvFormat(delimiter=checked.delimiter, missing_values=tuple(config.data.missing_values))
+    types = span_types(files, fmt)
+    examples = [e for path in files for e in encode_file(path, types, fmt)]
+    batch = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(examples)
+    stats = tfdv.generate_statistics_in_memory(batch)
     return chosen, files, stats, tfdv.infer_schema(stats, infer_feature_shape=True)

@@ -1,0 +1,222 @@
+"""One CSV file, checked before TFX reads it: encoding, emptiness, the delimiter, quoting, field
+counts, a header repeated inside the file, and the values of the columns that must be numbers.
+
+Each finding is a row of the anomaly table the data gates produce (`FileRef.row`). Pure Python,
+one pass over the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.config.sections import AUTO, DELIMITERS
+
+INPUT_SPLIT = "-"  # pre-flight rows are about files, before ExampleGen splits them
+HALT, REPORT = "halt", "report"
+_SAMPLES = 3
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """Where a finding is: a file of a span."""
+
+    path: str
+    span: int
+
+    def row(self, feature: str, kind: str, text: tuple[str, str],
+            measured: tuple[str, str] = ("-", "-"), halts: bool = True) -> dict[str, str]:
+        """An anomaly-table row: `text` is (short, description), `measured` (observed,
+        threshold)."""
+        return {"split": INPUT_SPLIT, "span": self.span, "file": self.path, "feature": feature,
+                "kind": kind, "short": text[0], "description": text[1],
+                "observed": measured[0], "threshold": measured[1],
+                "severity": HALT if halts else REPORT}
+
+
+@dataclass(frozen=True)
+class CsvRules:
+    """How the files are read: the delimiter (or "auto": the one the header line is written
+    with), the cells that mean a missing value (lower case, stripped), and the columns whose
+    present values must be numbers ({column: "int" or "float", with the column's role})."""
+
+    delimiter: str = AUTO
+    missing: frozenset[str] = frozenset({""})
+    numeric: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class FileCheck:
+    header: list[str] | None
+    delimiter: str
+    problems: list[dict[str, str]]
+
+
+def detect_delimiter(header_line: str) -> str:
+    """The candidate delimiter that splits the header line into the most fields (',' on a
+    tie, and for a single column)."""
+    counts = {d: len(next(csv.reader([header_line], delimiter=d), [])) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] > 1 else ","
+
+
+def _decode(path: str, ref: FileRef) -> tuple[str | None, list[dict[str, str]]]:
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        byte = raw[error.start: error.start + 1].hex()
+        return None, [ref.row("(file)", "NOT_UTF8", (
+            "Not UTF-8 text", f"line {line} has bytes that are not UTF-8 (0x{byte} at byte "
+            f"{error.start}); re-encode the file as UTF-8"), (f"0x{byte} at line {line}",
+                                                             "UTF-8"))]
+    if not text.strip():
+        return None, [ref.row("(file)", "EMPTY_FILE", (
+            "Empty file", "the file is empty; it needs a header row and data rows"),
+            ("0 rows", "a header and >= 1 row"))]
+    # A UTF-8 byte-order mark is not part of the first column's name (ExampleGen skips it too).
+    return (text[1:] if text.startswith("\ufeff") else text), []
+
+
+def _delimiter(text: str, rules: CsvRules, ref: FileRef
+               ) -> tuple[str, list[dict[str, str]]]:
+    """The delimiter to read with, and a row when the file is written with another one."""
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    found = detect_delimiter(first_line)
+    if rules.delimiter == AUTO:
+        return found, []
+    configured = len(next(csv.reader([first_line], delimiter=rules.delimiter), []))
+    if configured == 1 and found != rules.delimiter:
+        shown = "\\t" if found == "\t" else found
+        return rules.delimiter, [ref.row("(header)", "WRONG_DELIMITER", (
+            "Another delimiter", f"the header is one column with the delimiter "
+            f"{rules.delimiter!r} but splits on {shown!r}: set [data] delimiter = '{shown}' "
+            "(or 'auto')"), (repr(found), repr(rules.delimiter)))]
+    return rules.delimiter, []
+
+
+def read_csv(path: str, span: int = 0, rules: CsvRules = CsvRules()) -> FileCheck:
+    """The file's header, the delimiter it is read with, and its problems."""
+    ref = FileRef(path, span)
+    text, problems = _decode(path, ref)
+    if text is None:
+        return FileCheck(None, rules.delimiter if rules.delimiter != AUTO else ",", problems)
+    delimiter, problems = _delimiter(text, rules, ref)
+    if problems:
+        return FileCheck(None, delimiter, problems)
+    scan = _Scan(ref, rules, delimiter)
+    scan.run(text)
+    return FileCheck(scan.header, delimiter, scan.problems + scan.numeric_problems())
+
+
+class _Scan:
+    """One pass over the records: structure first (a structural problem stops the pass), the
+    numeric columns' values all along."""
+
+    def __init__(self, ref: FileRef, rules: CsvRules, delimiter: str):
+        self.ref, self.rules, self.delimiter = ref, rules, delimiter
+        self.header: list[str] | None = None
+        self.problems: list[dict[str, str]] = []
+        self.records = 0
+        self.bad: dict[str, list[str]] = {}       # column -> values that are not numbers
+        self.bad_counts: dict[str, int] = {}
+        self.columns: dict[int, tuple[str, str]] = {}  # index -> (column, kind)
+
+    def run(self, text: str) -> None:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter,
+                            strict=True)
+        line = 0
+        try:
+            for record in reader:
+                start, line = line + 1, reader.line_num
+                if self.header is None:
+                    self._take_header(record)
+                    continue
+                if not record or record == [""]:
+                    continue  # a blank line
+                problem = self._record(record, start, line)
+                if problem:
+                    self.problems.append(problem)
+                    break
+        except csv.Error as error:
+            at = line + 1  # the record that failed starts after the last good one
+            self.problems.append(self.ref.row("(row)", "MALFORMED_CSV", (
+                "Malformed quoting", f"the record at line {at} is not valid CSV ({error}): a "
+                "quote is not closed, or text follows a closing quote"),
+                (f"line {at}", "balanced quotes")))
+        if self.header is not None and self.records == 0 and not self.problems:
+            self.problems.append(self.ref.row("(file)", "NO_DATA_ROWS", (
+                "Header only", "has a header but no data rows"), ("0 rows", ">= 1 row")))
+
+    def _take_header(self, record: list[str]) -> None:
+        self.header = record
+        self.problems += header_problems(self.ref, record)
+        self.columns = {i: (name, self.rules.numeric[name][0]) for i, name in enumerate(record)
+                        if name in self.rules.numeric}
+
+    def _record(self, record: list[str], start: int, line: int) -> dict[str, str] | None:
+        """The structural problem of one record, if any; else its numeric values checked."""
+        header = self.header
+        if line != start:
+            return self.ref.row("(row)", "MALFORMED_CSV", (
+                "Multi-line record", f"lines {start}-{line} are one record: a quoted field "
+                "holds a line break (or a quote is not closed); ExampleGen reads one record "
+                "per line"), (f"{line - start + 1} lines", "1 line"))
+        if record == header:
+            return self.ref.row("(row)", "REPEATED_HEADER", (
+                "Header repeated", f"line {line} repeats the header row (files joined "
+                "together?): remove it"), (f"line {line}", "one header, on line 1"))
+        if len(record) != len(header):
+            return self.ref.row("(row)", "MALFORMED_CSV", (
+                "Wrong field count", f"line {line} has {len(record)} fields, the header has "
+                f"{len(header)}; check quoting and delimiters there"),
+                (f"{len(record)} fields", f"{len(header)} fields"))
+        self.records += 1
+        for index, (column, kind) in self.columns.items():
+            cell = record[index].strip()
+            if cell.lower() not in self.rules.missing and not _is_number(cell, kind):
+                self.bad_counts[column] = self.bad_counts.get(column, 0) + 1
+                samples = self.bad.setdefault(column, [])
+                if cell not in samples and len(samples) < _SAMPLES:
+                    samples.append(cell)
+        return None
+
+    def numeric_problems(self) -> list[dict[str, str]]:
+        rows = []
+        for column, samples in self.bad.items():
+            kind, role = self.rules.numeric[column]
+            what = "integers" if kind == "int" else "numbers"
+            shown = ", ".join(repr(s) for s in samples)
+            rows.append(self.ref.row(column, "NOT_NUMERIC", (
+                f"Not {what}", f"column '{column}' ({role}) holds values that are not {what}, "
+                f"e.g. {shown}: add them to [data] missing_values if they mean a missing value, "
+                "else fix the data or the column's type"),
+                (f"{self.bad_counts[column]} of {self.records} rows", f"{what} only")))
+        return rows
+
+
+def _is_number(cell: str, kind: str) -> bool:
+    try:
+        value = float(cell)
+    except ValueError:
+        return False
+    return kind != "int" or (value.is_integer() and "." not in cell and "e" not in cell.lower())
+
+
+def header_problems(ref: FileRef, header: list[str]) -> list[dict[str, str]]:
+    seen: set[str] = set()
+    problems = []
+    for name in header:
+        if name in seen:
+            problems.append(ref.row(name, "MALFORMED_CSV", (
+                "Duplicate column", f"column '{name}' appears twice in the header"),
+                ("2 columns", "unique names")))
+        seen.add(name)
+    if any(not name.strip() for name in header):
+        problems.append(ref.row("(header)", "MALFORMED_CSV", (
+            "Unnamed column", "the header has an empty column name"),
+            ("''", "every column named")))
+    return problems
