@@ -8,4 +8,5 @@ from pipeline import process
 # tf-keras writes keras.json into ~/.keras otherwise: tests write nothing to $HOME.
 process.set_up(keras_home=Path(__file__).parent / ".pytest_cache" / "keras", tf_log_level=2)
 
-pytest_plugins = ["tests.fixtures.tiny", "tests.fixtures.taxi", "tests.fixtures.configs"]
+pytest_plugins = ["tests.fixtures.tiny", "tests.fixtures.taxi", "tests.fixtures.configs",
+                  "tests.fixtures.datasets"]

@@ -6,6 +6,7 @@ import tensorflow_model_analysis as tfma
 from pipeline.config import load_config
 from pipeline.dag.evaluation import model_eval_config
 from tests.fixtures import TAXI_CONFIG
+from tests.fixtures.configs import MINIMAL
 
 TAXI = TAXI_CONFIG
 
@@ -59,3 +60,27 @@ def test_bounds_apply_to_the_overall_slice_only(eval_config):
 def test_only_the_listed_metrics_not_the_keras_compiled_ones(eval_config):
     assert eval_config.options.include_default_metrics.value is False
     assert eval_config.options.HasField("include_default_metrics")
+
+
+def test_a_metric_list_without_what_the_ranking_needs_gets_it_added(toy):
+    """Without the example count every slice would count as too small to rank; without the
+    ranking metric there is nothing to rank by."""
+    config = load_config(toy(extra='[evaluation]\nmetrics = ["precision"]\n'))
+    assert config.metrics_added == ["example_count", "auc"]
+    assert {"ExampleCount", "AUC", "Precision"} <= set(_metrics(model_eval_config(config)))
+    listed = load_config(toy(extra='[evaluation]\nmetrics = ["example_count", "auc"]\n'))
+    assert listed.metrics_added == [] and load_config(toy()).metrics_added == []
+
+
+def test_without_thresholds_the_gate_is_beating_the_naive_predictor(toy):
+    from pipeline.inputs.labels import LabelValues
+
+    config = load_config(toy(text=MINIMAL.replace('"binary"', '"multiclass"')))
+    label = LabelValues("multiclass")
+    for value in ("a", "b", "b", "c"):
+        label.add(value)
+    accuracy = _metrics(model_eval_config(config, label))["SparseCategoricalAccuracy"]
+    [per_slice] = accuracy.per_slice_thresholds
+    assert 0.5 < per_slice.threshold.value_threshold.lower_bound.value < 0.5001
+    unknown = _metrics(model_eval_config(config, None))["SparseCategoricalAccuracy"]
+    assert not unknown.per_slice_thresholds  # no label values read: no gate to set

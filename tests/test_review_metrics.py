@@ -151,3 +151,17 @@ def test_baseline_table(evaluation):
     assert card["change"].tolist() == [pytest.approx(-0.05)]
     no_baseline = Evaluation(evaluation.config, evaluation.uri, {"baseline_model": []})
     assert isinstance(no_baseline.baseline_table(), NotAvailable)
+
+
+def test_a_slice_figure_with_nothing_to_draw_says_why_in_the_tasks_words():
+    import pandas as pd
+
+    from pipeline.review.figures import slices_figure
+
+    regression = pd.DataFrame({"slice": ["a=1", "a=2"], "mse": [1.0, 2.0],
+                               "status": ["small", "small"], "example_count": [3, 4]})
+    text = slices_figure(regression, "mse").reason
+    assert text == "no slice here can be judged (2 slices: 2 with too few examples)"
+    binary = regression.rename(columns={"mse": "auc"}).assign(status=["small", "one class"])
+    assert slices_figure(binary, "auc").reason.endswith(
+        "1 with too few examples; 1 holding a single class)")

@@ -18,6 +18,7 @@ from ml_metadata.proto import metadata_store_pb2 as mlmd
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from pipeline.config import load_config
+from pipeline.records.runs import list_runs
 from pipeline.review.report import build_report
 from pipeline.review.runs import ReviewError, open_run, statistics_history
 from pipeline.review.unavailable import NotAvailable
@@ -61,7 +62,8 @@ class FakeRuns:
         self.examples_type = self.store.put_artifact_type(mlmd.ArtifactType(
             name="Examples", properties={"split_names": mlmd.STRING}))
         self.examples: dict[int, int] = {}  # statistics id -> the Examples id they describe
-        [self.node] = self.store.put_contexts([mlmd.Context(
+        node = self.store.get_context_by_type_and_name("node", "taxi.StatisticsGen")
+        [self.node] = [node.id] if node else self.store.put_contexts([mlmd.Context(
             type_id=self.node_type, name="taxi.StatisticsGen")])
 
     def artifact(self, uri: str, span: int) -> int:
@@ -119,7 +121,7 @@ def test_latest_run_by_default_and_unique_prefixes(runs):
 
 def test_no_store_says_to_run_first(tmp_path):
     config = load_config(TAXI_CONFIG, str(tmp_path / "nothing"))
-    with pytest.raises(ReviewError, match="no runs yet: no metadata store at .*'make run'"):
+    with pytest.raises(ReviewError, match="no runs yet of pipeline 'taxi' under .*'make run'"):
         open_run(config)
 
 
@@ -177,3 +179,53 @@ def test_report_of_the_run_folder_is_written_atomically(runs):
     assert path.read_text().startswith("<!doctype html>")
     assert not list(path.parent.glob("*.partial"))
     json.dumps(run.summary, default=str)  # the rebuilt summary stays JSON-friendly
+
+
+def _summary_only(config, run_id: str, summary: dict | None) -> None:
+    """A run folder as the CLI leaves it: summary.json, or only run.log when it was killed."""
+    folder = config.runs_dir / run_id
+    folder.mkdir(parents=True)
+    (folder / "run.log").write_text("")
+    if summary is not None:
+        (folder / "summary.json").write_text(json.dumps({"run_id": run_id, **summary}))
+
+
+def test_a_run_halted_before_tfx_opens_on_a_new_output_root(tmp_path):
+    config = load_config(TAXI_CONFIG, str(tmp_path / "new"))
+    _summary_only(config, "20250105T000000000000Z", {
+        "outcome": "halted by data validation", "halted_by": "pre-flight check",
+        "anomalies": [{"kind": "WRONG_DELIMITER", "span": 1}]})
+    run = open_run(config, run_id="2025")
+    assert (run.run_id, run.nodes, run.outcome) == ("20250105T000000000000Z", {},
+                                                    "halted by data validation")
+    assert "WRONG_DELIMITER" in build_report(run)
+    [listed] = list_runs(config)
+    assert listed["detail"] == "pre-flight: WRONG_DELIMITER in span 1"
+
+
+def test_a_run_halted_in_its_backfill_opens_by_its_exact_id_with_the_backfills_nodes(runs):
+    """Its only pipeline runs are the backfill's (<id>-span-N): the exact id is not
+    ambiguous, and the halted span's statistics are the run's."""
+    fake = FakeRuns(runs.metadata_path)
+    tmp = runs.metadata_path.parent
+    fake.run("20250104T000000000000Z-span-37", fake.artifact(
+        _stats_dir(tmp / "stats-37", {"Cash": 50, "Card": 50}), span=37))
+    fake.run("20250104T000000000000Z-span-38", fake.artifact(
+        _stats_dir(tmp / "stats-38", {"Cash": 10, "Card": 90}), span=38))
+    _summary_only(runs, "20250104T000000000000Z", {
+        "outcome": "halted by data validation", "halted_span": 38,
+        "anomalies": [{"kind": "LABEL_NEW_CLASS"}]})
+    run = open_run(runs, run_id="20250104T000000000000Z")
+    assert run.span == 38 and run.outcome == "halted by data validation"
+    assert run.previous_statistics().span == 37
+    listed = {r["run_id"]: r for r in list_runs(runs)}
+    assert listed["20250104T000000000000Z"]["detail"] == "1 anomaly in span 38"
+    assert not any("-span-" in r for r in listed)
+    assert open_run(runs).run_id == "20250104T000000000000Z"  # the latest
+
+
+def test_a_killed_run_is_listed_without_an_outcome_and_opens(runs):
+    _summary_only(runs, "20250109T000000000000Z", None)
+    assert list_runs(runs)[-1]["outcome"].startswith("unknown (no summary")
+    run = open_run(runs)
+    assert run.summary_rebuilt and "it was stopped, or is still running" in run.describe()

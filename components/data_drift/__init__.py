@@ -4,7 +4,7 @@ Imports `components.shared`; the label function is the user's, named in `LabelSp
 """
 
 from components.data_drift.component import DataDrift
-from components.data_drift.params import LabelSpec
+from components.data_drift.params import LabelSpec, MinimumExamples
 from components.shared.artifacts import DataDriftReport
 
-__all__ = ["DataDrift", "DataDriftReport", "LabelSpec"]
+__all__ = ["DataDrift", "DataDriftReport", "LabelSpec", "MinimumExamples"]

@@ -35,7 +35,9 @@ def comparison_schema(schema: schema_pb2.Schema, label: LabelSpec
     """The curated schema plus the model's label as a feature with its own drift comparator.
 
     The label is compared for drift only: train and eval come from one hash split, so the
-    label's skew is a question of the split, not of the data.
+    label's skew is a question of the split, not of the data. A class label is compared by
+    L-infinity distance; a regression label has no TFDV comparator (`mean_shift` measures it in
+    its own units).
     """
     extended = copy.deepcopy(schema)
     name = label_feature_name(schema)
@@ -46,8 +48,33 @@ def comparison_schema(schema: schema_pb2.Schema, label: LabelSpec
         feature.drift_comparator.infinity_norm.threshold = label.drift_threshold
     else:
         feature.type = schema_pb2.FLOAT
-        feature.drift_comparator.jensen_shannon_divergence.threshold = label.drift_threshold
     return extended, name
+
+
+def mean_shift(statistics: statistics_pb2.DatasetFeatureStatisticsList,
+               previous: statistics_pb2.DatasetFeatureStatisticsList, feature: str,
+               threshold: float, spans: tuple[int, int]) -> dict[str, Any] | None:
+    """A regression label's drift: how far its mean moved, in standard deviations of the
+    previous span's label (None when either span has no value)."""
+    now, before = _numeric(statistics, feature), _numeric(previous, feature)
+    if now is None or before is None:
+        return None
+    delta = now.mean - before.mean
+    value = abs(delta) / before.std_dev if before.std_dev > 0 else (0.0 if delta == 0 else
+                                                                     float("inf"))
+    return {"feature": feature, "comparator": "mean_shift", "value": round(value, 6),
+            "threshold": threshold, "exceeded": bool(value > threshold),
+            "span": spans[0], "previous_span": spans[1],
+            "means": [before.mean, now.mean], "previous_std": before.std_dev}
+
+
+def _numeric(statistics: statistics_pb2.DatasetFeatureStatisticsList, feature: str):
+    for dataset in statistics.datasets:
+        for stats in dataset.features:
+            if ".".join(stats.path.step) == feature and stats.HasField("num_stats"):
+                present = stats.num_stats.common_stats.num_non_missing
+                return stats.num_stats if present else None
+    return None
 
 
 def _measurements(anomalies: anomalies_pb2.Anomalies, field: str) -> list[dict[str, Any]]:
@@ -77,6 +104,18 @@ def drift_rows(statistics: statistics_pb2.DatasetFeatureStatisticsList,
             for row in _measurements(anomalies, "drift_measurements")]
 
 
+def judged(rows: list[dict[str, Any]], statistics: statistics_pb2.DatasetFeatureStatisticsList,
+           previous: statistics_pb2.DatasetFeatureStatisticsList, min_examples: int
+           ) -> list[dict[str, Any]]:
+    """Drift rows marked judged (can halt) or not: both spans need `min_examples` examples."""
+    counts = {"span": _examples(statistics), "previous_span": _examples(previous)}
+    judged_now = min(counts.values()) >= min_examples
+    note = "" if judged_now else (f"not judged: {min(counts.values())} example(s) in the smaller "
+                                  f"span, fewer than {min_examples} (validation.min_examples)")
+    return [{**row, "examples": counts, "judged": judged_now, **({"note": note} if note else {})}
+            for row in rows]
+
+
 def skew_rows(train: statistics_pb2.DatasetFeatureStatisticsList,
               eval_: statistics_pb2.DatasetFeatureStatisticsList,
               schema: schema_pb2.Schema, spans: list[int], min_examples: int = 0
@@ -100,14 +139,21 @@ def _examples(statistics: statistics_pb2.DatasetFeatureStatisticsList) -> int:
     return int(statistics.datasets[0].num_examples) if statistics.datasets else 0
 
 
-def distribution(statistics: statistics_pb2.DatasetFeatureStatisticsList, feature: str
-                 ) -> dict[str, float]:
-    """{value: share} of a categorical feature, from its rank histogram (for the report)."""
+def counts(statistics: statistics_pb2.DatasetFeatureStatisticsList, feature: str
+           ) -> dict[str, int]:
+    """{value: examples} of a categorical feature, from its rank histogram."""
     for dataset in statistics.datasets:
         for stats in dataset.features:
             if ".".join(stats.path.step) != feature or not stats.HasField("string_stats"):
                 continue
-            buckets = stats.string_stats.rank_histogram.buckets
-            total = sum(b.sample_count for b in buckets)
-            return {b.label: round(b.sample_count / total, 4) for b in buckets} if total else {}
+            return {b.label: int(round(b.sample_count))
+                    for b in stats.string_stats.rank_histogram.buckets}
     return {}
+
+
+def distribution(statistics: statistics_pb2.DatasetFeatureStatisticsList, feature: str
+                 ) -> dict[str, float]:
+    """{value: share} of a categorical feature, from its rank histogram (for the report)."""
+    found = counts(statistics, feature)
+    total = sum(found.values())
+    return {value: round(n / total, 4) for value, n in found.items()} if total else {}

@@ -7,7 +7,7 @@ from tfx.types import channel, component_spec, standard_artifacts
 
 from components.data_drift import executor as executor_lib
 from components.data_drift.executor import Executor
-from components.data_drift.params import LabelSpec
+from components.data_drift.params import LabelSpec, MinimumExamples
 from components.shared import user_code
 from components.shared.artifacts import DataDriftReport
 from components.shared.params import encode
@@ -18,9 +18,8 @@ __all__ = ["DataDrift", "DataDriftSpec"]
 class DataDriftSpec(component_spec.ComponentSpec):
     PARAMETERS = {
         executor_lib.LABEL_KEY: component_spec.ExecutionParameter(type=str),
-        # Skew is judged (can halt) only when both splits hold at least this many examples.
-        executor_lib.SKEW_MIN_EXAMPLES_KEY: component_spec.ExecutionParameter(
-            type=int, optional=True),
+        # Drift and skew are judged (can halt) only on this many examples (MinimumExamples).
+        executor_lib.MINIMUM_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         executor_lib.CODE_FINGERPRINT_KEY: component_spec.ExecutionParameter(
             type=str, optional=True),
     }
@@ -44,8 +43,8 @@ class DataDrift(base_component.BaseComponent):
       that passed validation), with each feature's `drift_comparator`, plus the label as the
       model sees it (`label`, computed by the user's own function) against its drift threshold;
     - skew: the train split of `window_examples` (the spans the model trains on) against their
-      eval split, with each feature's `skew_comparator`; judged only when both splits hold
-      `skew_min_examples` examples (on a few dozen, comparators measure sampling noise).
+      eval split, with each feature's `skew_comparator`.
+    Each is judged only on enough examples (`minimum`); below, it is recorded as not judged.
 
     The DataGate downstream halts the run when a threshold is exceeded. The stock
     ExampleValidator of TFX 1.16 takes no previous or serving statistics, hence this component.
@@ -55,7 +54,7 @@ class DataDrift(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
     def __init__(self, examples: channel.BaseChannel, schema: channel.BaseChannel,
-                 label: LabelSpec, skew_min_examples: int = 0,
+                 label: LabelSpec, minimum: MinimumExamples | None = None,
                  baseline_examples: channel.BaseChannel | None = None,
                  window_examples: channel.BaseChannel | None = None):
         super().__init__(
@@ -65,7 +64,7 @@ class DataDrift(base_component.BaseComponent):
                 window_examples=window_examples,
                 schema=schema,
                 label=encode(label),
-                skew_min_examples=int(skew_min_examples),
+                minimum_examples=encode(minimum or MinimumExamples()),
                 code_fingerprint=label_code_fingerprint(__file__, label),
                 report=channel.Channel(type=DataDriftReport),
             )

@@ -19,11 +19,12 @@ from absl import logging
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import types
 from tfx.dsl.components.base import base_beam_executor
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
 from components.data_drift import compare, labels
-from components.data_drift.params import LabelSpec
+from components.data_drift.params import LabelSpec, MinimumExamples
 from components.data_drift.report import NO_SPAN, REPORT_FILE, Compared, write_report
 from components.data_drift.sliced import (
     read_keyed_batches,
@@ -36,17 +37,18 @@ from components.shared.params import decode
 __all__ = ["REPORT_FILE", "DecodeWithLabel", "Executor"]
 
 LABEL_KEY = "label"
-SKEW_MIN_EXAMPLES_KEY = "skew_min_examples"
+MINIMUM_KEY = "minimum_examples"
 CODE_FINGERPRINT_KEY = "code_fingerprint"
 
 
-def _folders(artifacts: list[types.Artifact], split: str | None = None) -> list[str]:
-    """The split folders of `artifacts`: of `split`, or of every split."""
-    folders = []
+def _patterns(artifacts: list[types.Artifact], split: str | None = None) -> list[str]:
+    """The files of `artifacts`' splits (`<split folder>/*`): of `split`, or of every split."""
+    patterns = []
     for artifact in artifacts:
         splits = [split] if split else artifact_utils.decode_split_names(artifact.split_names)
-        folders += [artifact_utils.get_split_uri([artifact], name) for name in splits]
-    return folders
+        patterns += [os.path.join(artifact_utils.get_split_uri([artifact], name), "*")
+                     for name in splits]
+    return patterns
 
 
 class DecodeWithLabel(beam.DoFn):
@@ -108,22 +110,17 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         label = decode(exec_properties[LABEL_KEY], LabelSpec)
         extended, label_feature = compare.comparison_schema(schema, label)
         baseline = _baseline(examples, input_dict.get("baseline_examples") or [])
-        datasets = {"span": _folders([examples])}
-        if baseline is not None:
-            datasets["previous_span"] = _folders([baseline])
-        if window:
-            datasets["train"] = _folders(window, "train")
-            datasets["eval"] = _folders(window, "eval")
-        folders: dict[str, tuple[str, ...]] = {}
-        for name, dataset_folders in datasets.items():
-            for folder in dataset_folders:
-                folders[folder] = (*folders.get(folder, ()), name)
+        datasets = _datasets(examples, baseline, window, label)
+        patterns: dict[str, tuple[str, ...]] = {}
+        for name, dataset_patterns in datasets.items():
+            for pattern in dataset_patterns:
+                patterns[pattern] = (*patterns.get(pattern, ()), name)
 
         with tempfile.TemporaryDirectory(prefix="data_drift-") as scratch:
             path = os.path.join(scratch, "labelled.pb")
             with self._make_beam_pipeline() as pipeline:
                 _ = write_sliced_statistics(
-                    read_keyed_batches(pipeline, folders)
+                    read_keyed_batches(pipeline, patterns)
                     | "DecodeWithLabel" >> beam.ParDo(DecodeWithLabel(
                         label, schema.SerializeToString(), label_feature, keyed=True)),
                     tfdv.StatsOptions(schema=extended), path, "Labelled")
@@ -134,8 +131,29 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         write_report(report, {name: stats.get(name) for name in datasets}, Compared(
             extended, label_feature, label, span_of(examples),
             span_of(baseline) if baseline is not None else NO_SPAN, tuple(window_spans),
-            int(exec_properties.get(SKEW_MIN_EXAMPLES_KEY) or 0)))
+            decode(exec_properties.get(MINIMUM_KEY), MinimumExamples, MinimumExamples())))
         report.set_int_custom_property("examples_id", examples.id or 0)
+
+
+def _datasets(examples: types.Artifact, baseline: types.Artifact | None,
+              window: list[types.Artifact], label: LabelSpec) -> dict[str, list[str]]:
+    """{dataset: file patterns}: the span, the previous span, the window's train and eval
+    splits, and (for classes) the window's earlier spans, whose classes the label may use."""
+    datasets = {"span": _patterns([examples])}
+    if baseline is not None:
+        datasets["previous_span"] = _patterns([baseline])
+    if window:
+        datasets["train"] = _patterns(window, "train")
+        datasets["eval"] = _patterns(window, "eval")
+        if label.kind == "multiclass":
+            # SpanWindow names each file span-<N>-...: the files of the spans before this one.
+            own = f"span-{span_of(examples)}-"
+            history = [path for pattern in _patterns(window) for path in fileio.glob(pattern)
+                       if os.path.basename(path).startswith("span-")
+                       and not os.path.basename(path).startswith(own)]
+            if history:
+                datasets["history"] = history
+    return datasets
 
 
 def _baseline(examples: types.Artifact, baselines: list[types.Artifact]

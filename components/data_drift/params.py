@@ -18,10 +18,19 @@ class LabelSpec:
     function: str
     columns: tuple[str, ...]
     kind: str                                  # binary, multiclass or regression
-    drift_threshold: float                     # L-infinity (classes) or Jensen-Shannon
+    drift_threshold: float                     # L-infinity (classes), mean shift (regression)
     rule: str = ""                             # readable, e.g. "tips > 0.2 * fare"
     config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def categorical(self) -> bool:
         return self.kind in ("binary", "multiclass")
+
+
+@dataclass(frozen=True)
+class MinimumExamples:
+    """How much data a measurement needs to be judged (can halt): on a few rows, comparators
+    measure sampling noise. Below it the value is recorded, marked not judged, with the reason."""
+
+    drift: int = 0   # examples in both the span and the previous span
+    skew: int = 0    # examples in both the window's train and eval splits

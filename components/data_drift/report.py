@@ -16,7 +16,7 @@ from tfx import types
 from tfx.utils import io_utils
 
 from components.data_drift import compare
-from components.data_drift.params import LabelSpec
+from components.data_drift.params import LabelSpec, MinimumExamples
 from components.data_drift.sliced import Stats
 from components.shared.artifacts import DataDriftReport
 from components.shared.files import to_json
@@ -29,6 +29,7 @@ DATASETS = {
     "previous_span": "PreviousSpan",
     "train": "Window-train",
     "eval": "Window-eval",
+    "history": "Window-earlier-spans",
 }
 NO_SPAN = -1
 
@@ -47,7 +48,10 @@ class Compared:
     span: int
     previous_span: int = NO_SPAN
     window_spans: tuple[int, ...] = ()
-    skew_min_examples: int = 0
+    minimum: MinimumExamples = MinimumExamples()
+    # A multiclass label's classes seen before this span; None: those of the previous span and
+    # of the window's earlier spans ("history"), from the statistics.
+    known_classes: tuple[str, ...] | None = None
 
 
 def write_report(report: types.Artifact, stats: dict[str, Stats | None], compared: Compared
@@ -63,10 +67,18 @@ def write_report(report: types.Artifact, stats: dict[str, Stats | None], compare
     if stats.get("span") and stats.get("previous_span"):
         drift = compare.drift_rows(stats["span"], stats["previous_span"], compared.extended,
                                    compared.span, compared.previous_span)
+        if not compared.label.categorical:
+            shift = compare.mean_shift(stats["span"], stats["previous_span"],
+                                       compared.label_feature, compared.label.drift_threshold,
+                                       (compared.span, compared.previous_span))
+            drift = sorted([*drift, *([shift] if shift else [])],
+                           key=lambda r: (not r["exceeded"], r["feature"]))
+        drift = compare.judged(drift, stats["span"], stats["previous_span"],
+                               compared.minimum.drift)
     skew: list[dict[str, Any]] = []
     if stats.get("train") and stats.get("eval"):
         skew = compare.skew_rows(stats["train"], stats["eval"], compared.extended,
-                                 list(compared.window_spans), compared.skew_min_examples)
+                                 list(compared.window_spans), compared.minimum.skew)
     content = {
         "window_examples": {split: int(stats[split].datasets[0].num_examples)
                             for split in ("train", "eval") if stats.get(split)},
@@ -78,7 +90,7 @@ def write_report(report: types.Artifact, stats: dict[str, Stats | None], compare
         "skew": skew,
     }
     io_utils.write_string_file(os.path.join(report.uri, REPORT_FILE), to_json(content))
-    _record(report, compared, drift, skew)
+    _record(report, compared, drift, skew, content["label"].get("new_classes") or {})
     return content
 
 
@@ -92,17 +104,36 @@ def _label_section(stats: dict[str, Stats | None], compared: Compared) -> dict[s
         if stats.get("previous_span"):
             label["previous_distribution"] = compare.distribution(stats["previous_span"],
                                                                   compared.label_feature)
+    if compared.label.kind == "multiclass":
+        label.update(_classes(stats, compared))
     return label
 
 
+def _classes(stats: dict[str, Stats | None], compared: Compared) -> dict[str, Any]:
+    """The classes seen before this span, and the span's classes that are not among them."""
+    feature = compared.label_feature
+    known = set(compared.known_classes or ())
+    if compared.known_classes is None:
+        for dataset in ("previous_span", "history"):
+            if stats.get(dataset):
+                known |= set(compare.counts(stats[dataset], feature))
+    if not known:
+        return {}  # the first span: nothing to compare with
+    span = compare.counts(stats["span"], feature) if stats.get("span") else {}
+    return {"known_classes": sorted(known),
+            "new_classes": {c: n for c, n in sorted(span.items()) if c not in known}}
+
+
 def _record(report: types.Artifact, compared: Compared, drift: list[dict[str, Any]],
-            skew: list[dict[str, Any]]) -> None:
+            skew: list[dict[str, Any]], new_classes: dict[str, int]) -> None:
     """Custom properties: every measurement, so that values can be trended across spans."""
     report.set_int_custom_property("span", compared.span)
     report.set_int_custom_property("previous_span", compared.previous_span)
-    report.set_int_custom_property("drift_exceeded", sum(r["exceeded"] for r in drift))
+    report.set_int_custom_property("drift_exceeded",
+                                   sum(r["exceeded"] and r.get("judged", True) for r in drift))
     report.set_int_custom_property("skew_exceeded",
                                    sum(r["exceeded"] and r["judged"] for r in skew))
+    report.set_int_custom_property("new_label_classes", len(new_classes))
     for row in drift:
         report.set_float_custom_property(f"drift:{row['feature']}", row["value"])
     for row in skew:

@@ -7,10 +7,11 @@ rows; keyed as slices, all datasets share one pass.
 
 from __future__ import annotations
 
-import os
+import fnmatch
 
 import apache_beam as beam
 from tensorflow_metadata.proto.v0 import statistics_pb2
+from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
 BATCH_SIZE = 1000
@@ -26,16 +27,23 @@ def _by_key(batch: list[tuple[str, bytes]]):
     yield from grouped.items()
 
 
-def read_keyed_batches(pipeline, folders: dict[str, tuple[str, ...]], name: str = "Read"):
-    """(key, serialized records) batches of the TFRecord files in each folder, under each key
-    `folders` gives it ({folder: keys}: a folder may belong to several datasets, and several
-    folders to one)."""
+def _keys_of(path: str, patterns: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    return tuple(key for pattern, keys in patterns.items() if fnmatch.fnmatch(path, pattern)
+                 for key in keys)
+
+
+def read_keyed_batches(pipeline, patterns: dict[str, tuple[str, ...]], name: str = "Read"):
+    """(key, serialized records) batches of the TFRecord files each glob pattern matches, under
+    each key `patterns` gives it ({pattern: keys}: a file may belong to several datasets, and
+    several patterns to one; `folder/*` is a folder). Each file is read once."""
+    files = sorted({path for pattern in patterns for path in fileio.glob(pattern)})
     return (pipeline
-            | f"{name}.Files" >> beam.Create(sorted(os.path.join(f, "*") for f in folders))
+            | f"{name}.Files" >> beam.Create(files)
             | f"{name}.Records" >> beam.io.ReadAllFromTFRecord(with_filename=True)
             | f"{name}.Key" >> beam.FlatMap(
-                lambda item, keys: ((key, item[1]) for key in keys[os.path.dirname(item[0])]),
-                keys=folders)
+                lambda item, patterns: ((key, item[1]) for key in set(_keys_of(item[0],
+                                                                               patterns))),
+                patterns=patterns)
             | f"{name}.Batch" >> beam.BatchElements(min_batch_size=BATCH_SIZE // 10,
                                                     max_batch_size=BATCH_SIZE)
             | f"{name}.ByKey" >> beam.FlatMap(_by_key))

@@ -27,12 +27,15 @@ ANOMALIES_FILE = "SchemaDiff.pb"
 RESULT_FILE = DataValidationResult.FILE
 STATISTICS_FILE = "FeatureStats.pb"
 RULES_KEY = "rules"
+NEW_LABEL_CLASS = "LABEL_NEW_CLASS"
+EMPTY_SPLIT = "EMPTY_SPLIT"
 CODE_FINGERPRINT_KEY = "code_fingerprint"
 # The anomaly kinds TFDV reports when a comparator's threshold is exceeded.
 COMPARATOR_KINDS = {
     "infinity_norm": "COMPARATOR_L_INFTY_HIGH",
     "jensen_shannon_divergence": "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH",
     "normalized_abs_difference": "COMPARATOR_NORMALIZED_ABSOLUTE_DIFFERENCE_HIGH",
+    "mean_shift": "LABEL_MEAN_SHIFT_HIGH",
 }
 HALT = "halt"
 REPORT = "report"
@@ -96,17 +99,11 @@ def drift_rows(drift_uri: str) -> list[dict[str, Any]]:
     label = report.get("label") or {}
     rows = []
     for row in report.get("drift", []):
-        if not row["exceeded"]:
+        if not row["exceeded"] or not row.get("judged", True):
             continue
-        what = (f"the label ({label.get('rule')}): class split "
-                f"{_split_text(label.get('previous_distribution'))} -> "
-                f"{_split_text(label.get('span_distribution'))}"
-                if row["feature"] == label.get("feature") else f"'{row['feature']}'")
-        rows.append(_comparison_row(
-            row, "all", f"Drift vs span {row['previous_span']}",
-            f"{_comparator_name(row['comparator'])} between span {row['span']} and the previous "
-            f"span {row['previous_span']} is {row['value']:.4f}, above {row['threshold']:g}, "
-            f"for {what}"))
+        rows.append(_comparison_row(row, "all", f"Drift vs span {row['previous_span']}",
+                                    _drift_text(row, label)))
+    rows += _new_class_rows(report)
     for row in report.get("skew", []):
         if not row["exceeded"] or not row.get("judged", True):
             continue
@@ -118,6 +115,40 @@ def drift_rows(drift_uri: str) -> list[dict[str, Any]]:
             f"{_comparator_name(row['comparator'])} between the train and eval splits of "
             f"{where} is {row['value']:.4f}, above {row['threshold']:g}"))
     return rows
+
+
+def _drift_text(row: dict[str, Any], label: dict[str, Any]) -> str:
+    """One drift measurement above its threshold, in words (the label's in its own terms)."""
+    spans = f"span {row['span']} and the previous span {row['previous_span']}"
+    if row["comparator"] == "mean_shift":
+        before, now = row["means"]
+        return (f"the label ({label.get('rule')}) moved from a mean of {before:.4g} in span "
+                f"{row['previous_span']} to {now:.4g} in span {row['span']} ({now - before:+.4g}"
+                f", {row['value']:.2f} standard deviations of the previous span's label), "
+                f"above {row['threshold']:g} (validation.label_shift)")
+    what = (f"the label ({label.get('rule')}): class split "
+            f"{_split_text(label.get('previous_distribution'))} -> "
+            f"{_split_text(label.get('span_distribution'))}"
+            if row["feature"] == label.get("feature") else f"'{row['feature']}'")
+    return (f"{_comparator_name(row['comparator'])} between {spans} is {row['value']:.4f}, "
+            f"above {row['threshold']:g}, for {what}")
+
+
+def _new_class_rows(report: dict[str, Any]) -> list[dict[str, str]]:
+    """A row per class of a multiclass label that no earlier span had (the model's outputs are
+    its classes: one more changes every client of the served model)."""
+    label = report.get("label") or {}
+    known = label.get("known_classes") or []
+    shown = ", ".join(known[:8]) + (f" and {len(known) - 8} more" if len(known) > 8 else "")
+    return [{"split": "all", "feature": label.get("feature", "label"), "kind": NEW_LABEL_CLASS,
+             "short": "New label class",
+             "description": f"the label's class '{value}' ({count} example(s) in span "
+                            f"{report.get('span')}) is not one of the {len(known)} classes of "
+                            f"the spans before it ({shown}): a model trained on it would have "
+                            "another output; check the data, or accept new classes with "
+                            'validation.new_label_classes = "report"',
+             "observed": f"{count} example(s)", "threshold": "a known class"}
+            for value, count in (label.get("new_classes") or {}).items()]
 
 
 def _comparison_row(row: dict[str, Any], split: str, short: str, description: str
@@ -155,10 +186,30 @@ def collect_rows(anomalies: types.Artifact, drift_uri: str | None = None,
         row["observed"], row["threshold"] = measures.observed_and_threshold(
             row["kind"], row["feature"], row["description"],
             stats_by_split.get(row["split"]), schema)
+    if statistics_uri:
+        rows += empty_split_rows(statistics_uri, anomalies.split_names)
     if drift_uri:
         rows += drift_rows(drift_uri)
     for row in rows:
         row["severity"] = REPORT if row["kind"] in report_only else HALT
+    return rows
+
+
+def empty_split_rows(statistics_uri: str, split_names: str) -> list[dict[str, str]]:
+    """A row per split of the span that holds no example: nothing to train or evaluate on, and
+    every statistic of it is empty."""
+    rows = []
+    for split in artifact_utils.decode_split_names(split_names):
+        stats = read_split_statistics(statistics_uri, split)
+        if stats is None or sum(d.num_examples for d in stats.datasets):
+            continue
+        rows.append({"split": split, "feature": "(split)", "kind": EMPTY_SPLIT,
+                     "short": "Empty split",
+                     "description": f"the {split} split of this span holds no example "
+                                    "(ExampleGen assigns each row to a split by hashing it, so "
+                                    "a span of a few rows can leave a split empty): add rows, "
+                                    'or accept it with validation.empty_split = "report"',
+                     "observed": "0 examples", "threshold": ">= 1 example"})
     return rows
 
 

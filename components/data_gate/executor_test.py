@@ -189,5 +189,70 @@ def test_exceeded_drift_halts_and_the_validated_span_is_recorded(tmp_path):
     assert result.get_int_custom_property("examples_id") == 42
 
 
+
+def _drift_report(tmp_path, content: dict) -> DataDriftReport:
+    folder = tmp_path / "drift"
+    folder.mkdir()
+    (folder / "drift.json").write_text(json.dumps({"span": 3, "previous_span": 2, **content}))
+    artifact = DataDriftReport()
+    artifact.uri = str(folder)
+    return artifact
+
+
+def test_a_new_label_class_halts_naming_the_class_and_its_count(tmp_path):
+    inputs = _validated(tmp_path, GOOD)
+    drift = _drift_report(tmp_path, {"label": {
+        "feature": "label", "rule": "species", "known_classes": ["setosa", "virginica"],
+        "new_classes": {"hybrid": 3}}, "drift": [], "skew": []})
+    _, table, error = _gate(tmp_path, {**inputs, "drift": [drift]})
+    [row] = table["anomalies"]
+    assert (row["kind"], row["feature"], row["observed"]) == ("LABEL_NEW_CLASS", "label",
+                                                               "3 example(s)")
+    assert "'hybrid' (3 example(s) in span 3)" in row["description"]
+    assert "2 classes of the spans before it (setosa, virginica)" in row["description"]
+    assert error is not None
+    _, table, error = _gate(tmp_path / "again", {**inputs, "drift": [drift]},
+                            report_only=("LABEL_NEW_CLASS",))
+    assert error is None and table["anomalies"][0]["severity"] == "report"
+
+
+def test_a_regression_labels_shift_is_said_in_its_units_and_unjudged_drift_passes(tmp_path):
+    inputs = _validated(tmp_path, GOOD)
+    shift = {"feature": "label", "comparator": "mean_shift", "value": 2.1, "threshold": 0.5,
+             "exceeded": True, "span": 3, "previous_span": 2, "means": [150.0, 300.0],
+             "previous_std": 71.4, "judged": True}
+    small = {"feature": "fare", "comparator": "jensen_shannon_divergence", "value": 0.9,
+             "threshold": 0.3, "exceeded": True, "span": 3, "previous_span": 2,
+             "judged": False, "note": "not judged: 1 example(s) in the smaller span"}
+    drift = _drift_report(tmp_path, {"label": {"feature": "label", "rule": "progression"},
+                                     "drift": [shift, small], "skew": []})
+    _, table, error = _gate(tmp_path, {**inputs, "drift": [drift]})
+    [row] = table["anomalies"]  # the unjudged fare drift is not a row
+    assert row["kind"] == "LABEL_MEAN_SHIFT_HIGH"
+    assert row["description"].startswith(
+        "the label (progression) moved from a mean of 150 in span 2 to 300 in span 3 (+150, "
+        "2.10 standard deviations of the previous span's label), above 0.5")
+    assert "class" not in row["description"]
+
+
+def test_an_empty_split_halts_unless_reported_only(tmp_path):
+    inputs = _validated(tmp_path, GOOD)
+    statistics = inputs["statistics"][0]
+    (tmp_path / "statistics" / "Split-eval").mkdir()
+    (tmp_path / "statistics" / "Split-eval" / "FeatureStats.pb").write_bytes(
+        tfdv.generate_statistics_from_dataframe(GOOD.iloc[:0]).SerializeToString())
+    anomalies = inputs["anomalies"][0]
+    anomalies.split_names = artifact_utils.encode_split_names(["train", "eval"])
+    statistics.split_names = anomalies.split_names
+    (tmp_path / "anomalies" / "Split-eval").mkdir()
+    (tmp_path / "anomalies" / "Split-eval" / "SchemaDiff.pb").write_bytes(b"")
+    _, table, error = _gate(tmp_path, inputs)
+    [row] = table["anomalies"]
+    assert (row["split"], row["kind"], row["observed"]) == ("eval", "EMPTY_SPLIT", "0 examples")
+    assert error is not None
+    _, _, error = _gate(tmp_path / "again", inputs, report_only=("EMPTY_SPLIT",))
+    assert error is None
+
+
 if __name__ == "__main__":
     pytest.main([__file__])

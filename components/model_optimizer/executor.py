@@ -29,8 +29,13 @@ from tfx.types import artifact_utils, standard_component_specs
 from components.model_optimizer import data, preprocessing_spec, pruning, tflite
 from components.model_optimizer.params import OptimizationSettings
 from components.shared import user_code
-from components.shared.artifacts import OptimizedModels, write_json
-from components.shared.model_contract import KERAS_MODEL_DIR, SERVING_DIR
+from components.shared.artifacts import OptimizedModels, read_json, write_json
+from components.shared.model_contract import (
+    KERAS_MODEL_DIR,
+    OUTPUTS,
+    SERVING_DIR,
+    TRAINING_SUMMARY,
+)
 from components.shared.params import decode
 
 MODEL_KEY = standard_component_specs.MODEL_KEY
@@ -99,7 +104,8 @@ class Executor(base_executor.BaseExecutor):
             else:
                 # The device client's preprocessing, read off the Transform graph once.
                 inputs = user_code.load(exec_properties, DESCRIBE_INPUTS_FN)(custom_config)
-                preprocessing = preprocessing or preprocessing_spec.describe(inputs, output)
+                preprocessing = preprocessing or preprocessing_spec.describe(
+                    inputs, output, (read_json(model.uri, TRAINING_SUMMARY) or {}).get(OUTPUTS))
                 entry = self._convert(name, settings, dense, sample,
                                       os.path.join(optimized.uri, name), schema_file,
                                       preprocessing)

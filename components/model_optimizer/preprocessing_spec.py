@@ -109,8 +109,10 @@ def _z_constants(probe: _Probe, outputs: dict[str, str]) -> dict[str, dict[str, 
         lows[column] = _raw(mean, probe.is_float(column))
         high = _raw(mean + std, probe.is_float(column))
         highs[column] = high if high != lows[column] else lows[column] + 1
-    fine = probe({c: [lows[c], highs[c], float("nan") if probe.is_float(c) else None]
-                  for c in columns})
+    # The third probe is a missing value: NaN for a float, an absent value for an optional
+    # integer; a required integer (no row ever lacked it) cannot be missing.
+    fine = probe({c: [lows[c], highs[c], float("nan") if probe.is_float(c)
+                      else None if probe.optional(c) else lows[c]] for c in columns})
     result = {}
     for column in columns:
         za, zb, z_missing = fine[outputs[column]].astype(np.float64)
@@ -173,8 +175,10 @@ def _boundaries(probe: _Probe, outputs: dict[str, str]) -> dict[str, list[float 
     return result
 
 
-def describe(inputs: list[dict[str, Any]], output: tft.TFTransformOutput) -> dict[str, Any]:
-    """The content of preprocessing.json: one entry per model input, in the model's order.
+def describe(inputs: list[dict[str, Any]], output: tft.TFTransformOutput,
+             outputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The content of preprocessing.json: one entry per model input, in the model's order, and
+    what the model's output means (`outputs`: the label's kind and classes in output order).
 
     `inputs`: the user module's description of each model input (`name`, `source`, `kind`:
     numeric, bucket or categorical, and for a categorical `vocabulary`, `oov_buckets`,
@@ -212,4 +216,5 @@ def describe(inputs: list[dict[str, Any]], output: tft.TFTransformOutput) -> dic
                 "rules below; components/model_optimizer/device_client.py implements them.",
         "rules": RULES,
         "inputs": described,
+        "outputs": outputs,
     }

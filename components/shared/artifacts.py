@@ -61,6 +61,8 @@ def span_of(examples: artifact.Artifact) -> int:
 def read_json(artifact_uri: str, name: str) -> dict[str, Any] | None:
     """The JSON file `name` of an artifact folder; None when it is missing or unreadable."""
     path = os.path.join(artifact_uri, name)
+    if not fileio.exists(path):
+        return None
     try:
         with fileio.open(path, "r") as handle:
             return json.loads(handle.read())

@@ -9,7 +9,12 @@ VariantEvaluator read it, and any Trainer module that writes the same layout wor
     the label as `label_xf`: how TFMA and the VariantEvaluator read a label that is derived
     inside the pipeline;
 - `keras_model/`: the Keras model on transformed features (one [batch, 1] input per feature,
-  named by its transformed name), which pruning and TFLite conversion start from.
+  named by its transformed name), which pruning and TFLite conversion start from;
+- `training_summary.json`: how training went, and under `outputs` what the model's output means:
+  {"kind": binary, multiclass or regression, "classes": the class names in output order
+  (binary: ["0", "1"], the output being the probability of "1"), "positive": what class "1"
+  means (binary)}. The manifest of a pushed version and the TFLite models' preprocessing.json
+  copy it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ TRANSFORM_SIGNATURE = "transform_features"
 SIGNATURE_INPUT = "examples"
 OUTPUT_KEY = "outputs"
 LABEL_KEY = "label_xf"
+TRAINING_SUMMARY = "training_summary.json"
+OUTPUTS = "outputs"  # the training summary's section on what the model's output means
 
 # How a Keras model is saved as a SavedModel, wherever it is: without the optimizer's slots,
 # and without per-layer traced call functions. Every layer of the model is a built-in one, so

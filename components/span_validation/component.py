@@ -6,7 +6,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import channel, component_spec, standard_artifacts
 
 from components.data_drift.component import label_code_fingerprint
-from components.data_drift.params import LabelSpec
+from components.data_drift.params import LabelSpec, MinimumExamples
 from components.data_gate.params import GateRules
 from components.shared.artifacts import DataDriftReport, DataValidationResult
 from components.shared.params import encode
@@ -22,6 +22,7 @@ class SpanValidationSpec(component_spec.ComponentSpec):
         executor_lib.LABEL_KEY: component_spec.ExecutionParameter(type=str),
         # As DataGate's: anomaly kinds that are reported but do not halt, and the rules' hash.
         executor_lib.RULES_KEY: component_spec.ExecutionParameter(type=str),
+        executor_lib.MINIMUM_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         executor_lib.CODE_FINGERPRINT_KEY: component_spec.ExecutionParameter(
             type=str, optional=True),
     }
@@ -61,7 +62,8 @@ class SpanValidation(base_component.BaseComponent):
 
     def __init__(self, examples: channel.BaseChannel, schema: channel.BaseChannel,
                  label: LabelSpec, rules: GateRules | None = None,
-                 baseline_examples: channel.BaseChannel | None = None):
+                 baseline_examples: channel.BaseChannel | None = None,
+                 minimum: MinimumExamples | None = None):
         super().__init__(
             spec=SpanValidationSpec(
                 examples=examples,
@@ -69,6 +71,7 @@ class SpanValidation(base_component.BaseComponent):
                 schema=schema,
                 label=encode(label),
                 rules=encode(rules or GateRules()),
+                minimum_examples=encode(minimum or MinimumExamples()),
                 code_fingerprint=label_code_fingerprint(__file__, label),
                 statistics=channel.Channel(type=standard_artifacts.ExampleStatistics),
                 anomalies=channel.Channel(type=standard_artifacts.ExampleAnomalies),

@@ -27,7 +27,7 @@ from tfx.utils import io_utils, writer_utils
 
 from components.data_drift import compare
 from components.data_drift.executor import DecodeWithLabel
-from components.data_drift.params import LabelSpec
+from components.data_drift.params import LabelSpec, MinimumExamples
 from components.data_drift.report import NO_SPAN, Compared, write_report
 from components.data_drift.sliced import (
     Stats,
@@ -49,6 +49,7 @@ BASELINE = "baseline"
 OUTPUT_KEYS = ("statistics", "anomalies", "report", "result")
 LABEL_KEY = "label"
 RULES_KEY = "rules"
+MINIMUM_KEY = "minimum_examples"
 CODE_FINGERPRINT_KEY = "code_fingerprint"
 
 
@@ -76,19 +77,44 @@ class _Rules:
     label_feature: str
     label: LabelSpec
     gate: GateRules
+    minimum: MinimumExamples
+
+
+@dataclass(frozen=True)
+class _Before:
+    """What a span is compared with: the span before it, its statistics, and (for a multiclass
+    label) every class of the spans before it, carried along the batch."""
+
+    examples: types.Artifact | None
+    stats: Stats | None
+    classes: tuple[str, ...] | None = None
+
+    def then(self, examples: types.Artifact | None, stats: Stats | None, rules: _Rules
+             ) -> _Before:
+        """The comparison for the next span: `examples` (with `stats`) was validated; with no
+        examples, this one's own classes are taken in (the batch's starting point)."""
+        if rules.label.kind != "multiclass":
+            return _Before(examples or self.examples, stats or self.stats)
+        seen = set(self.classes or ())
+        for source in (self.stats, stats):
+            if source is not None:
+                seen |= set(compare.counts(source, rules.label_feature))
+        return _Before(examples or self.examples, stats or self.stats,
+                       tuple(sorted(seen)) if seen else None)
 
 
 def _split_key(dataset: str, split: str) -> str:
     return f"{dataset}/{split}"
 
 
-def _split_folders(datasets: dict[str, types.Artifact]) -> dict[str, tuple[str, ...]]:
-    """{split folder: (the key of its batches,)}: "<dataset>/<split>"."""
-    folders = {}
+def _split_files(datasets: dict[str, types.Artifact]) -> dict[str, tuple[str, ...]]:
+    """{split files (`<split folder>/*`): (the key of their batches,)}: "<dataset>/<split>"."""
+    patterns = {}
     for name, examples in datasets.items():
         for split in artifact_utils.decode_split_names(examples.split_names):
-            folders[artifact_utils.get_split_uri([examples], split)] = (_split_key(name, split),)
-    return folders
+            folder = artifact_utils.get_split_uri([examples], split)
+            patterns[os.path.join(folder, "*")] = (_split_key(name, split),)
+    return patterns
 
 
 def _child(original: types.Artifact, span: int) -> types.Artifact:
@@ -115,27 +141,29 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         label = decode(exec_properties[LABEL_KEY], LabelSpec)
         extended, label_feature = compare.comparison_schema(schema, label)
         rules = _Rules(schema, schema_uri, extended, label_feature, label,
-                       decode(exec_properties.get(RULES_KEY), GateRules, GateRules()))
+                       decode(exec_properties.get(RULES_KEY), GateRules, GateRules()),
+                       decode(exec_properties.get(MINIMUM_KEY), MinimumExamples,
+                              MinimumExamples()))
         datasets = {str(i): examples for i, examples in enumerate(spans)}
         if baseline is not None:
             datasets[BASELINE] = baseline
         with tempfile.TemporaryDirectory(prefix="span_validation-") as scratch:
-            by_split, labelled = self._statistics(_split_folders(datasets), scratch, rules)
-        outputs = self._validate_in_order(spans, (baseline, labelled.get(BASELINE)),
-                                          by_split, labelled, output_dict, rules)
+            by_split, labelled = self._statistics(_split_files(datasets), scratch, rules)
+        first = _Before(baseline, labelled.get(BASELINE))
+        outputs = self._validate_in_order(spans, first.then(None, None, rules), by_split,
+                                          labelled, output_dict, rules)
         if not outputs["result"]:
             raise RuntimeError("SpanValidation validated no span: the first span has an empty "
                                "split")
         for key in OUTPUT_KEYS:
             output_dict[key][:] = outputs[key]
 
-    def _validate_in_order(self, spans: list[types.Artifact],
-                           previous: tuple[types.Artifact | None, Stats | None],
+    def _validate_in_order(self, spans: list[types.Artifact], before: _Before,
                            by_split: dict[str, Stats], labelled: dict[str, Stats],
                            output_dict: dict[str, list[types.Artifact]], rules: _Rules
                            ) -> dict[str, list[types.Artifact]]:
         """Validates the spans oldest first, each against the one before it (the first against
-        `previous`), until one does not pass; the output artifacts of those validated."""
+        `before`), until one does not pass; the output artifacts of those validated."""
         outputs: dict[str, list[types.Artifact]] = {key: [] for key in OUTPUT_KEYS}
         for name, examples in ((str(i), e) for i, e in enumerate(spans)):
             splits = artifact_utils.decode_split_names(examples.split_names)
@@ -147,15 +175,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                          for key in OUTPUT_KEYS}
             passed = self._validate_span(
                 examples, artifacts, {s: by_split[_split_key(name, s)] for s in splits},
-                labelled[name], previous[0], previous[1], rules)
+                labelled[name], before, rules)
             for key in OUTPUT_KEYS:
                 outputs[key].append(artifacts[key])
             if not passed:
                 break
-            previous = (examples, labelled[name])
+            before = before.then(examples, labelled[name], rules)
         return outputs
 
-    def _statistics(self, folders: dict[str, tuple[str, ...]], scratch: str, rules: _Rules
+    def _statistics(self, patterns: dict[str, tuple[str, ...]], scratch: str, rules: _Rules
                     ) -> tuple[dict[str, Stats], dict[str, Stats]]:
         """One Beam job: statistics by "<dataset>/<split>" (no schema, as StatisticsGen) and
         by "<dataset>" (curated schema plus the label, as DataDrift)."""
@@ -163,7 +191,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         paths = {kind: os.path.join(scratch, f"{kind}.pb") for kind in ("splits", "labelled")}
         with self._make_beam_pipeline() as pipeline:
-            batches = read_keyed_batches(pipeline, folders)
+            batches = read_keyed_batches(pipeline, patterns)
             _ = write_sliced_statistics(
                 batches
                 | "SpansOnly" >> beam.Filter(lambda kv: not kv[0].startswith(BASELINE + "/"))
@@ -180,8 +208,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 read_sliced_statistics(paths["labelled"]))
 
     def _validate_span(self, examples: types.Artifact, artifacts: dict[str, types.Artifact],
-                       split_stats: dict[str, Stats], labelled: Stats,
-                       previous: types.Artifact | None, previous_stats: Stats | None,
+                       split_stats: dict[str, Stats], labelled: Stats, before: _Before,
                        rules: _Rules) -> bool:
         """Writes one span's statistics, anomalies, drift report and verdict; True if passed."""
         import tensorflow_data_validation as tfdv
@@ -206,11 +233,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         report = artifacts["report"]
         compared = {"span": labelled}
-        if previous is not None and previous_stats is not None:
-            compared["previous_span"] = previous_stats
+        if before.examples is not None and before.stats is not None:
+            compared["previous_span"] = before.stats
         write_report(report, compared, Compared(
             rules.extended, rules.label_feature, rules.label, span,
-            span_of(previous) if "previous_span" in compared else NO_SPAN))
+            span_of(before.examples) if "previous_span" in compared else NO_SPAN,
+            minimum=rules.minimum, known_classes=before.classes))
         report.set_int_custom_property("examples_id", examples.id or 0)
 
         rows = collect_rows(anomalies, report.uri, statistics.uri, rules.schema_uri,

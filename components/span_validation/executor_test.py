@@ -23,6 +23,7 @@ from tests.fixtures.trips import (
     LABEL,
     example,
     examples_artifact,
+    label_on,
     run_data_drift,
     schema_artifact,
     train_eval,
@@ -34,7 +35,7 @@ OUTPUT_TYPES = {"statistics": standard_artifacts.ExampleStatistics,
                 "report": DataDriftReport, "result": DataValidationResult}
 
 
-def _validate(tmp_path, spans, baseline=None, report_only=()):
+def _validate(tmp_path, spans, baseline=None, report_only=(), label=LABEL):
     """Runs the executor in `tmp_path` (its schema in `tmp_path`/schema); returns the outputs."""
     outputs = {}
     for key, kind in OUTPUT_TYPES.items():
@@ -44,7 +45,7 @@ def _validate(tmp_path, spans, baseline=None, report_only=()):
     if baseline is not None:
         inputs["baseline_examples"] = [baseline]
     Executor().Do(inputs, outputs, {
-        "label": encode(LABEL),
+        "label": encode(label),
         "rules": encode(GateRules(report_only=tuple(report_only), validation_key="k1"))})
     return outputs
 
@@ -158,3 +159,21 @@ def test_a_new_column_halts_unless_it_is_report_only(tmp_path, four_spans):
     assert reported.get_int_custom_property("passed") == 1
     assert [r["severity"] for r in _verdict(reported)["anomalies"]
             if r["feature"] == "surge"] == ["report"]
+
+
+def test_a_label_class_that_no_span_before_had_halts_at_its_span(tmp_path):
+    """payment_type as a multiclass label: span 2 holds only 'Cash' (the baseline, span 1, only
+    'Credit Card'); 'Bitcoin' in span 3 is new, 'Cash' in span 3 is not."""
+    def span(number, rows):
+        return examples_artifact(tmp_path, f"span{number}", number, train_eval(rows))
+
+    baseline = span(1, trips(200, 0.3, seed=1, card=1.0))
+    steady = span(2, trips(200, 0.3, seed=2, card=0.0))
+    new = span(3, trips(196, 0.3, seed=3, card=0.5) + [example(9.0, 1.0, "Bitcoin")] * 4)
+    outputs = _validate(tmp_path, [steady, new], baseline=baseline,
+                        label=label_on("payment_type", "multiclass", 1.0))
+    first, second = outputs["result"]
+    assert first.get_int_custom_property("passed") == 1
+    [row] = [r for r in _verdict(second)["anomalies"] if r["kind"] == "LABEL_NEW_CLASS"]
+    assert "'Bitcoin' (4 example(s) in span 3)" in row["description"]
+    assert "(Cash, Credit Card)" in row["description"]

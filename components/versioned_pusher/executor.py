@@ -18,6 +18,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, path_utils
 
 from components.shared.artifacts import ModelVariants, read_json, span_of
+from components.shared.model_contract import OUTPUTS, TRAINING_SUMMARY
 from components.shared.params import decode
 from components.shared.tfma_metrics import read_failures, read_metrics
 from components.versioned_pusher import manifest as manifest_lib
@@ -149,10 +150,13 @@ class Executor(base_executor.BaseExecutor):
         provenance = decode(exec_properties.get(PROVENANCE_KEY), Provenance, Provenance())
         variants = _single(input_dict, VARIANTS_KEY)
         section, extras = self._variants(variants) if variants is not None else (None, [])
+        # What the model's output means (the Trainer's training summary): classes in order.
+        outputs = (read_json(model.uri, TRAINING_SUMMARY) or {}).get(OUTPUTS)
+        model_ref = {**_ref(model), "path": model_path, "outputs": outputs}
         version, version_dir = publish(
             model_dir, model_path, schema_file,
-            lambda v: manifest_lib.build_manifest(v, {**_ref(model), "path": model_path},
-                                                  origin, data, provenance, judgement, section),
+            lambda v: manifest_lib.build_manifest(v, model_ref, origin, data, provenance,
+                                                  judgement, section),
             extras)
         self._record_push(pushed_model, version, version_dir, already_served=False)
         logging.info("Pushed %s as version %d to %s.", model.uri, version, version_dir)

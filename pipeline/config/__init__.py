@@ -10,8 +10,9 @@ files and values out of range.
 - `catalogue.py`: which metrics and variants each task kind has;
 - `errors.py`: `ConfigError`.
 
-Imports nothing of the project but this package and the components' parameter defaults
-(`components.csv_example_gen.params`): every other package may import it.
+Imports nothing of the project but this package, the components' parameter defaults
+(`components.csv_example_gen.params`) and the user modules' naming rule
+(`pipeline.modules.features.safe_name`): every other package may import it.
 """
 
 from pipeline.config.errors import ConfigError

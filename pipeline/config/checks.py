@@ -19,6 +19,7 @@ from pipeline.config.sections import (
     TFX_TAXI_SOURCE,
     Config,
 )
+from pipeline.modules.features import safe_name
 
 
 class _Checker:
@@ -95,6 +96,11 @@ def _label_and_features(config: Config, check: _Checker) -> None:
         check(feature in config.features.numeric,
               f"'features.bucketize.{feature}' must name a numeric feature")
         check(buckets >= 2, f"'features.bucketize.{feature}' must be at least 2 buckets")
+    by_name: dict[str, str] = {}
+    for feature in features:
+        other = by_name.setdefault(safe_name(feature), feature)
+        check(other == feature, f"features '{other}' and '{feature}' would be the same model "
+              f"input ('{safe_name(feature)}': names keep letters, digits and '_'); rename one")
 
 
 def _evaluation(config: Config, check: _Checker) -> None:
@@ -127,9 +133,15 @@ def _data_and_gates(config: Config, check: _Checker) -> None:
     check(config.spans.span >= 0, "'spans.span' must be >= 0 (0 = the newest span)")
     check(config.spans.window >= 1, "'spans.window' must be at least 1 span")
     check(config.validation.label_drift > 0, "'validation.label_drift' must be > 0")
+    check(config.validation.label_shift > 0, "'validation.label_shift' must be > 0 (standard "
+          "deviations of the previous span's label)")
     check.one_of(config.validation.new_columns, NEW_COLUMN_ACTIONS, "validation.new_columns")
+    check.one_of(config.validation.new_label_classes, NEW_COLUMN_ACTIONS,
+                 "validation.new_label_classes")
     check(config.validation.skew_min_examples >= 0,
           "'validation.skew_min_examples' must be >= 0")
+    check(config.validation.min_examples >= 0, "'validation.min_examples' must be >= 0")
+    check.one_of(config.validation.empty_split, NEW_COLUMN_ACTIONS, "validation.empty_split")
     check(not config.schema.path or os.path.isfile(config.schema.path),
           f"schema file not found: {config.schema.path} (fix 'schema.path' or remove it)")
 

@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from components.csv_example_gen.params import DEFAULT_MISSING_VALUES
-from pipeline.config.catalogue import DEFAULT_VARIANT_TOLERANCE, METRICS, OPTIMIZATION_VARIANTS
+from pipeline.config.catalogue import (
+    DEFAULT_VARIANT_TOLERANCE,
+    METRICS,
+    OPTIMIZATION_VARIANTS,
+    USUAL_METRIC,
+)
 
 MODEL_TYPES = ("dnn", "wide_deep")
 IMPUTE_KINDS = ("mean", "median")
@@ -159,10 +164,16 @@ class SpansSection:
 class ValidationSection:
     """Data gates beyond the curated schema (whose comparators hold the feature thresholds)."""
 
-    label_drift: float = 0.18     # label distribution vs the previous span (L-infinity; JS for
-    #                               regression labels): a 50/50 -> 70/30 move is 0.20
+    label_drift: float = 0.18     # a class label's distribution vs the previous span
+    #                               (L-infinity): a 50/50 -> 70/30 move is 0.20
+    label_shift: float = 0.5      # a regression label's mean vs the previous span's, in
+    #                               standard deviations of the previous span's label
     new_columns: str = "halt"     # a column the schema does not know: "halt" or "report"
+    new_label_classes: str = "halt"  # a multiclass label's class no earlier span had
     skew_min_examples: int = 1000  # train-vs-eval skew halts only when both splits are this big
+    min_examples: int = 20        # drift is judged only when the span and the previous one
+    #                               hold this many examples (smaller: recorded, not judged)
+    empty_split: str = "halt"     # a span with no example in a split: "halt" or "report"
 
 
 @dataclass(frozen=True)
@@ -223,6 +234,28 @@ class Config:
     @property
     def all_features(self) -> list[str]:
         return [*self.features.numeric, *self.features.categorical]
+
+    @property
+    def report_only_anomalies(self) -> tuple[str, ...]:
+        """Anomaly kinds the gates report without halting, as [validation] says."""
+        kinds = {"SCHEMA_NEW_COLUMN": self.validation.new_columns,
+                 "LABEL_NEW_CLASS": self.validation.new_label_classes,
+                 "EMPTY_SPLIT": self.validation.empty_split}
+        return tuple(sorted(kind for kind, action in kinds.items() if action == "report"))
+
+    @property
+    def ranking_metric(self) -> str:
+        """The metric slices are ranked by: the first thresholded one, else the task's usual
+        one (also the default gate's, see pipeline/dag/evaluation.py)."""
+        return next(iter(self.evaluation.thresholds), None) or USUAL_METRIC[self.label.kind]
+
+    @property
+    def metrics_added(self) -> list[str]:
+        """Metrics evaluated although [evaluation] metrics leaves them out: the example count
+        (which slices are large enough to judge) and the ranking metric."""
+        listed = [*self.evaluation.metrics, *self.evaluation.thresholds]
+        return [m for m in ("example_count", self.ranking_metric)
+                if self.evaluation.metrics and m not in listed]
 
     def metric_spec(self, name: str) -> tuple[str, str, bool]:
         """(TFMA class, TFMA metric key, higher is better) of a configured metric."""

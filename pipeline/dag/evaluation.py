@@ -32,6 +32,8 @@ from components.shared.model_contract import (
 )
 from pipeline.config import Config
 from pipeline.config.catalogue import DEFAULT_METRICS
+from pipeline.config.sections import ThresholdSection
+from pipeline.inputs.labels import LabelValues
 
 _PLOTS = {
     "binary": ["CalibrationPlot", "ConfusionMatrixPlot"],
@@ -49,13 +51,32 @@ _AT_THRESHOLD = {"Precision", "Recall", "F1Score"}
 _CURVE_THRESHOLDS = {"AUC", "AUCPrecisionRecall"}
 AUC_THRESHOLDS = 1000
 _CHANGE_EPSILON = 1e-10
+_BEAT = 1e-6  # "beats the naive predictor": better by more than float noise
 
 
-def metric_names(config: Config) -> list[str]:
-    """The configured metrics (or the task's defaults), plus every metric that has a threshold."""
+def metric_names(config: Config, gated: dict[str, ThresholdSection] | None = None
+                 ) -> list[str]:
+    """The configured metrics (or the task's defaults), every metric that has a threshold, and
+    those the ranking of slices needs (`Config.metrics_added`)."""
     names = list(config.evaluation.metrics or DEFAULT_METRICS[config.label.kind])
-    names += [m for m in config.evaluation.thresholds if m not in names]
-    return names
+    names += [m for m in (gated if gated is not None else config.evaluation.thresholds)
+              if m not in names]
+    return [*(m for m in config.metrics_added if m not in names), *names]
+
+
+def gate(config: Config, label: LabelValues | None) -> dict[str, ThresholdSection]:
+    """The thresholds the model is blessed by: the configured ones; without any, it must beat
+    the naive predictor of its label (inputs/labels.py), else TFMA would bless nothing."""
+    if config.evaluation.thresholds:
+        return dict(config.evaluation.thresholds)
+    naive = label.naive() if label is not None else None
+    if naive is None:
+        return {}
+    metric, value, _ = naive
+    _, _, higher_is_better = config.metric_spec(metric)
+    margin = _BEAT * max(abs(value), 1.0)
+    return {metric: ThresholdSection(lower_bound=value + margin) if higher_is_better
+            else ThresholdSection(upper_bound=value - margin)}
 
 
 def change_threshold(config: Config, name: str, max_change: float) -> tfma.GenericChangeThreshold:
@@ -70,8 +91,8 @@ def change_threshold(config: Config, name: str, max_change: float) -> tfma.Gener
     return change
 
 
-def _threshold(config: Config, name: str) -> tfma.MetricThreshold | None:
-    bounds = config.evaluation.thresholds.get(name)
+def _threshold(config: Config, name: str, bounds: ThresholdSection | None
+               ) -> tfma.MetricThreshold | None:
     if bounds is None:
         return None
     threshold = tfma.MetricThreshold()
@@ -135,9 +156,12 @@ def eval_config_for(config: Config, metrics: list[tfma.MetricConfig]) -> tfma.Ev
     )
 
 
-def model_eval_config(config: Config) -> tfma.EvalConfig:
-    metrics = [metric_config(config, name, _threshold(config, name))
-               for name in metric_names(config)]
+def model_eval_config(config: Config, label: LabelValues | None = None) -> tfma.EvalConfig:
+    """The model's EvalConfig; `label` (the window's label values) sets the gate when the
+    config has no threshold (`gate`)."""
+    gated = gate(config, label)
+    metrics = [metric_config(config, name, _threshold(config, name, gated.get(name)))
+               for name in metric_names(config, gated)]
     metrics += [tfma.MetricConfig(class_name=name)
                 for name in _ALWAYS[config.label.kind] + _PLOTS[config.label.kind]]
     return eval_config_for(config, metrics)

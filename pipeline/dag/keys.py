@@ -28,7 +28,11 @@ def validation_key(config: Config, delimiter: str) -> str:
     digest.update(json.dumps({
         "label": label_config(config),
         "validation": {"label_drift": config.validation.label_drift,
-                       "new_columns": config.validation.new_columns},
+                       "label_shift": config.validation.label_shift,
+                       "new_columns": config.validation.new_columns,
+                       "new_label_classes": config.validation.new_label_classes,
+                       "min_examples": config.validation.min_examples,
+                       "empty_split": config.validation.empty_split},
         "split": [config.split.train, config.split.eval],
         "csv": {"delimiter": delimiter, "missing_values": config.data.missing_values},
     }, sort_keys=True).encode())

@@ -35,7 +35,7 @@ from tfx.orchestration.metadata import sqlite_metadata_connection_config
 from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import trainer_pb2
 
-from components.data_drift import DataDrift
+from components.data_drift import DataDrift, MinimumExamples
 from components.data_gate import DataGate, GateRules
 from components.span_validation import SpanValidation
 from components.span_window import SpanWindow
@@ -83,9 +83,10 @@ class Pipelines:
         self.data = data
         self.code_revision = code_revision
         self.validation_key = validation_key(config, data.delimiter)
-        self.gate_rules = GateRules(
-            report_only=("SCHEMA_NEW_COLUMN",) if config.validation.new_columns == "report"
-            else (), validation_key=self.validation_key)
+        self.gate_rules = GateRules(report_only=config.report_only_anomalies,
+                                    validation_key=self.validation_key)
+        self.minimum = MinimumExamples(drift=config.validation.min_examples,
+                                       skew=config.validation.skew_min_examples)
 
     def ingest(self, span: int) -> Pipeline:
         """ExampleGen alone, for one span: the first half of a batch backfill."""
@@ -100,7 +101,7 @@ class Pipelines:
         validation = SpanValidation(
             examples=examples.outputs["examples"], schema=schema_gen.outputs["schema"],
             label=user_code.label_spec(self.config), rules=self.gate_rules,
-            baseline_examples=previous.outputs["examples"],
+            baseline_examples=previous.outputs["examples"], minimum=self.minimum,
         ).with_id(nodes.SPAN_VALIDATION)
         return self._pipeline([schema_gen, examples, previous, validation])
 
@@ -153,7 +154,7 @@ class Pipelines:
             window = (resolver, SpanWindow(examples=resolver.outputs["examples"]))
         drift = DataDrift(
             examples=examples, schema=schema, label=user_code.label_spec(self.config),
-            skew_min_examples=self.config.validation.skew_min_examples,
+            minimum=self.minimum,
             baseline_examples=previous.outputs["examples"],
             window_examples=window[1].outputs["window"] if window else None)
         gate = DataGate(
@@ -188,7 +189,8 @@ class Pipelines:
         baseline = baseline_resolver(trainer.outputs["model"])
         evaluator = Evaluator(
             examples=window_examples, model=trainer.outputs["model"],
-            baseline_model=baseline.outputs["model"], eval_config=model_eval_config(config))
+            baseline_model=baseline.outputs["model"],
+            eval_config=model_eval_config(config, self.data.label))
         optimization, variants = optimization_components(config, module_config, TrainedModel(
             model=trainer.outputs["model"],
             transformed_examples=transform.outputs["transformed_examples"],

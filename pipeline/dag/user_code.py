@@ -58,7 +58,9 @@ def label_spec(config: Config) -> LabelSpec:
     """The label as the data gates measure its drift: computed by the Transform module's own
     function, from the raw columns it reads."""
     section = label_config(config)
+    threshold = (config.validation.label_shift if config.label.kind == "regression"
+                 else config.validation.label_drift)
     return LabelSpec(function=LABEL_FN, config=section,
                      columns=tuple(labels.source_columns(section)),
                      rule=labels.rule_text(section), kind=config.label.kind,
-                     drift_threshold=config.validation.label_drift)
+                     drift_threshold=threshold)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.config.sections import AUTO, DELIMITERS
+from pipeline.inputs.labels import LabelValues
 
 INPUT_SPLIT = "-"  # pre-flight rows are about files, before ExampleGen splits them
 HALT, REPORT = "halt", "report"
@@ -39,12 +40,14 @@ class FileRef:
 @dataclass(frozen=True)
 class CsvRules:
     """How the files are read: the delimiter (or "auto": the one the header line is written
-    with), the cells that mean a missing value (lower case, stripped), and the columns whose
-    present values must be numbers ({column: "int" or "float", with the column's role})."""
+    with), the cells that mean a missing value (lower case, stripped), the columns whose
+    present values must be numbers ({column: "int" or "float", with the column's role}), and
+    the label column and kind (its values are counted)."""
 
     delimiter: str = AUTO
     missing: frozenset[str] = frozenset({""})
     numeric: dict[str, tuple[str, str]] = field(default_factory=dict)
+    label: tuple[str, str] | None = None  # (column, kind)
 
 
 @dataclass
@@ -52,6 +55,7 @@ class FileCheck:
     header: list[str] | None
     delimiter: str
     problems: list[dict[str, str]]
+    label: LabelValues | None = None
 
 
 def detect_delimiter(header_line: str) -> str:
@@ -109,7 +113,8 @@ def read_csv(path: str, span: int = 0, rules: CsvRules = CsvRules()) -> FileChec
         return FileCheck(None, delimiter, problems)
     scan = _Scan(ref, rules, delimiter)
     scan.run(text)
-    return FileCheck(scan.header, delimiter, scan.problems + scan.numeric_problems())
+    return FileCheck(scan.header, delimiter, scan.problems + scan.numeric_problems(),
+                     scan.label_values)
 
 
 class _Scan:
@@ -124,6 +129,8 @@ class _Scan:
         self.bad: dict[str, list[str]] = {}       # column -> values that are not numbers
         self.bad_counts: dict[str, int] = {}
         self.columns: dict[int, tuple[str, str]] = {}  # index -> (column, kind)
+        self.label_index: int | None = None
+        self.label_values = LabelValues(rules.label[1]) if rules.label else None
 
     def run(self, text: str) -> None:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter,
@@ -156,6 +163,8 @@ class _Scan:
         self.problems += header_problems(self.ref, record)
         self.columns = {i: (name, self.rules.numeric[name][0]) for i, name in enumerate(record)
                         if name in self.rules.numeric}
+        if self.rules.label and self.rules.label[0] in record:
+            self.label_index = record.index(self.rules.label[0])
 
     def _record(self, record: list[str], start: int, line: int) -> dict[str, str] | None:
         """The structural problem of one record, if any; else its numeric values checked."""
@@ -175,6 +184,10 @@ class _Scan:
                 f"{len(header)}; check quoting and delimiters there"),
                 (f"{len(record)} fields", f"{len(header)} fields"))
         self.records += 1
+        if self.label_index is not None:
+            cell = record[self.label_index].strip()
+            if cell.lower() not in self.rules.missing:
+                self.label_values.add(cell)
         for index, (column, kind) in self.columns.items():
             cell = record[index].strip()
             if cell.lower() not in self.rules.missing and not _is_number(cell, kind):

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from pipeline.config import Config, ConfigError
 from pipeline.inputs.csv_files import HALT, CsvRules, FileRef, read_csv
+from pipeline.inputs.labels import LabelValues
 
 _NUMERIC_TYPES = {"INT": "int", "FLOAT": "float"}
 
@@ -47,10 +48,12 @@ class DataInputError(ConfigError):
 
 @dataclass(frozen=True)
 class Preflight:
-    """What the checks found that does not halt, and the delimiter the files are written with."""
+    """What the checks found that does not halt, the delimiter the files are written with, and
+    the label's values over every file."""
 
     reported: list[dict[str, str]]
     delimiter: str
+    label: LabelValues
 
 
 def load_schema(path: str):
@@ -110,7 +113,8 @@ def numeric_columns(config: Config, schema) -> dict[str, tuple[str, str]]:
 def csv_rules(config: Config, schema) -> CsvRules:
     return CsvRules(delimiter=config.data.delimiter,
                     missing=frozenset(v.strip().lower() for v in config.data.missing_values),
-                    numeric=numeric_columns(config, schema))
+                    numeric=numeric_columns(config, schema),
+                    label=(config.label.column, config.label.kind))
 
 
 def check_files(config: Config, files_by_span: dict[int, list[str]]) -> Preflight:
@@ -124,11 +128,14 @@ def check_files(config: Config, files_by_span: dict[int, list[str]]) -> Prefligh
     rules = csv_rules(config, schema)
     rows: list[dict[str, str]] = []
     delimiters: dict[str, str] = {}
+    label = LabelValues(config.label.kind)
     for span, paths in sorted(files_by_span.items()):
         first_header: list[str] | None = None
         for path in paths:
             checked = read_csv(path, span, rules)
             rows += checked.problems
+            if checked.label is not None:
+                label.merge(checked.label)
             if checked.header is None:
                 continue
             delimiters[path] = checked.delimiter
@@ -147,7 +154,7 @@ def check_files(config: Config, files_by_span: dict[int, list[str]]) -> Prefligh
     if halting:
         raise DataInputError(halting + [r for r in rows if r["severity"] != HALT])
     delimiter = next(iter(delimiters.values()), ",")
-    return Preflight(rows, delimiter)
+    return Preflight(rows, delimiter, label)
 
 
 def _mixed_delimiters(delimiters: dict[str, str], files_by_span: dict[int, list[str]]

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from pipeline.config import Config
 from pipeline.inputs import spans as spans_lib
-from pipeline.inputs.preflight import check_files
+from pipeline.inputs.labels import LabelValues
+from pipeline.inputs.preflight import Preflight, check_files
 from pipeline.inputs.sources import input_location
 
 
@@ -52,8 +53,22 @@ class InputData:
     files: list[DataFile]
     spans: list[SpanData] = field(default_factory=list)
     selection: spans_lib.SpanSelection | None = None
-    reported: list[dict[str, str]] = field(default_factory=list)  # pre-flight findings, no halt
-    delimiter: str = ","  # what the files are written with (pre-flight found or checked it)
+    checked: Preflight | None = None  # what the pre-flight found in the window's files
+
+    @property
+    def reported(self) -> list[dict[str, str]]:
+        """Pre-flight findings that do not halt."""
+        return self.checked.reported if self.checked else []
+
+    @property
+    def delimiter(self) -> str:
+        """What the files are written with (the pre-flight found or checked it)."""
+        return self.checked.delimiter if self.checked else ","
+
+    @property
+    def label(self) -> LabelValues | None:
+        """The label's values over the window."""
+        return self.checked.label if self.checked else None
 
     @property
     def rows(self) -> int:
@@ -92,5 +107,5 @@ def prepare_input(config: Config) -> InputData:
     checked = check_files(config, {s: found[s] for s in selection.window})
     spans = [SpanData(s, [fingerprint(p) for p in found[s]]) for s in selection.window]
     return InputData(str(input_base), pattern, [f for s in spans for f in s.files], spans,
-                     selection, checked.reported, checked.delimiter)
+                     selection, checked)
 

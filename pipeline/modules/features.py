@@ -7,6 +7,7 @@ place is what keeps the two sides from drifting apart when the config changes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,12 +20,19 @@ LABEL_VOCABULARY = "label"
 MISSING_CATEGORY = "__MISSING__"
 
 
+def safe_name(column: str) -> str:
+    """A raw column's name as TensorFlow names may be written (letters, digits, '_'): CSV headers
+    hold spaces, parentheses and slashes ("mean radius", "od280/od315")."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", column)
+    return name if name[:1].isalpha() else f"f_{name}"
+
+
 def transformed_name(key: str) -> str:
-    return f"{key}_xf"
+    return f"{safe_name(key)}_xf"
 
 
 def bucket_name(key: str) -> str:
-    return f"{key}_bucket_xf"
+    return f"{safe_name(key)}_bucket_xf"
 
 
 @dataclass(frozen=True)
@@ -67,13 +75,16 @@ def transformed_features(custom_config: dict[str, Any]) -> list[TransformedFeatu
     result = [TransformedFeature(transformed_name(c), c, "float") for c in columns.numeric]
     result += [TransformedFeature(bucket_name(c), c, "id", buckets=n)
                for c, n in columns.bucketize.items()]
-    result += [TransformedFeature(transformed_name(c), c, "id", vocabulary=c)
+    result += [TransformedFeature(transformed_name(c), c, "id", vocabulary=safe_name(c))
                for c in columns.categorical]
     names = [f.name for f in result] + [LABEL_KEY]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ValueError(f"transformed feature names collide: {', '.join(duplicates)}")
-    if custom_config["label"]["kind"] == "multiclass" and LABEL_VOCABULARY in columns.categorical:
+        sources = sorted(f.source for f in result if f.name in duplicates)
+        raise ValueError(f"features {', '.join(repr(s) for s in sources)} have the same name as "
+                         f"model inputs ({', '.join(duplicates)}): rename a column")
+    if (custom_config["label"]["kind"] == "multiclass"
+            and LABEL_VOCABULARY in {safe_name(c) for c in columns.categorical}):
         raise ValueError(f"a categorical feature may not be named '{LABEL_VOCABULARY}' with a "
                          "multiclass label: both would write the same vocabulary file")
     return result

@@ -26,11 +26,14 @@ from components.shared.model_contract import (
     KERAS_MODEL_DIR,
     LABEL_KEY,
     OUTPUT_KEY,
+    OUTPUTS,
     SAVE_OPTIONS,
     SERVING_SIGNATURE,
     SIGNATURE_INPUT,
+    TRAINING_SUMMARY,
     TRANSFORM_SIGNATURE,
 )
+from pipeline.modules import labels
 from pipeline.modules.features import (
     LABEL_VOCABULARY,
     MISSING_CATEGORY,
@@ -41,7 +44,6 @@ from pipeline.modules.features import (
 from pipeline.modules.model import LabelInfo, build_model
 
 LOGS_DIR = "logs"
-SUMMARY_FILE = "training_summary.json"
 # Enough batches for stable label frequencies without a pass over a large training set.
 PRIOR_BATCHES = 100
 
@@ -69,12 +71,27 @@ def run_fn(fn_args: Any) -> None:
     model.save(os.path.join(model_root, KERAS_MODEL_DIR), **SAVE_OPTIONS)
     export_serving_model(model, tf_transform_output, config, fn_args.serving_model_dir)
     summary = training_summary(history, stopper, label_info, class_weight, model, settings)
-    with tf.io.gfile.GFile(os.path.join(model_root, SUMMARY_FILE), "w") as handle:
+    summary[OUTPUTS] = model_outputs(config, tf_transform_output)
+    with tf.io.gfile.GFile(os.path.join(model_root, TRAINING_SUMMARY), "w") as handle:
         handle.write(json.dumps(summary, indent=2, sort_keys=True))
 
 
 # ---------------------------------------------------------------------------------------------
 # Model
+
+
+def model_outputs(custom_config: dict[str, Any], tf_transform_output: tft.TFTransformOutput
+                  ) -> dict[str, Any]:
+    """What the model's output means: the label's kind and its classes in output order."""
+    label = custom_config["label"]
+    kind = label["kind"]
+    if kind == "multiclass":
+        classes = [c.decode("utf-8", "replace") if isinstance(c, bytes) else str(c)
+                   for c in tf_transform_output.vocabulary_by_name(LABEL_VOCABULARY)]
+        return {"kind": kind, "classes": classes}
+    if kind == "binary":
+        return {"kind": kind, "classes": ["0", "1"], "positive": labels.rule_text(label)}
+    return {"kind": kind, "classes": None}
 
 
 def num_classes(custom_config: dict[str, Any], tf_transform_output: tft.TFTransformOutput) -> int:

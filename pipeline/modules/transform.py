@@ -19,6 +19,7 @@ from pipeline.modules.features import (
     MISSING_CATEGORY,
     bucket_name,
     feature_columns,
+    safe_name,
     transformed_name,
 )
 
@@ -42,7 +43,7 @@ def preprocessing_fn(inputs: dict[str, TensorLike],
     for name in columns.categorical:
         outputs[transformed_name(name)] = tft.compute_and_apply_vocabulary(
             string_column(inputs[name]), top_k=int(settings["vocab_size"]),
-            num_oov_buckets=int(settings["oov_buckets"]), vocab_filename=name)
+            num_oov_buckets=int(settings["oov_buckets"]), vocab_filename=safe_name(name))
     outputs[LABEL_KEY] = label(inputs, custom_config["label"])
     return outputs
 

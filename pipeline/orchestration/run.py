@@ -38,9 +38,8 @@ from pipeline.records.outcomes import (
     write_summary,
 )
 from pipeline.records.render import render
+from pipeline.records.runs import RUN_ID_FORMAT
 from pipeline.review.command import report_after_run
-
-RUN_ID_FORMAT = "%Y%m%dT%H%M%S%fZ"
 
 
 def run(config: Config, verbose: bool = False) -> int:
@@ -74,6 +73,10 @@ def _execute(config: Config, run_id: str, terminal: Terminal, verbose: bool, log
                                 "config": config.config_path, "components": [],
                                 "anomalies": error.rows, "halted_by": "pre-flight check"}
     terminal.line(_data_line(data))
+    if config.metrics_added:
+        terminal.line(f"  note: [evaluation] metrics leaves out {', '.join(config.metrics_added)}"
+                      f", evaluated anyway: slices are ranked by {config.ranking_metric} among "
+                      "those with enough examples")
     for row in data.reported:
         terminal.line(f"  note: span {row['span']}: {row['description']}")
     # Workers start once a component does real work (a run served from cache needs none), or
@@ -108,7 +111,8 @@ def _run_pipelines(config: Config, data: InputData, run_id: str, terminal: Termi
     own = run_pipeline(pipelines, run_id, pipelines.full(),
                        ProgressRunner(slots, progress.on_start, progress.on_finish))
     summary = build_summary(config, run_id, own.nodes)
-    summary.update(data_files=[f.as_dict() for f in data.files],
+    summary.update(gate=_gate_text(config, data),
+                   data_files=[f.as_dict() for f in data.files],
                    spans=[s.as_dict() for s in data.spans],
                    drift=backfill.drift + summary.get("drift", []),
                    backfilled_spans=backfill.spans, backfill_seconds=round(backfill.seconds, 1),
@@ -124,12 +128,22 @@ def _run_pipelines(config: Config, data: InputData, run_id: str, terminal: Termi
     return EXIT_ERROR, summary
 
 
+def _gate_text(config: Config, data: InputData) -> str | None:
+    """What blesses a model when the config sets no threshold: beating the naive predictor."""
+    naive = data.label.naive() if data.label is not None else None
+    if config.evaluation.thresholds or naive is None:
+        return None
+    return (f"no threshold is configured: the model must beat the naive predictor, "
+            f"{naive[2]}, on {naive[0]}")
+
+
 def _data_line(data: InputData) -> str:
     window = data.selection.window
     return (f"data: span {data.selection.target}"
             + (f", window {format_ranges(window)} ({len(window)} span(s))"
                if len(window) > 1 else "")
-            + f": {data.rows} rows in {len(data.files)} file(s) under {data.input_base}")
+            + f": {data.rows} rows in {len(data.files)} file(s) under {data.input_base}"
+            + ("" if data.delimiter == "," else f", delimiter {data.delimiter!r}"))
 
 
 def code_revision(project_root: str) -> dict[str, object]:

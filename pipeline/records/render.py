@@ -104,11 +104,7 @@ def render(summary: dict[str, Any], outcome: int) -> list[str]:
     if "metrics_overall" in summary:
         lines += _metric_lines(summary)
     if "blessed" in summary:
-        lines.append("blessed: " + ("yes" if summary["blessed"] else "NO"))
-        for failure in summary.get("failed_thresholds", []):
-            what = "change of " + failure["metric"] if failure["is_diff"] else failure["metric"]
-            lines.append(f"  failed: {what} on {slice_name(failure['slice'])}: "
-                         f"{_fmt(failure['value'])}, required {failure['threshold']}")
+        lines += _blessing_lines(summary)
     if summary.get("pushed"):
         note = (" (unchanged: served from cache)" if summary.get("pusher_cached")
                 else " (already the served version: no new version)"
@@ -119,6 +115,22 @@ def render(summary: dict[str, Any], outcome: int) -> list[str]:
         lines.append("pushed: nothing (the model is not blessed)")
     lines += render_variants(summary.get("variants"))
     lines.append(f"outcome: {OUTCOMES[outcome]} (exit {outcome})")
+    return lines
+
+
+def _blessing_lines(summary: dict[str, Any]) -> list[str]:
+    """Blessed or not, and why: the thresholds that failed, the gate when none is configured."""
+    lines = ["blessed: " + ("yes" if summary["blessed"] else "NO")]
+    if summary.get("gate"):
+        lines.append(f"  gate: {summary['gate']}")
+    failures = summary.get("failed_thresholds") or []
+    for failure in failures:
+        what = "change of " + failure["metric"] if failure["is_diff"] else failure["metric"]
+        lines.append(f"  failed: {what} on {slice_name(failure['slice'])}: "
+                     f"{_fmt(failure['value'])}, required {failure['threshold']}")
+    if not summary["blessed"] and not failures:
+        lines.append("  failed: no threshold was met (TFMA blesses a model only when one "
+                     "threshold applies and passes): set [evaluation.thresholds]")
     return lines
 
 

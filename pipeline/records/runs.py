@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from components.versioned_pusher.versions import existing_versions, read_manifes
 from pipeline.config import Config
 from pipeline.records.mlmd import open_store, run_ids
 
+RUN_ID_FORMAT = "%Y%m%dT%H%M%S%fZ"  # the CLI's run ids: the UTC time a run started
 BACKFILL_MARK = "-span-"  # run id of a backfill run: <run id>-span-<N> or -span-<N>-<M>
 
 
@@ -26,6 +28,11 @@ def is_backfill_run(run_id: str) -> bool:
     return BACKFILL_MARK in run_id
 
 
+def parent_run_id(run_id: str) -> str:
+    """The CLI run a pipeline run belongs to: itself, or the run a backfill run was made for."""
+    return run_id.split(BACKFILL_MARK, 1)[0]
+
+
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text())
@@ -33,56 +40,91 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
+@dataclass(frozen=True)
+class KnownRun:
+    """A run of the CLI: its folder under runs/ (summary, log, report) and its pipeline runs in
+    ML Metadata (its own, and one per backfill step). A run halted before TFX started has no
+    pipeline run; one halted in the backfill has only backfill runs; one killed has no summary."""
+
+    run_id: str
+    started_ms: int
+    pipeline_runs: tuple[str, ...]  # in ML Metadata, oldest first
+
+    @property
+    def started(self) -> str:
+        return datetime.datetime.fromtimestamp(self.started_ms / 1000,
+                                               datetime.timezone.utc).isoformat()
+
+
+def known_runs(config: Config) -> list[KnownRun]:
+    """Every run of the pipeline, oldest first: those ML Metadata knows and those only the runs
+    folder knows."""
+    started: dict[str, int] = {}
+    pipeline_runs: dict[str, list[str]] = {}
+    if config.metadata_path.is_file():
+        for run_id, created_ms in run_ids(open_store(config.metadata_path)):
+            parent = parent_run_id(run_id)
+            started[parent] = min(started.get(parent, created_ms), created_ms)
+            pipeline_runs.setdefault(parent, []).append(run_id)
+    if config.runs_dir.is_dir():
+        for folder in config.runs_dir.iterdir():
+            if folder.name not in started and run_id_time_ms(folder.name) is not None and (
+                    (folder / "summary.json").is_file() or (folder / "run.log").is_file()):
+                started[folder.name] = run_id_time_ms(folder.name)
+    return sorted((KnownRun(r, ms, tuple(pipeline_runs.get(r, ()))) for r, ms in started.items()),
+                  key=lambda r: (r.started_ms, r.run_id))
+
+
+def run_id_time_ms(run_id: str) -> int | None:
+    """The start time a run id holds (the CLI's ids are UTC timestamps); None for other names."""
+    try:
+        moment = datetime.datetime.strptime(run_id, RUN_ID_FORMAT)
+    except ValueError:
+        return None
+    return int(moment.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+
+
+def find_run(runs: list[KnownRun], wanted: str) -> list[KnownRun]:
+    """The runs `wanted` names: the one with that id, else every run whose id starts with it."""
+    exact = [r for r in runs if r.run_id == wanted]
+    return exact or [r for r in runs if r.run_id.startswith(wanted)]
+
+
 def list_runs(config: Config) -> list[dict[str, Any]]:
-    """Every run MLMD knows, oldest first, with its outcome when the CLI recorded one."""
-    if not config.metadata_path.is_file():
-        return []
-    runs = []
-    for run_id, created_ms in run_ids(open_store(config.metadata_path)):
-        if is_backfill_run(run_id):
-            continue  # a span ingested for a run: part of that run (summary "backfilled_spans")
-        summary = _read_json(config.runs_dir / run_id / "summary.json") or {}
-        detail = summary.get("error", "")
-        if summary.get("pushed"):
-            detail = f"version {summary.get('pushed_version')}"
-        elif summary.get("failed_thresholds"):
-            failed = summary["failed_thresholds"][0]
-            detail = f"failed {failed['metric']} {failed['threshold']}"
-        elif summary.get("anomalies"):
-            detail = f"{len(summary['anomalies'])} anomalies"
-            if summary.get("halted_span") is not None:
-                detail += f" in span {summary['halted_span']}"
-        spans = sorted(s["span"] for s in summary.get("spans") or [])
-        runs.append({
-            "run_id": run_id,
-            "started": datetime.datetime.fromtimestamp(created_ms / 1000,
-                                                       datetime.timezone.utc).isoformat(),
-            "outcome": summary.get("outcome", "unknown (no summary)"),
-            "detail": detail,
-            "spans": spans,
-            "backfilled_spans": summary.get("backfilled_spans") or [],
-        })
-    runs += _halted_before_tfx(config, {r["run_id"] for r in runs})
-    return sorted(runs, key=lambda r: r["started"])
+    """Every run, oldest first, with its outcome as the CLI recorded it."""
+    return [_listed(run, _read_json(config.runs_dir / run.run_id / "summary.json"))
+            for run in known_runs(config)]
 
 
-def _halted_before_tfx(config: Config, known: set[str]) -> list[dict[str, Any]]:
-    """Runs the pre-flight check halted: they have a summary but never reached ML Metadata."""
-    found = []
-    for summary_path in sorted(config.runs_dir.glob("*/summary.json")):
-        run_id = summary_path.parent.name
-        summary = _read_json(summary_path) or {}
-        if run_id in known or summary.get("halted_by") != "pre-flight check":
-            continue
-        first = (summary.get("anomalies") or [{}])[0]
-        found.append({
-            "run_id": run_id,
-            "started": datetime.datetime.strptime(run_id, "%Y%m%dT%H%M%S%fZ").replace(
-                tzinfo=datetime.timezone.utc).isoformat(),
-            "outcome": summary.get("outcome", "halted by data validation"),
-            "detail": f"pre-flight: {first.get('kind', '?')} in span {first.get('span', '?')}",
-        })
-    return found
+def _listed(run: KnownRun, summary: dict[str, Any] | None) -> dict[str, Any]:
+    summary = summary or {}
+    return {
+        "run_id": run.run_id,
+        "started": run.started,
+        "outcome": summary.get("outcome", "unknown (no summary: the run was stopped, or is "
+                                          "running)"),
+        "detail": _detail(summary),
+        "spans": sorted(s["span"] for s in summary.get("spans") or []),
+        "backfilled_spans": summary.get("backfilled_spans") or [],
+    }
+
+
+def _detail(summary: dict[str, Any]) -> str:
+    """What decided a run, in a few words."""
+    if summary.get("pushed"):
+        return f"version {summary.get('pushed_version')}"
+    if summary.get("failed_thresholds"):
+        failed = summary["failed_thresholds"][0]
+        return f"failed {failed['metric']} {failed['threshold']}"
+    anomalies = summary.get("anomalies") or []
+    if anomalies and summary.get("halted_by") == "pre-flight check":
+        first = anomalies[0]
+        return f"pre-flight: {first.get('kind', '?')} in span {first.get('span', '?')}"
+    if anomalies:
+        halted = summary.get("halted_span")
+        count = f"{len(anomalies)} anomal{'y' if len(anomalies) == 1 else 'ies'}"
+        return count + (f" in span {halted}" if halted is not None else "")
+    return summary.get("error") or ""
 
 
 def list_versions(config: Config) -> list[dict[str, Any]]:

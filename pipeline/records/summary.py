@@ -14,7 +14,6 @@ from components.data_gate.executor import collect_rows
 from components.shared.artifacts import DataDriftReport, DataValidationResult
 from components.shared.tfma_metrics import read_failures, read_metrics, slice_name
 from pipeline.config import Config
-from pipeline.config.catalogue import USUAL_METRIC
 from pipeline.dag import nodes
 from pipeline.records.mlmd import NodeRecord, custom_property
 from pipeline.records.variants import variant_rows
@@ -44,9 +43,8 @@ def metric_rows(evaluation_uri: str) -> list[dict[str, Any]]:
 
 
 def primary_metric(config: Config) -> tuple[str, bool]:
-    """The metric slices are ranked by: the first thresholded one, else the task's usual one."""
-    name = next(iter(config.evaluation.thresholds), None) or USUAL_METRIC[config.label.kind]
-    _, key, higher_is_better = config.metric_spec(name)
+    """The TFMA key of the metric slices are ranked by, and whether higher is better."""
+    _, key, higher_is_better = config.metric_spec(config.ranking_metric)
     return key, higher_is_better
 
 
@@ -182,7 +180,7 @@ def gate_rows(config: Config, records: dict[str, NodeRecord]) -> list[dict[str, 
     anomalies.split_names = recorded.properties["split_names"].string_value
     schema_node = (nodes.IMPORT_SCHEMA_GEN if nodes.IMPORT_SCHEMA_GEN in records
                    else nodes.SCHEMA_GEN)
-    report_only = {"SCHEMA_NEW_COLUMN"} if config.validation.new_columns == "report" else set()
     return collect_rows(anomalies, _uri(records, nodes.DATA_DRIFT, "report"),
                         _uri(records, nodes.STATISTICS_GEN, "statistics"),
-                        _uri(records, schema_node, "schema"), report_only)
+                        _uri(records, schema_node, "schema"),
+                        frozenset(config.report_only_anomalies))

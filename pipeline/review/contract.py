@@ -121,10 +121,15 @@ def drift_table(summary: dict[str, Any]) -> pd.DataFrame | NotAvailable:
              "value": d.get("value"), "threshold": d.get("threshold"),
              "exceeded": bool(d.get("exceeded")), "span": d.get("span"),
              "previous_span": d.get("previous_span")} for d in summary["drift"]]
+    columns = ["feature", "comparator", "value", "threshold", "exceeded", "span",
+               "previous_span"]
+    if any(d.get("judged") is False for d in summary["drift"]):  # spans too small to judge
+        columns.append("note")
+        for row, measured in zip(rows, summary["drift"], strict=True):
+            row["note"] = measured.get("note", "")
     rows.sort(key=lambda r: (not r["exceeded"], -_ratio(r["value"], r["threshold"]),
                              str(r["feature"])))
-    return _frame(rows, ["feature", "comparator", "value", "threshold", "exceeded", "span",
-                         "previous_span"], "no drift values")
+    return _frame(rows, columns, "no drift values")
 
 
 def _ratio(value: float | None, threshold: float | None) -> float:

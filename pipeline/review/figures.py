@@ -126,8 +126,11 @@ def _drawable(feature) -> bool:
 
 
 def _distance_labels(table: pd.DataFrame) -> list[str]:
-    """Each row's feature, with its comparator: "fare (JSD)", "company (L-inf)"."""
-    return [f"{f} ({'L-inf' if c == 'infinity_norm' else 'JSD'})"
+    """Each row's feature, with its comparator: "fare (JSD)", "company (L-inf)", "label (mean
+    shift)"."""
+    short = {"infinity_norm": "L-inf", "jensen_shannon_divergence": "JSD",
+             "mean_shift": "mean shift"}
+    return [f"{f} ({short.get(c, c)})"
             for f, c in zip(table["feature"], table["comparator"], strict=True)]
 
 
@@ -194,6 +197,15 @@ def distances_by_span_figure(table: pd.DataFrame, title: str = ""):
     return figure
 
 
+def _why_skipped(status: pd.Series) -> str:
+    """Why these slices are not drawn, in the task's words (classes only where a slice had
+    one)."""
+    small, one_class = int((status == "small").sum()), int((status == "one class").sum())
+    reasons = [f"{small} with too few examples"] if small else []
+    reasons += [f"{one_class} holding a single class"] if one_class else []
+    return "; ".join(reasons) or "no value of the metric"
+
+
 def slices_figure(table: pd.DataFrame, metric: str, thresholds: list[Any] | None = None,
                   title: str = "", limit: int = 25):
     """The metric per slice as horizontal bars coloured by status, with n and absolute bounds.
@@ -203,12 +215,11 @@ def slices_figure(table: pd.DataFrame, metric: str, thresholds: list[Any] | None
     if isinstance(table, NotAvailable):
         return table
     judged = table[table[metric].notna() & ~table["status"].isin(["one class", "small"])]
-    skipped = len(table) - len(judged)
-    table = judged.head(limit)
-    if table.empty:
-        return NotAvailable(f"no slice here is large enough and holds both classes ({skipped} "
-                            "slices: one class or too few examples)")
-    table = table.iloc[::-1]
+    skipped = table.loc[~table.index.isin(judged.index), "status"]
+    if judged.empty:
+        return NotAvailable(f"no slice here can be judged ({len(table)} slices: "
+                            f"{_why_skipped(skipped)})")
+    table = judged.head(limit).iloc[::-1]
     figure = new_figure(7.5, 1.0 + 0.24 * len(table))
     ax = figure.subplots()
     colours = [STATUS_COLOURS.get(s, "#4c78a8") for s in table["status"]]
@@ -231,8 +242,8 @@ def slices_figure(table: pd.DataFrame, metric: str, thresholds: list[Any] | None
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="lower right")
     notes = []
-    if skipped:
-        notes.append(f"{skipped} slices not drawn: one class or too few examples")
+    if len(skipped):
+        notes.append(f"{len(skipped)} slices not drawn: {_why_skipped(skipped)}")
     if len(judged) > limit:
         notes.append(f"worst {limit} of {len(judged)} drawn")
     ax.set_title((title or f"{metric} per slice") + ("\n(" + "; ".join(notes) + ")" if notes

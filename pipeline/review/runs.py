@@ -29,7 +29,14 @@ from pipeline.dag.nodes import (
     STATISTICS_GEN,
 )
 from pipeline.records.mlmd import NodeRecord, custom_property, open_store, run_ids, run_nodes
-from pipeline.records.runs import list_runs
+from pipeline.records.runs import (
+    KnownRun,
+    find_run,
+    known_runs,
+    list_runs,
+    parent_run_id,
+    run_id_time_ms,
+)
 from pipeline.records.summary import build_summary, split_row_counts
 from pipeline.review.schema_view import load_schema
 from pipeline.review.statistics import compare, load_statistics, split_order
@@ -137,7 +144,9 @@ class ReviewRun:
                  f"config: {self.config.config_path}",
                  f"output root: {self.config.output_root}"]
         if self.summary_rebuilt:
-            lines.append("(this run has no summary.json: its summary was rebuilt from ML Metadata)")
+            lines.append("(this run left no summary.json: it was stopped, or is still running; "
+                         + ("what it recorded in ML Metadata is shown)" if self.nodes
+                            else "it recorded nothing in ML Metadata)"))
         return "\n".join(lines)
 
     def previous_statistics(self) -> PreviousStatistics | NotAvailable:
@@ -147,9 +156,7 @@ class ReviewRun:
         if current is None:
             return NotAvailable("this run computed no statistics")
         store = self._store or open_store(self.config.metadata_path)
-        earlier = [r for r, _ in run_ids(store)]
-        earlier = earlier[:earlier.index(self.run_id)] if self.run_id in earlier else earlier
-        for run_id in reversed(earlier):
+        for run_id, _ in reversed(_runs_up_to(store, self.run_id)):  # its backfill's too
             nodes = run_nodes(store, self.config.pipeline.name, run_id)
             candidates = [(span, artifact) for span, artifact in span_statistics(nodes)
                           if artifact.id != current.id and (
@@ -180,6 +187,17 @@ class ReviewRun:
                         self.schema)
         table.attrs["caption"] = f"split {split}: this run vs {previous.label}"
         return previous, table
+
+
+def _runs_up_to(store, run_id: str) -> list[tuple[str, int]]:
+    """(pipeline run id, creation ms) of the pipeline runs up to and including those of CLI run
+    `run_id` (its backfill's and its own); those started before it when it made none."""
+    runs = run_ids(store)
+    own = [i for i, (r, _) in enumerate(runs) if parent_run_id(r) == run_id]
+    if own:
+        return runs[:own[-1] + 1]
+    started = run_id_time_ms(run_id)
+    return [r for r in runs if started is None or r[1] < started]
 
 
 def _statistics_span(record: NodeRecord | None) -> int | None:
@@ -220,33 +238,35 @@ def open_run(config: str | Path | Config | None = None, output_root: str | None 
     """
     if not isinstance(config, Config):
         config = load_config(config or DEFAULT_CONFIG, output_root or None)
-    if not config.metadata_path.is_file():
-        raise ReviewError(f"no runs yet: no metadata store at {config.metadata_path} "
-                          "(start one with 'make run' or 'tfxpipe run')")
-    store = open_store(config.metadata_path)
-    runs = run_ids(store)
+    runs = known_runs(config)
     if not runs:
-        raise ReviewError(f"no runs in {config.metadata_path} (start one with 'tfxpipe run')")
-    if not run_id or run_id == "latest":
-        run_id, created = runs[-1]
-    else:
-        matches = [(r, c) for r, c in runs if r == run_id] or [
-            (r, c) for r, c in runs if r.startswith(run_id)]
-        if len(matches) != 1:
-            known = ", ".join(r for r, _ in runs[-5:])
-            what = "is ambiguous" if matches else "is not a run"
-            raise ReviewError(f"'{run_id}' {what} of pipeline '{config.pipeline.name}' "
-                              f"(latest runs: {known}; 'tfxpipe runs' lists them all)")
-        run_id, created = matches[0]
-    nodes = run_nodes(store, config.pipeline.name, run_id)
-    summary_path = config.runs_dir / run_id / "summary.json"
-    rebuilt = False
+        raise ReviewError(f"no runs yet of pipeline '{config.pipeline.name}' under "
+                          f"{config.pipeline_dir} (start one with 'make run' or 'tfxpipe run')")
+    matches = [runs[-1]] if not run_id or run_id == "latest" else find_run(runs, run_id)
+    if len(matches) != 1:
+        known = ", ".join(r.run_id for r in runs[-5:])
+        what = "is ambiguous" if matches else "is not a run"
+        raise ReviewError(f"'{run_id}' {what} of pipeline '{config.pipeline.name}' "
+                          f"(latest runs: {known}; 'tfxpipe runs' lists them all)")
+    found = matches[0]
+    store = open_store(config.metadata_path) if found.pipeline_runs else None
+    nodes: dict[str, NodeRecord] = {}
+    for pipeline_run in found.pipeline_runs:  # the backfill's, then its own: the latest wins
+        nodes.update(run_nodes(store, config.pipeline.name, pipeline_run))
+    summary, rebuilt = _summary(config, found, nodes)
+    return ReviewRun(_config_of_run(config, summary), found.run_id, _started(found.started_ms),
+                     nodes, summary, rebuilt, store)
+
+
+def _summary(config: Config, run: KnownRun, nodes: dict[str, NodeRecord]
+             ) -> tuple[dict[str, Any], bool]:
+    """The run's summary.json, or one rebuilt from ML Metadata when the run left none (it was
+    stopped, or is still running); whether it was rebuilt."""
     try:
-        summary = json.loads(summary_path.read_text())
+        return json.loads((config.runs_dir / run.run_id / "summary.json").read_text()), False
     except (OSError, ValueError):
-        summary, rebuilt = build_summary(config, run_id, nodes), True
-    return ReviewRun(_config_of_run(config, summary), run_id, _started(created), nodes, summary,
-                     rebuilt, store)
+        return (build_summary(config, run.run_id, nodes) if nodes else {"run_id": run.run_id},
+                True)
 
 
 def _config_of_run(config: Config, summary: dict[str, Any]) -> Config:
@@ -272,9 +292,10 @@ def runs_table(config: Config) -> pd.DataFrame:
 
 def statistics_history(run: ReviewRun) -> pd.DataFrame:
     """Each distinct statistics artifact (one per span, or per change of data) up to this run."""
-    store = run._store or open_store(run.config.metadata_path)
     seen: dict[int, dict[str, Any]] = {}
-    for run_id, created in run_ids(store):
+    store = run._store or (open_store(run.config.metadata_path)
+                           if run.config.metadata_path.is_file() else None)
+    for run_id, created in _runs_up_to(store, run.run_id) if store is not None else []:
         nodes = run_nodes(store, run.config.pipeline.name, run_id)
         for span, artifact in span_statistics(nodes):
             if artifact.id in seen:
@@ -291,8 +312,6 @@ def statistics_history(run: ReviewRun) -> pd.DataFrame:
                 "artifact_id": artifact.id, "this_run": artifact.id == (
                     run.statistics_artifact.id if run.statistics_artifact else None),
             }
-        if run_id == run.run_id:
-            break
     frame = pd.DataFrame(list(seen.values()),
                          columns=["span", "first_run", "started", "runs", "rows", "artifact_id",
                                   "this_run"])

@@ -23,6 +23,7 @@ import pytest
 from pipeline.cli import main as tfxpipe
 from pipeline.config.sections import TFX_TAXI_SOURCE
 from tests.fixtures.cli import PROJECT, last_run_id, write_config
+from tests.fixtures.notebook import kernel_data_dir, start_notebook
 from tests.fixtures.taxi import QUICK_SPAN, QUICK_WINDOW
 
 pytestmark = pytest.mark.slow
@@ -96,8 +97,8 @@ def review(taxi_runs, tmp_path_factory) -> Review:
         env={**os.environ, "TF_USE_LEGACY_KERAS": "1"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     folder = tmp_path_factory.mktemp("notebooks")
-    spec_path = _kernel_check(folder)
-    started = {case: _start_notebook(notebook, taxi_runs.config, taxi_runs.out,
+    spec_path = kernel_data_dir(folder)
+    started = {case: start_notebook(notebook, taxi_runs.config, taxi_runs.out,
                                      taxi_runs.run_id(run), folder, case, spec_path)
                for case, (notebook, run) in NOTEBOOK_CASES.items() if run != "halted"}
     stdout, stderr = pipeline.communicate(timeout=900)
@@ -105,7 +106,7 @@ def review(taxi_runs, tmp_path_factory) -> Review:
     halted = Halted(root, config, process, last_run_id(root / "out" / "taxi" / "runs"))
     for case, (notebook, run) in NOTEBOOK_CASES.items():
         if run == "halted":
-            started[case] = _start_notebook(notebook, config, halted.out, halted.run_id, folder,
+            started[case] = start_notebook(notebook, config, halted.out, halted.run_id, folder,
                                             case, spec_path)
     executed = {}
     for case, (notebook_process, target) in started.items():
@@ -297,36 +298,6 @@ def _images(notebook) -> int:
                for output in cell.get("outputs", []))
 
 
-
-
-def _kernel_check(folder: Path) -> Path:
-    """The notebooks' kernel must be this environment's Python, registered inside it."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    data_dir = folder / "jupyter-data"
-    try:
-        spec = KernelSpecManager(data_dir=str(data_dir)).get_kernel_spec("tabular-tfx")
-    except NoSuchKernel:
-        pytest.fail("the notebooks' kernel 'tabular-tfx' is not registered in this environment: "
-                    "run 'make venv'", pytrace=False)
-    assert Path(spec.argv[0]).parent == Path(sys.executable).parent, spec.argv
-    return data_dir
-
-
-def _start_notebook(notebook: str, config: Path, output_root: Path, run_id: str, folder: Path,
-                    case: str, data_dir: Path) -> tuple[subprocess.Popen, Path]:
-    """Starts notebooks/<notebook>.ipynb headless on a run (tests/fixtures/notebook.py)."""
-    home = folder / case
-    env = {**os.environ, "TFXPIPE_CONFIG": str(config), "TFXPIPE_OUTPUT_ROOT": str(output_root),
-           "TFXPIPE_RUN_ID": run_id, "TFXPIPE_OFFLINE": "1",
-           "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "JUPYTER_DATA_DIR": str(data_dir),
-           "JUPYTER_CONFIG_DIR": str(home / "config"), "IPYTHONDIR": str(home / "ipython")}
-    target = folder / f"{case}.ipynb"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fixtures.notebook",
-         str(PROJECT / "notebooks" / f"{notebook}.ipynb"), str(target)],
-        cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return process, target
 
 
 def _executed(notebooks, case: str):

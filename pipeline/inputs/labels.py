@@ -1,0 +1,62 @@
+"""The label's values over a run's window, as the pre-flight reads them: what a naive predictor
+would score, and so what a model must beat when the config sets no threshold.
+
+- binary: the naive predictor is a constant score, whose AUC is 0.5;
+- multiclass: always the most frequent class, whose accuracy is that class's share;
+- regression: always the mean, whose mean squared error is the label's variance.
+The shares and the variance are of every row of the window with a label (train and eval: the
+split is ExampleGen's, after this).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class LabelValues:
+    """Running counts of one label column's present values (raw text, as written)."""
+
+    kind: str
+    classes: Counter = field(default_factory=Counter)
+    count: int = 0
+    mean: float = 0.0
+    squares: float = 0.0  # sum of squared deviations from the mean (Welford)
+
+    def add(self, text: str) -> None:
+        if self.kind == "multiclass":
+            self.classes[text] += 1
+        elif self.kind == "regression":
+            try:
+                value = float(text)
+            except ValueError:
+                return  # not a number: the pre-flight's NOT_NUMERIC row says so
+            self.count += 1
+            delta = value - self.mean
+            self.mean += delta / self.count
+            self.squares += delta * (value - self.mean)
+
+    def merge(self, other: LabelValues) -> None:
+        if self.kind == "multiclass":
+            self.classes.update(other.classes)
+        elif self.kind == "regression" and other.count:
+            total = self.count + other.count
+            delta = other.mean - self.mean
+            self.squares += other.squares + delta * delta * self.count * other.count / total
+            self.mean += delta * other.count / total
+            self.count = total
+
+    def naive(self) -> tuple[str, float, str] | None:
+        """(metric, the naive predictor's value, what that predictor is); None without data."""
+        if self.kind == "binary":
+            return "auc", 0.5, "a constant score (AUC 0.5)"
+        if self.kind == "multiclass" and self.classes:
+            top, n = self.classes.most_common(1)[0]
+            share = n / sum(self.classes.values())
+            return "accuracy", share, f"always the most frequent class '{top}' ({share:.1%})"
+        if self.kind == "regression" and self.count > 1:
+            variance = self.squares / self.count
+            return "mse", variance, (f"always the mean {self.mean:.4g} (mean squared error "
+                                     f"{variance:.4g}, the label's variance)")
+        return None

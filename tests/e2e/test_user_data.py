@@ -1,0 +1,205 @@
+"""A user's own CSV: each way it used to fail on the first try now ends in a pushed model, or in
+one line saying what is wrong and what to do, with a report listed in `tfxpipe runs`.
+
+Pre-flight cases start from nothing (a new output root); the others continue a run of the
+dataset matrix (tests/fixtures/datasets.py) in a copy of its state, with one more span
+delivered. Every case goes through the CLI in a subprocess, as a user would run it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.cli import last_run_id, read_summary, run_cli
+from tests.fixtures.datasets import branch, clean_csv, deliver, dirty_csv, load, write
+from tests.fixtures.notebook import kernel_data_dir, start_notebook
+
+pytestmark = pytest.mark.slow
+
+
+class Outcome:
+    """What one `tfxpipe run` left: exit code, terminal output, summary, runs listing."""
+
+    def __init__(self, config: Path, process):
+        self.config = config
+        self.process = process
+        self.out = process.stdout + process.stderr
+        self.pipeline_dir = next((config.parent / "out").iterdir())
+        self.run_id = last_run_id(self.pipeline_dir / "runs")
+        self.summary = read_summary(self.pipeline_dir / "runs", self.run_id)
+
+    def listed(self) -> dict:
+        listing = run_cli("runs", "--config", str(self.config), "--json", timeout=120)
+        assert listing.returncode == 0, listing.stderr
+        return {r["run_id"]: r for r in json.loads(listing.stdout)["runs"]}[self.run_id]
+
+    def report(self) -> Path:
+        found = re.findall(r"^report: (.+)$", self.process.stdout, re.MULTILINE)
+        assert len(found) == 1 and Path(found[0]).is_file(), self.process.stdout
+        return Path(found[0])
+
+    def served(self) -> list[str]:
+        serving = self.pipeline_dir / "serving"
+        return sorted(p.name for p in serving.glob("*/*") if p.name.isdigit())
+
+
+def _run(config: Path, *args: str) -> Outcome:
+    return Outcome(config, run_cli("run", "--config", str(config), *args))
+
+
+def _halted_in_one_line(outcome: Outcome, *fragments: str) -> str:
+    """Exit 4, no trace; the one line holding every fragment."""
+    assert outcome.process.returncode == 4, outcome.out[-3000:]
+    assert "Traceback" not in outcome.out
+    lines = [line for line in outcome.out.splitlines() if all(f in line for f in fragments)]
+    assert lines, outcome.out[-3000:]
+    return lines[0]
+
+
+def _starts_fresh(tmp_path: Path, name: str, text: str, settings: str = "") -> Path:
+    """A new user's first run: one CSV as span 1, the matrix's config plus `settings` in
+    [data]."""
+    config = write(load(name), tmp_path, dirty=False, optimization="")
+    (tmp_path / "spans" / "span-1" / f"{name}.csv").write_text(text, encoding="utf-8",
+                                                               newline="")
+    config.write_text(config.read_text().replace(
+        'pattern = "span-{SPAN}/*.csv"', 'pattern = "span-{SPAN}/*.csv"\n' + settings))
+    return config
+
+
+def test_semicolons_where_commas_are_configured_halt_naming_both_delimiters(tmp_path):
+    config = _starts_fresh(tmp_path, "breast_cancer", dirty_csv(load("breast_cancer")),
+                           'delimiter = ","')
+    outcome = _run(config)
+    _halted_in_one_line(outcome, "delimiter ','", "splits on ';'",
+                        "set [data] delimiter = ';'")
+    assert [r["kind"] for r in outcome.summary["anomalies"]] == ["WRONG_DELIMITER"]
+    assert outcome.served() == []
+    # A run halted before TFX started, on a new output root: listed, reported, openable.
+    assert outcome.listed()["outcome"] == "halted by data validation"
+    assert "WRONG_DELIMITER" in outcome.report().read_text()
+    again = run_cli("report", "--config", str(config), "--run", outcome.run_id[:13],
+                    timeout=300)
+    assert again.returncode == 0 and again.stdout.startswith("report: "), again.stderr
+    _open_in_the_notebooks(outcome, tmp_path / "notebooks")
+
+
+def test_a_header_repeated_inside_the_file_is_one_line_with_its_line_number(tmp_path):
+    lines = clean_csv(load("iris")).splitlines(keepends=True)
+    text = "".join(lines[:76] + lines[:1] + lines[76:])  # the header again as line 77
+    outcome = _run(_starts_fresh(tmp_path, "iris", text))
+    _halted_in_one_line(outcome, "line 77 repeats the header row")
+    assert [r["kind"] for r in outcome.summary["anomalies"]] == ["REPEATED_HEADER"]
+    assert outcome.served() == [] and outcome.listed()["detail"].startswith(
+        "pre-flight: REPEATED_HEADER")
+
+
+def test_a_column_still_not_numeric_names_itself_three_values_and_the_fix(tmp_path):
+    dataset = load("wine")
+    rows = [list(r) for r in dataset.rows]
+    for number, row in enumerate(rows):
+        if number % 7 == 0:
+            row[2] = ("n.a.", "?", "unknown")[number % 3]  # not in the default missing values
+    header = ",".join(dataset.header) + "\n"
+    outcome = _run(_starts_fresh(tmp_path, "wine", header + "".join(
+        ",".join(r) + "\n" for r in rows)))
+    line = _halted_in_one_line(outcome, f"column '{dataset.header[2]}'", "[data] missing_values")
+    assert all(token in line for token in ("n.a.", "?", "unknown"))
+    assert outcome.served() == [] and outcome.report().is_file()
+
+
+def test_an_unseen_label_class_halts_naming_the_class_and_its_count(user_runs, tmp_path):
+    config = branch(user_runs.get("iris", False), tmp_path)
+    dataset = load("iris")
+    rows = [list(r) for r in dataset.rows[::2]]
+    for row in rows[:3]:
+        row[-1] = "hybrid"
+    deliver(config, 2, dataset.header, rows)
+    outcome = _run(config, "--span", "2")
+    _halted_in_one_line(outcome, "'hybrid'", "3 example(s) in span 2")
+    rows = [r for r in outcome.summary["anomalies"] if r["kind"] == "LABEL_NEW_CLASS"]
+    assert [(r["feature"], r["observed"]) for r in rows] == [("label", "3 example(s)")]
+    assert outcome.served() == ["1"]
+    assert outcome.listed()["outcome"] == "halted by data validation"
+    assert "LABEL_NEW_CLASS" in outcome.report().read_text()
+
+
+def test_a_regression_label_is_judged_by_its_mean_shift_in_its_own_units(user_runs, tmp_path):
+    config = branch(user_runs.get("diabetes", False), tmp_path)
+    dataset = load("diabetes")
+    # Ordinary variation: the second half of the rows, against all of them.
+    deliver(config, 2, dataset.header, [list(r) for r in dataset.rows[221:]])
+    ordinary = _run(config, "--span", "2")
+    assert ordinary.process.returncode in (0, 3), ordinary.out[-3000:]
+    [label] = [r for r in ordinary.summary["drift"]
+               if r["span"] == 2 and r["feature"] == "label"]
+    assert label["comparator"] == "mean_shift" and label["judged"] and not label["exceeded"]
+    assert "class" not in ordinary.out
+    # A shift of the whole distribution by 150 (about two standard deviations) halts.
+    shifted = [r[:-1] + [f"{float(r[-1]) + 150:g}"] for r in dataset.rows[::2]]
+    deliver(config, 3, dataset.header, shifted)
+    outcome = _run(config, "--span", "3")
+    line = _halted_in_one_line(outcome, "mean")
+    assert "class" not in line
+    [row] = [r for r in outcome.summary["anomalies"] if r["kind"] == "LABEL_MEAN_SHIFT_HIGH"]
+    # In the label's units: the means of both spans' train splits and their difference.
+    moved = re.search(r"moved from a mean of ([\d.]+) in span 2 to ([\d.]+) in span 3 "
+                      r"\(\+([\d.]+), ([\d.]+) standard deviations", row["description"])
+    assert moved, row["description"]
+    assert 120 < float(moved[3]) < 180 and float(moved[4]) > 0.5
+    assert outcome.served() == ordinary.served()
+
+
+def test_a_one_row_span_halts_on_its_empty_eval_split_and_judges_no_drift(user_runs,
+                                                                          tmp_path):
+    config = branch(user_runs.get("iris", False), tmp_path)
+    dataset = load("iris")
+    deliver(config, 2, dataset.header, [list(dataset.rows[0])])
+    outcome = _run(config, "--span", "2")
+    _halted_in_one_line(outcome, "eval split of this span holds no example")
+    assert {r["kind"] for r in outcome.summary["anomalies"]} == {"EMPTY_SPLIT"}
+    drift = [r for r in outcome.summary["drift"] if r["span"] == 2]
+    assert drift and not any(r["judged"] for r in drift)
+    assert all("not judged: 1 example(s)" in r["note"] for r in drift)
+    assert "not judged" in outcome.report().read_text()
+    assert outcome.served() == ["1"]
+
+
+def test_a_run_halted_in_the_backfill_is_listed_and_opens_in_report_and_notebooks(
+        user_runs, tmp_path):
+    config = branch(user_runs.get("wine", False), tmp_path)
+    dataset = load("wine")
+    bad = [list(r) for r in dataset.rows[::2]]
+    bad[0][-1] = "class_9"
+    deliver(config, 2, dataset.header, bad)
+    deliver(config, 3, dataset.header, [list(r) for r in dataset.rows[1::2]])
+    outcome = _run(config, "--span", "3", "--window", "2")
+    _halted_in_one_line(outcome, "'class_9'")
+    assert outcome.summary["halted_span"] == 2
+    listed = outcome.listed()
+    assert (listed["outcome"], listed["detail"]) == ("halted by data validation",
+                                                     "1 anomaly in span 2")
+    report = run_cli("report", "--config", str(config), "--run", outcome.run_id, timeout=300)
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert "LABEL_NEW_CLASS" in Path(report.stdout.split("report: ")[1].strip()).read_text()
+    _open_in_the_notebooks(outcome, tmp_path / "notebooks")
+
+
+def _open_in_the_notebooks(outcome: Outcome, folder: Path) -> None:
+    """Both review notebooks run on the run without a failing cell, and say what it was."""
+    import nbformat
+
+    folder.mkdir()
+    data_dir = kernel_data_dir(folder)
+    started = [start_notebook(notebook, outcome.config, outcome.config.parent / "out",
+                              outcome.run_id, folder, notebook, data_dir)
+               for notebook in ("data_validation", "model_analysis")]
+    for process, target in started:
+        _, err = process.communicate(timeout=900)
+        assert process.returncode == 0, f"{target}: {err[-3000:]}"
+        text = json.dumps(nbformat.read(target, as_version=4)["cells"])
+        assert outcome.run_id in text and "halted by data validation" in text
