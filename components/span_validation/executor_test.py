@@ -162,13 +162,13 @@ def test_a_new_column_halts_unless_it_is_report_only(tmp_path, four_spans):
 
 
 def test_a_label_class_that_no_span_before_had_halts_at_its_span(tmp_path):
-    """payment_type as a multiclass label: span 2 holds only 'Cash' (the baseline, span 1, only
-    'Credit Card'); 'Bitcoin' in span 3 is new, 'Cash' in span 3 is not."""
+    """payment_type as a multiclass label: spans 1 and 2 hold 'Cash' and 'Credit Card' in about
+    the same mix; 'Bitcoin' in span 3 is new and halts at span 3, not before."""
     def span(number, rows):
         return examples_artifact(tmp_path, f"span{number}", number, train_eval(rows))
 
-    baseline = span(1, trips(200, 0.3, seed=1, card=1.0))
-    steady = span(2, trips(200, 0.3, seed=2, card=0.0))
+    baseline = span(1, trips(200, 0.3, seed=1, card=0.5))
+    steady = span(2, trips(200, 0.3, seed=2, card=0.5))
     new = span(3, trips(196, 0.3, seed=3, card=0.5) + [example(9.0, 1.0, "Bitcoin")] * 4)
     outputs = _validate(tmp_path, [steady, new], baseline=baseline,
                         label=label_on("payment_type", "multiclass", 1.0))

@@ -117,12 +117,14 @@ def csv_rules(config: Config, schema) -> CsvRules:
                     label=(config.label.column, config.label.kind))
 
 
-def check_files(config: Config, files_by_span: dict[int, list[str]]) -> Preflight:
+def check_files(config: Config, files_by_span: dict[int, list[str]], contract: bool = True
+                ) -> Preflight:
     """Checks every file; raises DataInputError listing what halts, returns what is reported.
 
     Without a curated schema a needed column missing from the data is a configuration mistake
     (ConfigError, exit 2, with a "did you mean"); with one, the schema is the data's contract
-    and a missing column is a data problem (exit 4).
+    and a missing column is a data problem (exit 4). `contract=False` checks only that the files
+    can be read (for 'tfxpipe schema', whose purpose is to show how the header differs).
     """
     schema = load_schema(config.schema.path)
     rules = csv_rules(config, schema)
@@ -142,7 +144,7 @@ def check_files(config: Config, files_by_span: dict[int, list[str]]) -> Prefligh
             ref = FileRef(path, span)
             if first_header is None:
                 first_header = checked.header
-                rows += check_header(config, schema, checked.header, ref)
+                rows += check_header(config, schema, checked.header, ref) if contract else []
             elif checked.header != first_header:
                 rows.append(ref.row("(header)", "MALFORMED_CSV", (
                     "Header differs", f"the header differs from that of "

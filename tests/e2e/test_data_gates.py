@@ -144,15 +144,18 @@ def _halted(shop: Shop, capfd, span: int) -> tuple[str, dict, dict[str, dict]]:
 
 
 def test_wrong_type_in_a_numeric_column(shop, delivery, capfd):
+    """Text in a numeric column is found before TFX starts: the column, the values, the fix."""
     rows = shop.rows()
     for row in rows[:5]:
         row["fare"] = "twelve"
     delivery(37, rows)
-    out, summary, found = _halted(shop, capfd, 37)
-    typed = found[("fare", "UNEXPECTED_DATA_TYPE")]
-    assert (typed["observed"], typed["threshold"]) == ("STRING", "FLOAT")
-    assert found[("fare", "FLOAT_TYPE_STRING_NOT_FLOAT")]["observed"] == '"twelve"'
-    assert "UNEXPECTED_DATA_TYPE" in out
+    code, out, summary = _run_in_process(shop, capfd, 37)
+    assert code == 4, out
+    assert "halted before the pipeline" in out
+    [row] = summary["anomalies"]
+    assert (row["feature"], row["kind"]) == ("fare", "NOT_NUMERIC")
+    assert (row["observed"], row["threshold"]) == (f"5 of {len(rows)} rows", "numbers only")
+    assert "'twelve'" in row["description"] and "[data] missing_values" in row["description"]
 
 
 def test_missing_labels(shop, delivery, capfd):
