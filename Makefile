@@ -8,7 +8,7 @@ OUTPUT_ROOT ?=
 RUN_ARGS    ?=
 BIN         := $(VENV)/bin
 STAMP       := $(VENV)/.installed
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=15
 NOTEBOOK_PORT ?= 8888
 # Jupyter and IPython keep their settings, runtime files and history inside the environment,
 # not in $HOME.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import dataclasses
+import datetime
 import json
 import logging
 import os
@@ -21,10 +22,14 @@ from pipeline import process
 from pipeline.config import Config, ConfigError, load_config
 from pipeline.config.sections import BEAM_MODES
 from pipeline.inputs.spans import format_ranges
+from pipeline.orchestration.cleanup import clear_debris, find_debris
+from pipeline.orchestration.lock import RootBusy, holder_text, is_locked, output_root_lock
+from pipeline.orchestration.rollback import rollback, rollback_lines
 from pipeline.orchestration.run import run
 from pipeline.records import lineage as lineage_lib
-from pipeline.records.outcomes import EXIT_ERROR, EXIT_USAGE, one_line
-from pipeline.records.runs import list_runs, list_versions
+from pipeline.records.outcomes import EXIT_BUSY, EXIT_ERROR, EXIT_SIGINT, EXIT_USAGE, one_line
+from pipeline.records.runs import RUN_ID_FORMAT, list_runs, list_versions
+from pipeline.records.store_check import StoreError, check_store
 from pipeline.review import schema_diff
 from pipeline.review.command import add_parser as add_report_parser
 
@@ -57,12 +62,53 @@ def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Runs the pipeline end to end (pipeline/orchestration/run.py)."""
-    return run(_apply_overrides(load_config(args.config, args.output_root), args), args.verbose)
+    return run(_apply_overrides(load_config(args.config, args.output_root), args), args.verbose,
+               wait=not args.no_wait)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """What killed runs left (stale executions, temp folders, unrecorded pushes); --repair
+    clears it, with the output root's lock."""
+    config = load_config(args.config, args.output_root)
+    check_store(config)
+    if is_locked(config.output_root):
+        raise RootBusy(f"the output root {config.output_root} is in use by "
+                       f"{holder_text(config.output_root)}: its executions are not stale; run "
+                       "'tfxpipe doctor' when it has ended")
+    debris = find_debris(config)
+    print(f"store: {config.metadata_path} matches {config.pipeline_root}")
+    if not debris:
+        print("nothing left by killed runs")
+        return 0
+    for line in debris.lines():
+        print(f"  {line}")
+    if not args.repair:
+        print("repair with 'tfxpipe doctor --repair' (the next 'tfxpipe run' also does)")
+        return EXIT_ERROR
+    with output_root_lock(config.output_root, "tfxpipe doctor --repair", wait=False):
+        clear_debris(config, find_debris(config), by="tfxpipe doctor --repair")
+    print("repaired")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    """Serves an earlier version again, as a new version (pipeline/orchestration/rollback.py)."""
+    config = load_config(args.config, args.output_root)
+    with output_root_lock(config.output_root, "tfxpipe rollback", not args.no_wait) as holder:
+        check_store(config, locked=True)
+        run_id = datetime.datetime.now(datetime.timezone.utc).strftime(RUN_ID_FORMAT)
+        holder(run_id)
+        with process.redirected_output(config.runs_dir / run_id / "run.log", args.verbose):
+            version, manifest = rollback(config, args.to, args.reason, run_id)
+    for line in rollback_lines(version, manifest, config.model_dir / str(version)):
+        print(line)
+    return 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """Lists the runs of a pipeline (from MLMD and the runs folder) and its pushed versions."""
     config = load_config(args.config, args.output_root)
+    check_store(config)
     runs, versions = list_runs(config), list_versions(config)
     if args.json:
         print(json.dumps({"runs": runs, "versions": versions}, indent=2))
@@ -80,7 +126,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print("  none yet")
     for version in versions:
         print(f"  v{version['version']:<4} {version['pushed_at']:<27} run {version['run_id']}  "
-              f"{version['metric']}  baseline v{version['baseline_version'] or '-'}")
+              f"{version['metric']}  " + (f"rollback to v{version['rollback_of']}"
+                                          if version["rollback_of"] else
+                                          f"baseline v{version['baseline_version'] or '-'}"))
     return 0
 
 
@@ -100,6 +148,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_lineage(args: argparse.Namespace) -> int:
     """Where a pushed version came from: spans, files, schema, hyperparameters, code, baseline."""
     config = load_config(args.config, args.output_root)
+    check_store(config)
     if not config.metadata_path.is_file():
         raise ConfigError(f"no metadata store at {config.metadata_path}: nothing has run yet")
     with process.redirected_output(config.pipeline_dir / "lineage.log", args.verbose):
@@ -136,14 +185,40 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--parallel", type=int,
                      help="components run at once where the pipeline graph allows (default "
                           "from config 'pipeline.parallel_components'; 1 = one at a time)")
+    _no_wait(run)
     run.set_defaults(func=cmd_run)
+
+
+def _no_wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-wait", action="store_true",
+                        help="exit at once (code 5) when another run holds the output root, "
+                             "instead of waiting for it")
+
+
+def _repair_parsers(sub: argparse._SubParsersAction) -> None:
+    doctor = sub.add_parser("doctor", help="check the metadata store against the pipeline root "
+                            "and find what killed runs left; --repair clears it")
+    _common(doctor)
+    doctor.add_argument("--repair", action="store_true",
+                        help="mark stale executions failed, remove temp folders, record pushes "
+                             "ML Metadata missed")
+    doctor.set_defaults(func=cmd_doctor)
+    back = sub.add_parser("rollback", help="serve an earlier pushed version again (pushed as a "
+                          "new version, recorded as a rollback)")
+    _common(back)
+    back.add_argument("--to", type=int, required=True, help="the version to serve again")
+    back.add_argument("--reason", required=True, help="why (recorded in the manifest and ML "
+                      "Metadata)")
+    _no_wait(back)
+    back.set_defaults(func=cmd_rollback)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfxpipe", description="Config-driven TFX pipeline on Apache Beam.",
         epilog="exit codes: 0 pushed, 3 not blessed, 4 halted by data validation, 1 error, "
-               "2 bad configuration")
+               "2 bad configuration, 5 output root busy (--no-wait), 130/143 stopped by "
+               "SIGINT/SIGTERM")
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
     runs = sub.add_parser("runs", help="list runs and pushed versions")
@@ -166,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     lineage.add_argument("--no-metrics", action="store_true",
                          help="skip reading the evaluation (faster: no TensorFlow)")
     lineage.set_defaults(func=cmd_lineage)
+    _repair_parsers(sub)
     return parser
 
 
@@ -177,9 +253,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except RootBusy as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BUSY
+    except StoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_SIGINT
     except Exception as error:  # anything unexpected: one line, the trace only with --verbose
         if getattr(args, "verbose", False):
             traceback.print_exc()

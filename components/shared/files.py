@@ -15,7 +15,8 @@ from typing import Any
 
 def write_atomically(path: str | Path, content: str | bytes) -> Path:
     """Writes `content` to a temporary file beside `path`, flushes it to disk, then renames it
-    into place: a crash leaves the old file or the new one, never a part of either."""
+    into place (and flushes the folder): a crash leaves the old file or the new one, never a
+    part of either."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = content.encode("utf-8") if isinstance(content, str) else content
@@ -29,7 +30,21 @@ def write_atomically(path: str | Path, content: str | bytes) -> Path:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+    _sync_folder(path.parent)  # the rename itself survives a power cut
     return path
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:  # a file system without directory handles: the rename is all there is
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def to_json(content: Any) -> str:

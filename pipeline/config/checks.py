@@ -9,6 +9,7 @@ import os
 
 from pipeline.config.catalogue import METRICS, OPTIMIZATION_VARIANTS, TASK_KINDS, VARIANT_METRICS
 from pipeline.config.errors import ConfigError
+from pipeline.config.paths import system_folder, unsafe_name
 from pipeline.config.sections import (
     AUTO,
     BEAM_MODES,
@@ -39,15 +40,26 @@ class _Checker:
 def validate(config: Config, where: str) -> None:
     """Every check of the config's values; the first that fails raises a ConfigError."""
     check = _Checker(where)
-    for section_checks in (_pipeline_and_beam, _model_and_transform, _label_and_features,
-                           _evaluation, _validate_optimization, _data_and_gates):
+    for section_checks in (_names_and_roots, _pipeline_and_beam, _model_and_transform,
+                           _label_and_features, _evaluation, _validate_optimization,
+                           _data_and_gates):
         section_checks(config, check)
 
 
+def _names_and_roots(config: Config, check: _Checker) -> None:
+    """Names that are one folder each, roots that are not the system's folders."""
+    for key, name in (("pipeline.name", config.pipeline.name),
+                      ("pipeline.model_name", config.pipeline.model_name)):
+        problem = unsafe_name(name)
+        check(problem is None, f"'{key}' {problem}, got {name!r}")
+    for key, path in (("pipeline.output_root", config.pipeline.output_root),
+                      ("data.dir", config.data.dir)):
+        system = system_folder(path)
+        check(system is None, f"'{key}' is {path}, which is the system folder {system} or "
+              "inside it: choose a folder of your own (--output-root for the output)")
+
+
 def _pipeline_and_beam(config: Config, check: _Checker) -> None:
-    name = config.pipeline.name
-    check(name.replace("_", "").replace("-", "").isalnum(),
-          f"'pipeline.name' must be letters, digits, '_' or '-', got '{name}'")
     check(config.pipeline.parallel_components >= 1,
           "'pipeline.parallel_components' must be >= 1 (1 = one component at a time)")
     check(config.split.train > 0 and config.split.eval > 0,

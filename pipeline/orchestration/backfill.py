@@ -39,6 +39,7 @@ from pipeline.dag.pipelines import Pipelines
 from pipeline.inputs.prepare import InputData
 from pipeline.inputs.spans import format_ranges
 from pipeline.orchestration.runner import ProgressRunner, Slot, caused_by
+from pipeline.orchestration.workers import died_in
 from pipeline.records.mlmd import NodeRecord, custom_property, open_store, run_nodes
 from pipeline.records.outcomes import one_line
 from pipeline.records.runs import backfill_run_id
@@ -292,4 +293,5 @@ class Backfill:
         outcome.halt = "error"
         failed = next((n for n, r in result.nodes.items() if r.state == "FAILED"),
                       "the backfill")
-        summary["error"] = f"{failed} failed on span {span}: {one_line(result.failure)}"
+        log_path = died_in(result.failure, self.pipelines.config.runs_dir / self.run_id / "run.log")
+        summary["error"] = f"{failed} failed on span {span}: {one_line(result.failure, log_path)}"

@@ -26,7 +26,10 @@ from pipeline.config import Config
 from pipeline.inputs.preflight import DataInputError
 from pipeline.inputs.prepare import InputData, prepare_input
 from pipeline.inputs.spans import format_ranges
-from pipeline.orchestration.workers import node_workers
+from pipeline.orchestration.cleanup import clear_debris, find_debris
+from pipeline.orchestration.lock import output_root_lock
+from pipeline.orchestration.stopping import Stopped, signals_ignored, stop_on_signals
+from pipeline.orchestration.workers import died_in, node_workers
 from pipeline.process import Terminal, redirected_output
 from pipeline.records.outcomes import (
     EXIT_DATA_HALT,
@@ -38,22 +41,49 @@ from pipeline.records.outcomes import (
     write_summary,
 )
 from pipeline.records.render import render
-from pipeline.records.runs import RUN_ID_FORMAT
+from pipeline.records.runs import RUN_ID_FORMAT, known_runs
+from pipeline.records.store_check import check_store
 from pipeline.review.command import report_after_run
 
 
-def run(config: Config, verbose: bool = False) -> int:
-    """Runs the pipeline once; prints progress, the summary and the report's path; returns the
-    exit code (see `pipeline.records.outcomes`)."""
+def run(config: Config, verbose: bool = False, wait: bool = True) -> int:
+    """Runs the pipeline once, holding the output root's lock (waiting for it, or RootBusy
+    without `wait`); prints progress, the summary and the report's path; returns the exit code
+    (see `pipeline.records.outcomes`). Raises StoreError, before anything is written, when the
+    metadata store does not match the pipeline root."""
     process.set_up(keras_home=config.output_root / ".keras")
-    run_id = datetime.datetime.now(datetime.timezone.utc).strftime(RUN_ID_FORMAT)
+    with output_root_lock(config.output_root, "tfxpipe run", wait) as record_holder:
+        check_store(config, locked=True)
+        run_id = datetime.datetime.now(datetime.timezone.utc).strftime(RUN_ID_FORMAT)
+        record_holder(run_id)
+        debris = find_debris(config)
+        if debris:
+            clear_debris(config, debris, by=f"run {run_id}")
+            print(f"cleaned up after a run that was killed: {debris.cleared_text()}")
+        return _locked_run(config, run_id, verbose)
+
+
+def _locked_run(config: Config, run_id: str, verbose: bool) -> int:
     run_dir = config.runs_dir / run_id
     log_path = run_dir / "run.log"
     print(f"run {run_id}: pipeline '{config.pipeline.name}' ({Path(config.config_path).name}), "
           f"Beam {config.beam.runner}/{config.beam.direct_running_mode}")
     print(f"log: {log_path}")
-    with redirected_output(log_path, verbose) as terminal:
-        outcome, summary = _execute(config, run_id, terminal, verbose, log_path)
+    try:
+        with stop_on_signals(), redirected_output(log_path, verbose) as terminal:
+            outcome, summary = _execute(config, run_id, terminal, verbose, log_path)
+    except Stopped as stop:
+        with signals_ignored():
+            return _record(config, run_id, stop.exit_code, _stopped(config, run_id, stop),
+                           verbose)
+    return _record(config, run_id, outcome, summary, verbose)
+
+
+def _record(config: Config, run_id: str, outcome: int, summary: dict[str, Any],
+            verbose: bool) -> int:
+    """Writes the summary and the report, prints them; returns the exit code."""
+    run_dir = config.runs_dir / run_id
+    log_path = run_dir / "run.log"
     summary.update(outcome=OUTCOMES[outcome], exit_code=outcome, log=str(log_path))
     write_summary(run_dir, summary)
     for line in render(summary, outcome):
@@ -123,9 +153,28 @@ def _run_pipelines(config: Config, data: InputData, run_id: str, terminal: Termi
         return EXIT_DATA_HALT, summary
     failed = next((n.node_id for n in own.nodes.values() if n.state == "FAILED"),
                   "the pipeline")
-    summary["error"] = f"{failed} failed: {one_line(own.failure)}"
+    summary["error"] = f"{failed} failed: {one_line(own.failure, died_in(own.failure, log_path))}"
     terminal.line(f"error: {summary['error']} (full trace in {log_path})")
     return EXIT_ERROR, summary
+
+
+def _stopped(config: Config, run_id: str, stop: Stopped) -> dict[str, Any]:
+    """The summary of a run a signal stopped: what ML Metadata holds of it, its unfinished
+    executions marked failed (the worker processes have ended by now)."""
+    debris = find_debris(config)
+    running = sorted({s.node for s in debris.stale})
+    clear_debris(config, debris, by=f"run {run_id} when {stop.name} stopped it")
+    print(f"stopped by {stop.name}" + (f" while {', '.join(running)} ran (marked failed)"
+                                       if running else ""), flush=True)
+    summary: dict[str, Any] = {"run_id": run_id, "pipeline": config.pipeline.name,
+                               "config": config.config_path, "components": []}
+    if any(r.run_id == run_id for r in known_runs(config) if r.pipeline_runs):
+        from pipeline.review.runs import open_run  # TFX is loaded by now: a pipeline ran
+
+        summary = open_run(config, run_id=run_id).summary
+    summary["error"] = (f"stopped by {stop.name}"
+                        + (f" while {', '.join(running)} ran" if running else ""))
+    return summary
 
 
 def _gate_text(config: Config, data: InputData) -> str | None:

@@ -16,10 +16,15 @@ pipeline, same ML Metadata, same log file, which it inherits as stdout and stder
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
+import signal
+import threading
+import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from pipeline import process
@@ -27,6 +32,16 @@ from pipeline import process
 
 class WorkerError(RuntimeError):
     """A node could not be run in the worker process, or its error could not be sent back."""
+
+
+def died_in(error: BaseException | None, log_path: Path) -> Path | None:
+    """The run's log when `error` is (caused by) a worker process that died: its last words,
+    a full disk say, are there."""
+    while error is not None:
+        if isinstance(error, WorkerError):
+            return log_path
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def _portable_chain(error: BaseException) -> list[tuple[bytes | None, str]]:
@@ -56,8 +71,20 @@ def _rebuild_chain(chain: list[tuple[bytes | None, str]]) -> BaseException:
     return errors[0]
 
 
+def _exit_when_orphaned(parent: int) -> None:
+    """Ends this process once the first process is gone (killed with -9, say): a node left
+    running would write into the pipeline root while the next run cleans it up."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
+
+
 def _serve(connection: Any, quiet_logging: bool) -> None:
     """The worker's main loop: (compiled pipeline bytes, node id) in, (status, payload) out."""
+    # Ctrl-C reaches every process of the terminal's group: the first process decides what
+    # happens (stopping.py) and ends this one.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     process.set_up()
     if quiet_logging:
         process.log_to_file()

@@ -63,8 +63,15 @@ def _read_manifest(config: Config, version: int | None) -> tuple[int, Path, dict
 
 def lineage(config: Config, version: int | None = None, metrics: bool = True
             ) -> dict[str, Any]:
-    """Everything known about a pushed version, as JSON-friendly data."""
+    """Everything known about a pushed version, as JSON-friendly data. A rollback's version is
+    the lineage of the version it serves again, with the rollback (when, why, from which)."""
     version, folder, manifest = _read_manifest(config, version)
+    if manifest.get("rollback"):
+        section = manifest["rollback"]
+        result = lineage(config, int(section["of_version"]), metrics)
+        result.update(version=version, path=str(folder), pushed_at=manifest.get("pushed_at"),
+                      pushed_at_first=result.get("pushed_at"), rollback=section)
+        return result
     store = open_store(config.metadata_path)
     pushed = [a for a in store.get_artifacts_by_type("PushedModel")
               if str(property_value(a, "pushed_version")) == str(version)
@@ -210,6 +217,13 @@ def compared_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
 def render(info: dict[str, Any]) -> list[str]:
     lines = [f"version {info['version']} of '{info['model_name']}': {info['path']}",
              f"  pushed {info.get('pushed_at')} by run {info.get('run_id')}"]
+    back = info.get("rollback")
+    if back:
+        lines[1] = (f"  rollback at {back['at']} (run {back['run_id']}): serves version "
+                    f"{back['of_version']} again, instead of version {back['from_version']}; "
+                    f"reason: {back['reason']}")
+        lines.append(f"  version {back['of_version']} was pushed {info.get('pushed_at_first')}"
+                     f" by run {info.get('run_id')}; its lineage:")
     revision = info.get("code_revision") or {}
     hyper = info.get("hyperparameters") or {}
     lines.append(f"  code: git {revision.get('git_commit') or 'unknown'}"

@@ -26,12 +26,14 @@ class NodeRecord:
     inputs: dict[str, list[metadata_store_pb2.Artifact]] = field(default_factory=dict)
 
 
-def open_store(metadata_path: str | Path) -> metadata_store.MetadataStore:
+def open_store(metadata_path: str | Path, writable: bool = False) -> metadata_store.MetadataStore:
+    """The store, read-only unless `writable` (only with the output root's lock held)."""
     if not Path(metadata_path).is_file():
         raise FileNotFoundError(f"no metadata store at {metadata_path}: nothing has run yet")
     config = metadata_store_pb2.ConnectionConfig()
     config.sqlite.filename_uri = str(metadata_path)
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    mode = metadata_store_pb2.SqliteMetadataSourceConfig
+    config.sqlite.connection_mode = mode.READWRITE if writable else mode.READONLY
     return metadata_store.MetadataStore(config)
 
 

@@ -143,6 +143,7 @@ def list_versions(config: Config) -> list[dict[str, Any]]:
             "pushed_at": manifest.get("pushed_at", "?"),
             "run_id": manifest.get("pipeline_run_id", "?"),
             "baseline_version": manifest.get("baseline_version"),
+            "rollback_of": (manifest.get("rollback") or {}).get("of_version"),
             "metric": metric,
         })
     return versions

@@ -36,10 +36,19 @@ def show(value: Any, caption: str | None = None) -> None:
         if value.empty:
             display(HTML(f"<p><em>{html.escape(value.attrs.get('empty', 'nothing'))}</em></p>"))
         else:
-            display(value.style.format(number_formats(value), na_rep="-").hide(axis="index"))
+            display(escaped(value.style, number_formats(value)))
     elif hasattr(value, "savefig"):
         display(Image(png_bytes(value)))
     elif isinstance(value, str):
         print(value)
     else:
         display(value)
+
+
+def escaped(styler, formats: dict[str, Any] | None = None):
+    """The Styler with every cell and column name escaped as HTML, numbers in `formats`, no
+    index: a value or a column named like a tag shows as text, as in the HTML report (a
+    Styler does not escape unless told)."""
+    return (styler.format(na_rep="-", escape="html")
+            .format(formats or {}, na_rep="-", escape="html")
+            .format_index(escape="html", axis=1).hide(axis="index"))

@@ -22,6 +22,7 @@ from pipeline.config import Config
 from pipeline.config.catalogue import metric_keys
 from pipeline.records.summary import metric_rows, primary_metric, single_class
 from pipeline.review import figures
+from pipeline.review.display import escaped
 from pipeline.review.unavailable import NotAvailable
 
 FAILED = "FAILED"            # failed a threshold the Evaluator applied: the model is not blessed
@@ -258,7 +259,7 @@ def styled(frame: pd.DataFrame):
     numbers = {c: number for c in frame.columns if frame[c].dtype.kind in "fO"}
     if "example_count" in frame:
         numbers["example_count"] = "{:.0f}"
-    return frame.style.apply(colour, axis=1).format(numbers, na_rep="-").hide(axis="index")
+    return escaped(frame.style.apply(colour, axis=1), numbers)
 
 
 # ---------------------------------------------------------------------------------------------

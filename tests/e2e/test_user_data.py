@@ -8,6 +8,7 @@ delivered. Every case goes through the CLI in a subprocess, as a user would run 
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -28,7 +29,8 @@ class Outcome:
         self.config = config
         self.process = process
         self.out = process.stdout + process.stderr
-        self.pipeline_dir = next((config.parent / "out").iterdir())
+        self.pipeline_dir = next(p for p in (config.parent / "out").iterdir()
+                                 if p.is_dir() and not p.name.startswith("."))
         self.run_id = last_run_id(self.pipeline_dir / "runs")
         self.summary = read_summary(self.pipeline_dir / "runs", self.run_id)
 
@@ -98,18 +100,27 @@ def test_a_header_repeated_inside_the_file_is_one_line_with_its_line_number(tmp_
         "pre-flight: REPEATED_HEADER")
 
 
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
 def test_a_column_still_not_numeric_names_itself_three_values_and_the_fix(tmp_path):
+    """...and a value written as an HTML tag stays text in the report and both notebooks."""
     dataset = load("wine")
     rows = [list(r) for r in dataset.rows]
     for number, row in enumerate(rows):
         if number % 7 == 0:
-            row[2] = ("n.a.", "?", "unknown")[number % 3]  # not in the default missing values
+            row[2] = ("n.a.", "?", HOSTILE)[number % 3]  # not in the default missing values
     header = ",".join(dataset.header) + "\n"
     outcome = _run(_starts_fresh(tmp_path, "wine", header + "".join(
         ",".join(r) + "\n" for r in rows)))
     line = _halted_in_one_line(outcome, f"column '{dataset.header[2]}'", "[data] missing_values")
-    assert all(token in line for token in ("n.a.", "?", "unknown"))
+    assert all(token in line for token in ("n.a.", "?", HOSTILE))
     assert outcome.served() == [] and outcome.report().is_file()
+    report = outcome.report().read_text()
+    assert HOSTILE not in report and html.escape(HOSTILE) in report
+    html_outputs = _open_in_the_notebooks(outcome, tmp_path / "notebooks")
+    assert not any(HOSTILE in text for text in html_outputs.values())
+    assert html.escape(HOSTILE, quote=False) in html_outputs["data_validation"]
 
 
 def test_an_unseen_label_class_halts_naming_the_class_and_its_count(user_runs, tmp_path):
@@ -189,8 +200,9 @@ def test_a_run_halted_in_the_backfill_is_listed_and_opens_in_report_and_notebook
     _open_in_the_notebooks(outcome, tmp_path / "notebooks")
 
 
-def _open_in_the_notebooks(outcome: Outcome, folder: Path) -> None:
-    """Both review notebooks run on the run without a failing cell, and say what it was."""
+def _open_in_the_notebooks(outcome: Outcome, folder: Path) -> dict[str, str]:
+    """Both review notebooks run on the run without a failing cell, and say what it was; the
+    HTML they show, by notebook."""
     import nbformat
 
     folder.mkdir()
@@ -198,8 +210,15 @@ def _open_in_the_notebooks(outcome: Outcome, folder: Path) -> None:
     started = [start_notebook(notebook, outcome.config, outcome.config.parent / "out",
                               outcome.run_id, folder, notebook, data_dir)
                for notebook in ("data_validation", "model_analysis")]
-    for process, target in started:
+    html_outputs = {}
+    for (process, target), notebook in zip(started, ("data_validation", "model_analysis"),
+                                           strict=True):
         _, err = process.communicate(timeout=900)
         assert process.returncode == 0, f"{target}: {err[-3000:]}"
-        text = json.dumps(nbformat.read(target, as_version=4)["cells"])
+        cells = nbformat.read(target, as_version=4)["cells"]
+        text = json.dumps(cells)
         assert outcome.run_id in text and "halted by data validation" in text
+        html_outputs[notebook] = "".join(
+            "".join(output.get("data", {}).get("text/html", ""))
+            for cell in cells for output in cell.get("outputs", []))
+    return html_outputs

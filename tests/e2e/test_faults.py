@@ -1,0 +1,192 @@
+"""Faults through the real CLI on a user's dataset (iris, config only): two runs started together,
+a process tree killed with -9 (Transform, the backfill, the push), SIGTERM and SIGINT
+mid-component, a rollback, a lost store, a full disk.
+
+One sequence on one output root, each step starting from what the one before left, as runs on a
+scheduled machine do: what matters is what the next run finds and does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.records.mlmd import STATE_NAMES, open_store
+from tests.fixtures import PROJECT
+from tests.fixtures.cli import last_run_id, read_summary, run_cli
+from tests.fixtures.datasets import deliver, load, write
+
+pytestmark = pytest.mark.slow
+
+
+def _start(config: Path, *args: str) -> subprocess.Popen:
+    """`tfxpipe run` in its own process group (so that the whole tree can be signalled)."""
+    return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--config",
+                             str(config), *args], cwd=PROJECT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def _executions(metadata: Path) -> list[tuple[str, str]]:
+    """(node, state) of every execution, oldest first."""
+    if not metadata.is_file():
+        return []
+    try:
+        store = open_store(metadata)
+        return [(next((c.name.split(".", 1)[1] for c in store.get_contexts_by_execution(e.id)
+                       if c.type == "node"), "?"), STATE_NAMES(e.last_known_state))
+                for e in store.get_executions()]
+    except Exception:  # noqa: BLE001 - the store is being created or written: ask again
+        return []
+
+
+def _signal_while(process: subprocess.Popen, metadata: Path, node: str, signum: int) -> str:
+    """Sends `signum` to the run's process group as soon as `node` is RUNNING; its output."""
+    deadline = time.monotonic() + 600
+    while (node, "RUNNING") not in _executions(metadata):
+        assert process.poll() is None, f"the run ended before {node} ran: {process.stdout.read()}"
+        assert time.monotonic() < deadline, f"{node} never ran"
+        time.sleep(0.3)
+    os.killpg(process.pid, signum)
+    out, _ = process.communicate(timeout=600)
+    return out
+
+
+def _debris(pipeline_dir: Path) -> list[Path]:
+    return (list(pipeline_dir.glob("serving/*/.tmp-*"))
+            + list(pipeline_dir.glob("pipeline_root/*/.system/executor_execution/*/.temp"))
+            + list(pipeline_dir.glob("runs/*/.*.tmp")))
+
+
+def _served(pipeline_dir: Path) -> list[int]:
+    return sorted(int(p.name) for p in pipeline_dir.glob("serving/iris/*") if p.name.isdigit())
+
+
+def test_concurrent_killed_stopped_and_lost_runs_never_push_twice_or_leave_debris(tmp_path):
+    dataset = load("iris")
+    config = write(dataset, tmp_path, dirty=False, optimization="")
+    pipeline_dir = tmp_path / "out" / "iris"
+    metadata = pipeline_dir / "metadata.sqlite"
+
+    # Two runs started together on a new root: one waits for the other; one version.
+    together = [_start(config), _start(config)]
+    outs = [p.communicate(timeout=900)[0] for p in together]
+    assert [p.returncode for p in together] == [0, 0], outs
+    assert sum("waiting: the output root" in out for out in outs) == 1, outs
+    assert _served(pipeline_dir) == [1]
+
+    # Span 2: kill -9 of the whole tree during Transform, SIGTERM during the Trainer, Ctrl-C
+    # (SIGINT to the group) during the Evaluator; each next run cleans up what the last left.
+    rows = [list(r) for r in dataset.rows[::-1]]
+    deliver(config, 2, dataset.header, rows)
+    _signal_while(_start(config), metadata, "Transform", signal.SIGKILL)
+    assert ("Transform", "RUNNING") in _executions(metadata)
+
+    terminated = _start(config)
+    out = _signal_while(terminated, metadata, "Trainer", signal.SIGTERM)
+    assert terminated.returncode == 143, out
+    assert "cleaned up after a run that was killed: 1 unfinished execution(s) marked failed" in out
+    assert "stopped by SIGTERM while Trainer ran (marked failed)" in out
+    summary = read_summary(pipeline_dir / "runs", last_run_id(pipeline_dir / "runs"))
+    assert (summary["outcome"], summary["exit_code"]) == ("terminated (SIGTERM)", 143)
+    assert "report: " in out and (pipeline_dir / "runs" / summary["run_id"] / "report.html"
+                                  ).is_file()
+    assert "Traceback" not in out
+
+    interrupted = _start(config)
+    out = _signal_while(interrupted, metadata, "Evaluator", signal.SIGINT)
+    assert interrupted.returncode == 130, out
+    assert "stopped by SIGINT while Evaluator ran" in out
+    assert not [e for e in _executions(metadata) if e[1] in ("RUNNING", "NEW")]
+    assert _served(pipeline_dir) == [1] and not _debris(pipeline_dir)
+
+    done = run_cli("run", "--config", str(config))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _served(pipeline_dir) == [1, 2] and not _debris(pipeline_dir)
+    states = {state for node, state in _executions(metadata)}
+    assert "RUNNING" not in states and "FAILED" in states
+    doctor = run_cli("doctor", "--config", str(config), timeout=120)
+    assert doctor.returncode == 0 and "nothing left by killed runs" in doctor.stdout, doctor
+
+    # A rollback serves version 1 again as version 3, recorded as such.
+    back = run_cli("rollback", "--config", str(config), "--to", "1", "--reason",
+                   "v2 misroutes setosa", timeout=300)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "version 1 is served again as version 3" in back.stdout
+    assert _served(pipeline_dir) == [1, 2, 3]
+    manifest = json.loads((pipeline_dir / "serving/iris/3/manifest.json").read_text())
+    assert manifest["rollback"]["of_version"] == 1 and manifest["rollback"]["from_version"] == 2
+    assert manifest["model"] == json.loads(
+        (pipeline_dir / "serving/iris/1/manifest.json").read_text())["model"]
+    listing = run_cli("runs", "--config", str(config), timeout=120)
+    assert "rollback to v1" in listing.stdout, listing.stdout
+    lineage = run_cli("lineage", "--config", str(config), "--version", "3", "--no-metrics",
+                      timeout=300)
+    assert lineage.returncode == 0 and "v2 misroutes setosa" in lineage.stdout, lineage
+    assert "has no PushedModel" not in lineage.stdout
+    store = open_store(metadata)
+    revoked = [a for a in store.get_artifacts_by_type("ModelBlessing")
+               if "revoked" in a.custom_properties]
+    assert len(revoked) == 1 and revoked[0].custom_properties["blessed"].int_value == 0
+
+    # Spans 3 and 4 at once, a window of 2: kill -9 during the backfill's validation of span
+    # 3, then during the push of the model of span 4; the next run pushes it once.
+    for span, step in ((3, 2), (4, 3)):
+        deliver(config, span, dataset.header, [list(r) for r in dataset.rows[span % 2::step]])
+    _signal_while(_start(config, "--window", "2"), metadata, "SpanValidation", signal.SIGKILL)
+    _signal_while(_start(config, "--window", "2"), metadata, "VersionedPusher", signal.SIGKILL)
+    last = run_cli("run", "--config", str(config), "--window", "2")
+    assert last.returncode == 0, last.stdout + last.stderr
+    assert "cleaned up after a run that was killed" in last.stdout
+    assert _served(pipeline_dir) == [1, 2, 3, 4] and not _debris(pipeline_dir)
+    assert not [e for e in _executions(metadata) if e[1] in ("RUNNING", "NEW")]
+    lineage = run_cli("lineage", "--config", str(config), "--no-metrics", timeout=300)
+    assert lineage.returncode == 0 and "has no PushedModel" not in lineage.stdout, lineage
+    assert "span 4" in lineage.stdout and "span 3" in lineage.stdout, lineage.stdout
+
+    # The store lost: refused in one line, nothing in the pipeline root touched.
+    before = sorted(str(p) for p in (pipeline_dir / "pipeline_root").rglob("*"))
+    metadata.rename(tmp_path / "metadata.sqlite.saved")
+    lost = run_cli("run", "--config", str(config), timeout=300)
+    assert lost.returncode == 1 and "is missing, but" in lost.stderr, lost.stderr
+    assert lost.stderr.count("\n") == 1
+    assert sorted(str(p) for p in (pipeline_dir / "pipeline_root").rglob("*")) == before
+    assert _served(pipeline_dir) == [1, 2, 3, 4] and not metadata.exists()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MB tmpfs (root only; else the test is skipped: tests/test_safety.py simulates ENOSPC
+    instead)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_a_full_disk_is_named_in_one_line_and_the_next_run_recovers(tmp_path, small_disk):
+    config = write(load("iris"), tmp_path, dirty=False, optimization="")
+    full = run_cli("run", "--config", str(config), "--output-root", str(small_disk))
+    out = full.stdout + full.stderr
+    assert full.returncode == 1, out
+    assert "Traceback" not in out
+    [line] = [x for x in out.splitlines() if "the disk is full" in x]
+    assert str(small_disk) in line and "free space on it" in line, out
+    subprocess.run(["mount", "-o", "remount,size=200m", str(small_disk)], check=True)
+    again = run_cli("run", "--config", str(config), "--output-root", str(small_disk))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _served(small_disk / "iris") == [1] and not _debris(small_disk / "iris")
+    assert not [e for e in _executions(small_disk / "iris" / "metadata.sqlite")
+                if e[1] in ("RUNNING", "NEW")]

@@ -1,0 +1,216 @@
+"""The output root's lock, names and roots, the store's integrity check, what killed runs leave,
+and errors that name a full disk: each on real files, real processes and a real ML Metadata
+store (no pipeline run; the end-to-end scenarios are in tests/e2e/test_faults.py)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from pipeline.config import ConfigError, load_config
+from pipeline.orchestration.cleanup import clear_debris, find_debris
+from pipeline.orchestration.lock import RootBusy, output_root_lock
+from pipeline.records.mlmd import open_store
+from pipeline.records.outcomes import one_line
+from pipeline.records.store_check import StoreError, check_store
+from tests.fixtures import PROJECT
+from tests.fixtures.cli import run_cli
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from pipeline.orchestration.lock import output_root_lock
+with output_root_lock(Path(sys.argv[1]), "test holder") as record:
+    record("20261130T000000000000Z")
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def _hold(root: Path, seconds: float) -> subprocess.Popen:
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(root), str(seconds)],
+                              cwd=PROJECT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def _config(tmp_path: Path, **pipeline: str) -> Path:
+    settings = {"name": "p", "output_root": str(tmp_path / "out"), **pipeline}
+    lines = "".join(f'{key} = "{value}"\n' for key, value in settings.items())
+    path = tmp_path / "c.toml"
+    path.write_text(f"""
+[pipeline]
+{lines}
+[data]
+source = "{tmp_path / 'data.csv'}"
+[label]
+column = "y"
+kind = "binary"
+[features]
+numeric = ["x"]
+""")
+    (tmp_path / "data.csv").write_text("x,y\n1,0\n2,1\n")
+    return path
+
+
+def test_a_second_run_without_wait_exits_5_naming_the_holder(tmp_path):
+    config = _config(tmp_path)
+    holder = _hold(tmp_path / "out", 60)
+    try:
+        started = time.monotonic()
+        busy = run_cli("run", "--config", str(config), "--no-wait", timeout=120)
+        assert busy.returncode == 5, busy.stdout + busy.stderr
+        assert f"pid {holder.pid}" in busy.stderr and "test holder" in busy.stderr
+        assert "run 20261130T000000000000Z" in busy.stderr
+        assert busy.stderr.count("\n") == 1 and time.monotonic() - started < 60
+        assert not (tmp_path / "out" / "p" / "runs").exists()  # nothing written
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_waiting_run_says_who_holds_the_root_and_goes_on_when_it_ends(tmp_path):
+    root = tmp_path / "out"
+    holder = _hold(root, 2)
+    said: list[str] = []
+    started = time.monotonic()
+    with output_root_lock(root, "second", say=said.append):
+        waited = time.monotonic() - started
+    holder.wait()
+    assert len(said) == 1 and f"pid {holder.pid}" in said[0] and said[0].startswith("waiting:")
+    assert 0.5 < waited < 30
+
+
+def test_a_holder_killed_with_sigkill_never_blocks_the_next(tmp_path):
+    root = tmp_path / "out"
+    holder = _hold(root, 600)
+    with pytest.raises(RootBusy):
+        with output_root_lock(root, "second", wait=False):
+            pass
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    with output_root_lock(root, "third", wait=False):  # the kernel released it
+        pass
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("model_name", "../../../x", "'pipeline.model_name' must be letters"),
+    ("model_name", "a/b", "'pipeline.model_name' must be letters"),
+    ("name", "..", "'pipeline.name' must be letters"),
+    ("output_root", "/etc", "system folder /etc"),
+    ("output_root", "/usr/local/out", "system folder /usr"),
+    ("output_root", "/", "system folder /"),
+])
+def test_names_and_roots_that_would_write_outside_are_refused(tmp_path, key, value, expected):
+    with pytest.raises(ConfigError, match=expected.replace("(", r"\(")):
+        load_config(_config(tmp_path, **{key: value}))
+
+
+def test_a_safe_model_name_and_a_root_under_tmp_load(tmp_path):
+    config = load_config(_config(tmp_path, model_name="churn.v2-model_1"))
+    assert config.model_dir == tmp_path / "out" / "p" / "serving" / "churn.v2-model_1"
+
+
+def _store(path: Path, executions: int) -> metadata_store.MetadataStore:
+    """A real ML Metadata store with `executions` executions, RUNNING, each in a node context
+    and a pipeline run."""
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = str(path)
+    store = metadata_store.MetadataStore(connection)
+    kind = store.put_execution_type(metadata_store_pb2.ExecutionType(name="Trainer"))
+    node = store.put_context_type(metadata_store_pb2.ContextType(name="node"))
+    run = store.put_context_type(metadata_store_pb2.ContextType(name="pipeline_run"))
+    [node_id, run_id] = store.put_contexts([
+        metadata_store_pb2.Context(type_id=node, name="p.Trainer"),
+        metadata_store_pb2.Context(type_id=run, name="20261130T000000000000Z")])
+    for _ in range(executions):
+        execution = metadata_store_pb2.Execution(
+            type_id=kind, last_known_state=metadata_store_pb2.Execution.RUNNING)
+        [execution_id] = store.put_executions([execution])
+        store.put_attributions_and_associations([], [
+            metadata_store_pb2.Association(context_id=c, execution_id=execution_id)
+            for c in (node_id, run_id)])
+    return store
+
+
+def test_a_store_missing_empty_or_older_than_the_pipeline_root_is_refused(tmp_path):
+    config = load_config(_config(tmp_path))
+    folder = config.pipeline_root / "Trainer" / "model" / "3"
+    folder.mkdir(parents=True)
+    with pytest.raises(StoreError, match=r"is missing, but .* \(up to execution 3\).*nothing was"):
+        check_store(config, locked=True)
+    config.metadata_path.write_bytes(b"")
+    with pytest.raises(StoreError, match=r"is empty \(0 bytes\)"):
+        check_store(config, locked=True)
+    config.metadata_path.unlink()
+    _store(config.metadata_path, 2)
+    with pytest.raises(StoreError, match="knows executions up to 2, but .* execution 3"):
+        check_store(config)
+    before = sorted(p.name for p in config.pipeline_root.rglob("*"))
+    listed = run_cli("runs", "--config", str(config.config_path), timeout=120)
+    assert listed.returncode == 1 and "older than the artifacts" in listed.stderr
+    refused = run_cli("run", "--config", str(config.config_path), timeout=120)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert sorted(p.name for p in config.pipeline_root.rglob("*")) == before
+    assert not config.runs_dir.exists()
+
+
+def test_an_empty_store_beside_an_empty_pipeline_root_is_a_fresh_start(tmp_path):
+    config = load_config(_config(tmp_path))
+    config.metadata_path.parent.mkdir(parents=True)
+    config.metadata_path.write_bytes(b"")
+    check_store(config)  # read-only callers leave it
+    assert config.metadata_path.exists()
+    check_store(config, locked=True)
+    assert not config.metadata_path.exists()
+
+
+def test_what_a_killed_run_left_is_found_then_cleared(tmp_path):
+    config = load_config(_config(tmp_path))
+    config.pipeline_dir.mkdir(parents=True)
+    _store(config.metadata_path, 2)
+    temp = [config.model_dir / ".tmp-0123", config.runs_dir / "r" / ".summary.json.x.tmp",
+            config.pipeline_root / "Trainer" / ".system" / "executor_execution" / "2" / ".temp"]
+    for path in temp:
+        path.mkdir(parents=True) if not path.name.endswith(".tmp") else (
+            path.parent.mkdir(parents=True), path.write_text("{"))
+    (config.model_dir / "1").mkdir()  # a finished version stays
+    debris = find_debris(config)
+    assert [(s.execution_id, s.node, s.state) for s in debris.stale] == [
+        (1, "Trainer", "RUNNING"), (2, "Trainer", "RUNNING")]
+    assert sorted(debris.temp_paths) == sorted(temp)
+    clear_debris(config, debris, by="a test")
+    store = open_store(config.metadata_path)
+    states = [e.last_known_state for e in store.get_executions()]
+    assert states == [metadata_store_pb2.Execution.FAILED] * 2
+    assert "a test" in store.get_executions()[0].custom_properties["tfxpipe_note"].string_value
+    assert not any(p.exists() for p in temp) and (config.model_dir / "1").is_dir()
+    assert not find_debris(config)
+
+
+def test_a_full_disk_a_read_only_file_system_and_a_permission_are_named_with_the_path(tmp_path):
+    try:
+        try:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/out/model/variables")
+        except OSError as error:
+            raise RuntimeError("Trainer failed") from error
+    except RuntimeError as error:
+        assert one_line(error).startswith("the disk is full (/out/model/variables)")
+    text = RuntimeError("tensorflow.python.framework.errors_impl.ResourceExhaustedError: "
+                        "/out/x/tmp; Read-only file system")
+    assert one_line(text).startswith("the file system is read-only (")
+    log = tmp_path / "run.log"
+    log.write_text("INFO ok\nOSError: [Errno 13] Permission denied: '/out/eval'\nexit\n")
+    died = RuntimeError("the worker process ended unexpectedly while running Evaluator")
+    assert one_line(died, log).startswith("permission denied (OSError: [Errno 13]")
+    assert one_line(died) == ("RuntimeError: the worker process ended unexpectedly while "
+                              "running Evaluator")
