@@ -68,3 +68,21 @@ def test_a_column_without_any_value_is_shown_as_empty_not_as_a_type_change():
     inferred.feature[2].type = schema_pb2.INT  # what inference makes of no values at all
     [diff] = diff_schemas(_schema(CURATED), inferred, stats)
     assert (diff.feature, diff.aspect, diff.inferred) == ("company", "empty column", "no values")
+
+
+def test_empty_cells_are_not_a_change_of_values_per_example_but_two_values_are():
+    """Some empty cells: TFDV infers no bound on the values per example; what the statistics
+    saw (0 or 1 value in every example) fits the curated 0..1; 2 values in one does not."""
+    def company(max_values: int) -> list:
+        stats = statistics_pb2.DatasetFeatureStatisticsList()
+        feature = stats.datasets.add(num_examples=10).features.add()
+        feature.path.step.append("company")
+        common = feature.string_stats.common_stats
+        common.num_missing, common.num_non_missing = 3, 7
+        common.min_num_values, common.max_num_values = 1, max_values
+        inferred = _schema(CURATED)
+        inferred.feature[2].ClearField("value_count")  # what inference makes of empty cells
+        return [(d.feature, d.aspect) for d in diff_schemas(_schema(CURATED), inferred, stats)]
+
+    assert company(1) == []
+    assert company(2) == [("company", "values per example")]

@@ -11,6 +11,7 @@ the record is always written. kill -9 cannot be caught: the next run clears what
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -42,7 +43,12 @@ def _raise_stopped(signum: int, _frame) -> None:
 
 @contextmanager
 def stop_on_signals() -> Iterator[None]:
-    """Within the block, SIGINT and SIGTERM raise Stopped; afterwards the old handlers."""
+    """Within the block, SIGINT and SIGTERM raise Stopped; afterwards the old handlers. Off the
+    main thread (a run started by a scheduler's thread) signals are the caller's: nothing is
+    changed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     previous = {signum: signal.signal(signum, _raise_stopped) for signum in SIGNALS}
     try:
         yield
@@ -54,6 +60,9 @@ def stop_on_signals() -> Iterator[None]:
 @contextmanager
 def signals_ignored() -> Iterator[None]:
     """Within the block SIGINT and SIGTERM are ignored (a stopped run writing its record)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in SIGNALS}
     try:
         yield

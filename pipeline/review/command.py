@@ -17,7 +17,6 @@ from pipeline.config import Config, load_config
 from pipeline.process import redirected_output
 from pipeline.records.outcomes import EXIT_PUSHED as EXIT_OK
 from pipeline.records.outcomes import EXIT_USAGE, one_line
-from pipeline.records.store_check import check_store
 
 
 def add_parser(sub, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -37,7 +36,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     from pipeline.review.runs import ReviewError, open_run
 
     config = load_config(args.config, args.output_root)
-    check_store(config)
     try:
         run = open_run(config, run_id=args.run)
     except ReviewError as error:

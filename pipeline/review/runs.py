@@ -37,6 +37,7 @@ from pipeline.records.runs import (
     parent_run_id,
     run_id_time_ms,
 )
+from pipeline.records.store_check import check_store
 from pipeline.records.summary import build_summary, split_row_counts
 from pipeline.review.schema_view import load_schema
 from pipeline.review.statistics import compare, load_statistics, split_order
@@ -238,6 +239,7 @@ def open_run(config: str | Path | Config | None = None, output_root: str | None 
     """
     if not isinstance(config, Config):
         config = load_config(config or DEFAULT_CONFIG, output_root or None)
+    check_store(config)
     runs = known_runs(config)
     if not runs:
         raise ReviewError(f"no runs yet of pipeline '{config.pipeline.name}' under "

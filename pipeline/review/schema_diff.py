@@ -110,7 +110,8 @@ def diff_schemas(curated: schema_pb2.Schema, inferred: schema_pb2.Schema,
                 i.presence.min_fraction < c.presence.min_fraction):
             diffs.append(Difference(name, "presence", _presence(c), _presence(i),
                                     "present in fewer examples than the curated schema asks"))
-        same = _bounds(c) == _bounds(i) or (empty_cells and _within(c, i))
+        same = _bounds(c) == _bounds(i) or (empty_cells and (
+            _within(c, i) or _counts_within(c, observed)))
         if _values(c) != _values(i) and not same:
             diffs.append(Difference(name, "values per example", _values(c), _values(i)))
         c_domain, i_domain = _string_domain(curated, c), _string_domain(inferred, i)
@@ -130,6 +131,19 @@ def _all_missing(observed: statistics_pb2.FeatureNameStatistics) -> bool:
     kind = observed.WhichOneof("stats")
     common = getattr(observed, kind).common_stats if kind else None
     return common is not None and common.num_missing > 0 and common.num_non_missing == 0
+
+
+def _counts_within(curated: schema_pb2.Feature,
+                   observed: statistics_pb2.FeatureNameStatistics | None) -> bool:
+    """Whether every example's number of values fits the curated bounds (TFDV infers no bound
+    when some examples have none, as empty cells do)."""
+    limits = _bounds(curated)
+    kind = observed.WhichOneof("stats") if observed is not None else None
+    if limits is None or kind is None:
+        return False
+    common = getattr(observed, kind).common_stats
+    return common.min_num_values >= limits[0] and (
+        not limits[1] or common.max_num_values <= limits[1])
 
 
 def _bounds(feature: schema_pb2.Feature) -> tuple[int, int] | None:
@@ -220,6 +234,7 @@ def _infer(config: Config, span: int | None) -> tuple[int, list[str], Any, schem
     as ExampleGen reads them (delimiter, missing values), typed as their values say."""
     # TensorFlow, TFDV and Arrow load here, inside the log redirection.
     import tensorflow_data_validation as tfdv
+    from tensorflow_data_validation.statistics.stats_impl import generate_statistics_in_memory
     from tfx_bsl.coders import example_coder
 
     from components.csv_example_gen import CsvFormat
@@ -235,5 +250,5 @@ def _infer(config: Config, span: int | None) -> tuple[int, list[str], Any, schem
     types = span_types(files, fmt)
     examples = [e for path in files for e in encode_file(path, types, fmt)]
     batch = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(examples)
-    stats = tfdv.generate_statistics_in_memory(batch)
+    stats = generate_statistics_in_memory(batch)
     return chosen, files, stats, tfdv.infer_schema(stats, infer_feature_shape=True)

@@ -314,6 +314,7 @@ def test_schema_command_infers_from_a_span_and_never_changes_the_curated_schema(
     assert "schema review: span 44" in out
     assert "surge" in out and "new column" in out
     assert "payment_type" in out and "Bitcoin" in out
+    assert "values per example" not in out  # empty cells are 0..1 values, as curated
     assert _sha(CURATED) == before
     folder = shop.pipeline_dir / "schema_review" / "span-44"
     diff = json.loads((folder / "schema.diff.json").read_text())
