@@ -221,17 +221,14 @@ def test_exported_models_carry_no_optimizer_state(trained):
         assert not any("optimizer" in name.lower() for name in names), (folder, names)
 
 
-def test_the_same_rows_config_and_seed_train_the_same_weights_bit_for_bit(tmp_path):
-    """Transform (Beam) then the Trainer's run_fn, twice from nothing: the same weights."""
-    import tensorflow as tf
+def test_the_same_rows_config_and_seed_train_the_same_weights_bit_for_bit(trained, tmp_path):
+    """Transform (Beam) then the Trainer's run_fn again from nothing on the rows `trained` was
+    built from: the same weights."""
+    from tests.fixtures.tiny import build
 
-    from tests.fixtures.tiny import build, tiny_rows
-
-    rows = tiny_rows(200, seed=5)
-    weights = []
-    for attempt in ("first", "second"):
-        tiny = build(str(tmp_path / attempt), CONFIG, rows[:160], rows[160:])
-        model = tf.keras.models.load_model(os.path.join(tiny.model, "keras_model"), compile=False)
-        weights.append([w.numpy() for w in model.weights])
-    assert len(weights[0]) == len(weights[1]) > 0
-    assert all(np.array_equal(a, b) for a, b in zip(*weights, strict=True))
+    again = build(str(tmp_path), CONFIG, trained["rows"], trained["rows"][:32])
+    first, second = (tf.keras.models.load_model(os.path.join(path, "keras_model"),
+                                                compile=False).weights
+                     for path in (trained["model_dir"], again.model))
+    assert len(first) == len(second) > 0
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(first, second, strict=True))

@@ -214,3 +214,38 @@ def test_a_full_disk_a_read_only_file_system_and_a_permission_are_named_with_the
     assert one_line(died, log).startswith("permission denied (OSError: [Errno 13]")
     assert one_line(died) == ("RuntimeError: the worker process ended unexpectedly while "
                               "running Evaluator")
+
+
+def test_a_version_renamed_into_place_but_not_recorded_is_recorded_from_its_manifest(tmp_path):
+    """Killed between the rename of version 1 and the record of its push: the next run records
+    it as the output of that run's pusher execution, which it marks COMPLETE."""
+    config = load_config(_config(tmp_path))
+    config.pipeline_dir.mkdir(parents=True)
+    store = _store(config.metadata_path, 0)
+    store.put_artifact_type(metadata_store_pb2.ArtifactType(name="PushedModel"))
+    kind = store.put_execution_type(metadata_store_pb2.ExecutionType(name="VersionedPusher"))
+    node = store.put_contexts([metadata_store_pb2.Context(
+        type_id=store.get_context_type("node").id, name="p.VersionedPusher")])[0]
+    run = store.get_context_by_type_and_name("pipeline_run", "20261130T000000000000Z").id
+    [pusher] = store.put_executions([metadata_store_pb2.Execution(
+        type_id=kind, last_known_state=metadata_store_pb2.Execution.RUNNING)])
+    store.put_attributions_and_associations([], [
+        metadata_store_pb2.Association(context_id=c, execution_id=pusher) for c in (node, run)])
+    (config.model_dir / "1").mkdir(parents=True)
+    (config.model_dir / "1" / "manifest.json").write_text(
+        '{"version": 1, "pipeline_run_id": "20261130T000000000000Z"}')
+    (config.model_dir / "2").mkdir()  # a version of a run the store never knew: left alone
+    (config.model_dir / "2" / "manifest.json").write_text('{"pipeline_run_id": "elsewhere"}')
+
+    debris = find_debris(config)
+    assert [v for v, _ in debris.unrecorded] == [1] and len(debris.stale) == 1
+    clear_debris(config, debris, by="a test")
+    store = open_store(config.metadata_path)
+    [execution] = store.get_executions_by_id([pusher])
+    assert execution.last_known_state == metadata_store_pb2.Execution.COMPLETE
+    [pushed] = store.get_artifacts_by_type("PushedModel")
+    assert pushed.custom_properties["pushed_version"].string_value == "1"
+    assert pushed.custom_properties["pushed_destination"].string_value.endswith("/p/1")
+    [event] = store.get_events_by_artifact_ids([pushed.id])
+    assert (event.execution_id, event.type) == (pusher, metadata_store_pb2.Event.OUTPUT)
+    assert not find_debris(config)

@@ -135,7 +135,10 @@ def test_device_client_scores_raw_rows_like_the_dense_model(tiny_optimized):
     served = dense.signatures["serving_default"](
         examples=tf.constant([raw_example(r) for r in rows]))["outputs"].numpy().ravel()
     scores = np.array([client.score(row)[0] for row in plain])
-    np.testing.assert_allclose(scores, served, atol=0.03)
+    # int8 weights and activations: each score within 0.05 of the dense model's, and on
+    # average within 0.01.
+    np.testing.assert_allclose(scores, served, atol=0.05)
+    assert np.abs(scores - served).mean() < 0.01
 
 
 def test_optimization_json_records_sizes_as_measured(tiny_optimized, result):

@@ -87,18 +87,19 @@ def build_model(custom_config: dict[str, Any], cardinalities: dict[str, int],
     floats = [inputs[f.name] for f in features if f.kind == "float"]
     ids = [f for f in features if f.kind == "id"]
 
+    seeds = Seeds(int(settings.get("seed") or 0))
     embedded = [_embed(inputs[f.name], cardinalities[f.name], int(settings["embedding_dim"]),
-                       f"{f.name}_embedding", regularizer) for f in ids]
-    head = [_deep(_concat(floats + embedded, "deep_inputs"), settings, regularizer)]
+                       f"{f.name}_embedding", regularizer, seeds) for f in ids]
+    head = [_deep(_concat(floats + embedded, "deep_inputs"), settings, regularizer, seeds)]
     if settings["type"] == "wide_deep":
         head += floats + [_embed(inputs[f.name], cardinalities[f.name], label_info.output_units,
-                                 f"{f.name}_wide", regularizer) for f in ids]
+                                 f"{f.name}_wide", regularizer, seeds) for f in ids]
     elif settings["type"] != "dnn":
         raise ValueError(f"unknown model type '{settings['type']}': use 'dnn' or 'wide_deep'")
 
     outputs = tf.keras.layers.Dense(
         label_info.output_units, activation=_ACTIVATIONS[label_info.kind],
-        kernel_regularizer=regularizer,
+        kernel_regularizer=regularizer, kernel_initializer=seeds.glorot(),
         bias_initializer=tf.keras.initializers.Constant(label_info.initial_bias()),
         name=OUTPUT_LAYER)(_concat(head, "head_inputs"))
     model = tf.keras.Model(inputs=inputs, outputs=outputs, name=settings["type"])
@@ -133,21 +134,40 @@ def _concat(tensors: list[tf.Tensor], name: str) -> tf.Tensor:
     return tf.keras.layers.Concatenate(name=name)(tensors)
 
 
+class Seeds:
+    """A seed of its own for every random initializer and dropout layer, from the config's
+    seed. Without one, a layer's initial weights come from TensorFlow's global seed *and* how
+    many random ops the process made before: a Trainer run after other components in the same
+    process (or in the other worker) started from other weights than one run first, and the
+    same data, config and seed gave different models."""
+
+    def __init__(self, base: int):
+        self._next = base * 1000
+
+    def next(self) -> int:
+        self._next += 1
+        return self._next
+
+    def glorot(self) -> tf.keras.initializers.Initializer:
+        return tf.keras.initializers.GlorotUniform(seed=self.next())
+
+
 def _embed(ids: tf.Tensor, cardinality: int, dim: int, name: str,
-           regularizer: tf.keras.regularizers.Regularizer | None) -> tf.Tensor:
+           regularizer: tf.keras.regularizers.Regularizer | None, seeds: Seeds) -> tf.Tensor:
     """[batch, 1] ids -> [batch, dim]."""
+    initializer = tf.keras.initializers.RandomUniform(-0.05, 0.05, seed=seeds.next())
     vectors = tf.keras.layers.Embedding(max(int(cardinality), 1), dim,
+                                        embeddings_initializer=initializer,
                                         embeddings_regularizer=regularizer, name=name)(ids)
     return tf.keras.layers.Flatten(name=f"{name}_flat")(vectors)
 
 
 def _deep(x: tf.Tensor, settings: dict[str, Any],
-          regularizer: tf.keras.regularizers.Regularizer | None) -> tf.Tensor:
+          regularizer: tf.keras.regularizers.Regularizer | None, seeds: Seeds) -> tf.Tensor:
     dropout = float(settings.get("dropout", 0.0))
     for i, units in enumerate(settings.get("hidden_units", [])):
         x = tf.keras.layers.Dense(int(units), activation="relu", kernel_regularizer=regularizer,
-                                  name=f"hidden_{i}")(x)
+                                  kernel_initializer=seeds.glorot(), name=f"hidden_{i}")(x)
         if dropout > 0:
-            x = tf.keras.layers.Dropout(dropout, seed=settings.get("seed"),
-                                        name=f"dropout_{i}")(x)
+            x = tf.keras.layers.Dropout(dropout, seed=seeds.next(), name=f"dropout_{i}")(x)
     return x

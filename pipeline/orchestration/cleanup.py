@@ -82,9 +82,10 @@ def find_debris(config: Config) -> Debris:
                 if _prop(a, "pushed") == 1 and not _prop(a, "already_served")}
     for version in existing_versions(str(config.model_dir)):
         manifest = read_manifest(str(config.model_dir), version) or {}
-        if manifest.get("pipeline_run_id") and (config.pipeline.model_name,
-                                                str(version)) not in recorded:
-            debris.unrecorded.append((version, manifest))
+        run = manifest.get("pipeline_run_id")
+        if ((config.pipeline.model_name, str(version)) not in recorded and run
+                and store.get_context_by_type_and_name("pipeline_run", str(run)) is not None):
+            debris.unrecorded.append((version, manifest))  # its run is known: it can be
     return debris
 
 
