@@ -219,16 +219,3 @@ def test_exported_models_carry_no_optimizer_state(trained):
         names = [name for name, _ in tf.train.list_variables(checkpoint)]
         assert any("embedding" in name for name in names), folder
         assert not any("optimizer" in name.lower() for name in names), (folder, names)
-
-
-def test_the_same_rows_config_and_seed_train_the_same_weights_bit_for_bit(trained, tmp_path):
-    """Transform (Beam) then the Trainer's run_fn again from nothing on the rows `trained` was
-    built from: the same weights."""
-    from tests.fixtures.tiny import build
-
-    again = build(str(tmp_path), CONFIG, trained["rows"], trained["rows"][:32])
-    first, second = (tf.keras.models.load_model(os.path.join(path, "keras_model"),
-                                                compile=False).weights
-                     for path in (trained["model_dir"], again.model))
-    assert len(first) == len(second) > 0
-    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(first, second, strict=True))

@@ -136,10 +136,8 @@ def _concat(tensors: list[tf.Tensor], name: str) -> tf.Tensor:
 
 class Seeds:
     """A seed of its own for every random initializer and dropout layer, from the config's
-    seed. Without one, a layer's initial weights come from TensorFlow's global seed *and* how
-    many random ops the process made before: a Trainer run after other components in the same
-    process (or in the other worker) started from other weights than one run first, and the
-    same data, config and seed gave different models."""
+    seed, so that the initial weights are named by the config rather than left to TensorFlow's
+    global generator."""
 
     def __init__(self, base: int):
         self._next = base * 1000

@@ -84,6 +84,7 @@ def find_debris(config: Config) -> Debris:
         manifest = read_manifest(str(config.model_dir), version) or {}
         run = manifest.get("pipeline_run_id")
         if ((config.pipeline.model_name, str(version)) not in recorded and run
+                and not manifest.get("rollback")  # its manifest is its record (lineage)
                 and store.get_context_by_type_and_name("pipeline_run", str(run)) is not None):
             debris.unrecorded.append((version, manifest))  # its run is known: it can be
     return debris

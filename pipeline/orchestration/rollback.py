@@ -34,11 +34,13 @@ def rollback(config: Config, to: int, reason: str, run_id: str) -> tuple[int, di
     model_dir = str(config.model_dir)
     served = existing_versions(model_dir)
     source = read_manifest(model_dir, to) if to in served else None
-    if source is None:
+    if to not in served:
         raise ConfigError(f"version {to} of '{config.pipeline.model_name}' is not in "
-                          f"{config.model_dir}" + ("" if to not in served else
-                                                   " with a manifest")
-                          + f" (versions: {', '.join(map(str, served)) or 'none'})")
+                          f"{config.model_dir} (versions: "
+                          f"{', '.join(map(str, served)) or 'none'})")
+    if source is None:
+        raise ConfigError(f"version {to} has no readable manifest.json in "
+                          f"{config.model_dir / str(to)}: it cannot be served again by rollback")
     if to == served[-1]:
         raise ConfigError(f"version {to} is already the served version (the highest)")
     section = {"of_version": to, "from_version": served[-1], "reason": reason,
