@@ -165,3 +165,16 @@ def test_a_slice_figure_with_nothing_to_draw_says_why_in_the_tasks_words():
     binary = regression.rename(columns={"mse": "auc"}).assign(status=["small", "one class"])
     assert slices_figure(binary, "auc").reason.endswith(
         "1 with too few examples; 1 holding a single class)")
+
+
+def test_notebook_tables_escape_values_and_column_names_as_the_report_does():
+    import pandas as pd
+
+    from pipeline.review.display import escaped, number_formats
+    from pipeline.review.metrics import styled
+
+    tag = "<img src=x onerror=alert(1)>"
+    frame = pd.DataFrame({tag: [tag, "ok"], "auc": [0.91234, None], "status": ["FAILED", "ok"]})
+    for page in (escaped(frame.style, number_formats(frame)).to_html(), styled(frame).to_html()):
+        assert "<img" not in page and page.count("&lt;img src=x onerror=alert(1)&gt;") == 2
+        assert "0.9123" in page
