@@ -25,7 +25,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components.versioned_pusher.versions import TEMP_PREFIX, existing_versions, read_manifest
 from pipeline.config import Config
-from pipeline.records.mlmd import STATE_NAMES, open_store
+from pipeline.records.mlmd import STATE_NAMES, custom_property, open_store
 
 Execution = metadata_store_pb2.Execution
 _UNFINISHED = (Execution.RUNNING, Execution.NEW)
@@ -76,10 +76,10 @@ def find_debris(config: Config) -> Debris:
     debris.stale = [_describe(store, e, config.pipeline.name)
                     for e in store.get_executions() if e.last_known_state in _UNFINISHED]
     # By model name and version: an output root copied or moved elsewhere keeps its records.
-    recorded = {(Path(str(_prop(a, "pushed_destination"))).parent.name,
-                 str(_prop(a, "pushed_version")))
+    recorded = {(Path(str(custom_property(a, "pushed_destination"))).parent.name,
+                 str(custom_property(a, "pushed_version")))
                 for a in store.get_artifacts_by_type("PushedModel")
-                if _prop(a, "pushed") == 1 and not _prop(a, "already_served")}
+                if custom_property(a, "pushed") == 1 and not custom_property(a, "already_served")}
     for version in existing_versions(str(config.model_dir)):
         manifest = read_manifest(str(config.model_dir), version) or {}
         run = manifest.get("pipeline_run_id")
@@ -124,24 +124,38 @@ def _reconcile(store, config: Config, version: int, manifest: dict, by: str) -> 
     if not pushers:
         return None
     pusher = max(pushers, key=lambda e: e.id)
-    kind = store.get_artifact_type("PushedModel")  # exists: the pusher ran in this store
-    folder = config.model_dir / str(version)
+    artifact = pushed_model_record(
+        store, config.pipeline_root / "VersionedPusher" / "pushed_model" / str(pusher.id),
+        version, config.model_dir / str(version))
+    pusher.last_known_state = Execution.COMPLETE
+    pusher.custom_properties[NOTE].string_value = (
+        f"its push of version {version} was recorded from the version's manifest by {by}")
+    event = event_for(metadata_store_pb2.Event.OUTPUT, "pushed_model")
+    store.put_execution(pusher, [(artifact, event)], store.get_contexts_by_execution(pusher.id))
+    return pusher.id
+
+
+def pushed_model_record(store, uri: Path, version: int, folder: Path
+                        ) -> metadata_store_pb2.Artifact:
+    """A PushedModel artifact as the VersionedPusher records one: version `version` pushed to
+    `folder` (the PushedModel type exists: a pusher ran in this store)."""
     artifact = metadata_store_pb2.Artifact(
-        type_id=kind.id, uri=str(config.pipeline_root / "VersionedPusher" / "pushed_model"
-                                 / str(pusher.id)), state=metadata_store_pb2.Artifact.LIVE)
+        type_id=store.get_artifact_type("PushedModel").id, uri=str(uri),
+        state=metadata_store_pb2.Artifact.LIVE)
     for key, value in (("pushed", 1), ("already_served", 0)):
         artifact.custom_properties[key].int_value = value
     for key, value in (("pushed_version", str(version)), ("pushed_destination", str(folder)),
                        ("manifest", str(folder / "manifest.json"))):
         artifact.custom_properties[key].string_value = value
-    pusher.last_known_state = Execution.COMPLETE
-    pusher.custom_properties[NOTE].string_value = (
-        f"its push of version {version} was recorded from the version's manifest by {by}")
-    event = metadata_store_pb2.Event(type=metadata_store_pb2.Event.OUTPUT)
-    event.path.steps.add().key = "pushed_model"
+    return artifact
+
+
+def event_for(kind: int, key: str) -> metadata_store_pb2.Event:
+    """An INPUT or OUTPUT event on channel `key`, as TFX records them (the channel, index 0)."""
+    event = metadata_store_pb2.Event(type=kind)
+    event.path.steps.add().key = key
     event.path.steps.add().index = 0
-    store.put_execution(pusher, [(artifact, event)], store.get_contexts_by_execution(pusher.id))
-    return pusher.id
+    return event
 
 
 def _temp_paths(config: Config) -> list[Path]:
@@ -159,10 +173,3 @@ def _describe(store, execution, pipeline_name: str) -> Stale:
     node = next((c.name.split(".", 1)[-1] for c in contexts if c.type == "node"), "?")
     run = next((c.name for c in contexts if c.type == "pipeline_run"), "?")
     return Stale(execution.id, node, run, STATE_NAMES(execution.last_known_state))
-
-
-def _prop(artifact, key: str):
-    value = artifact.custom_properties.get(key)
-    if value is None:
-        return None
-    return value.int_value if value.HasField("int_value") else value.string_value

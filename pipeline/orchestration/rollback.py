@@ -21,7 +21,8 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components.versioned_pusher.versions import existing_versions, read_manifest
 from pipeline.config import Config, ConfigError
-from pipeline.records.mlmd import open_store
+from pipeline.orchestration.cleanup import event_for, pushed_model_record
+from pipeline.records.mlmd import custom_property, open_store
 from pipeline.records.outcomes import write_summary
 
 ROLLBACK_TYPE = "tfxpipe.Rollback"
@@ -63,25 +64,22 @@ def _record(config: Config, manifest: dict[str, Any], folder: Path) -> None:
     """The rollback in ML Metadata, and the revoked blessings (see the module docstring)."""
     section = manifest["rollback"]
     store = open_store(config.metadata_path, writable=True)
-    pushed_kind = store.get_artifact_type("PushedModel")
     previous = [a for a in store.get_artifacts_by_type("PushedModel")
-                if a.custom_properties["pushed_version"].string_value == str(section["of_version"])
-                and a.custom_properties["pushed"].int_value == 1]
+                if custom_property(a, "pushed_version") == str(section["of_version"])
+                and custom_property(a, "pushed") == 1]
     kind = store.put_execution_type(metadata_store_pb2.ExecutionType(name=ROLLBACK_TYPE))
     execution = metadata_store_pb2.Execution(
         type_id=kind, last_known_state=metadata_store_pb2.Execution.COMPLETE)
-    artifact = metadata_store_pb2.Artifact(type_id=pushed_kind.id, uri=str(folder),
-                                           state=metadata_store_pb2.Artifact.LIVE)
-    for key, value in (("pushed", 1), ("already_served", 0),
-                       ("rollback_of", section["of_version"])):
-        artifact.custom_properties[key].int_value = value
-    for key, value in (("pushed_version", str(manifest["version"])),
-                       ("pushed_destination", str(folder)),
-                       ("manifest", str(folder / "manifest.json")), ("reason", section["reason"])):
-        artifact.custom_properties[key].string_value = value
-        execution.custom_properties[key].string_value = value
-    events = [(artifact, _event(metadata_store_pb2.Event.OUTPUT, "pushed_model"))]
-    events += [(a, _event(metadata_store_pb2.Event.INPUT, "rolled_back_to")) for a in previous[-1:]]
+    artifact = pushed_model_record(store, folder, manifest["version"], folder)
+    artifact.custom_properties["rollback_of"].int_value = section["of_version"]
+    for message in (artifact, execution):
+        message.custom_properties["reason"].string_value = section["reason"]
+    for key in ("pushed_version", "pushed_destination", "manifest"):
+        execution.custom_properties[key].string_value = \
+            artifact.custom_properties[key].string_value
+    events = [(artifact, event_for(metadata_store_pb2.Event.OUTPUT, "pushed_model"))]
+    events += [(a, event_for(metadata_store_pb2.Event.INPUT, "rolled_back_to"))
+               for a in previous[-1:]]
     store.put_execution(execution, events, [])
     _revoke_blessings(config, store, section)
 
@@ -99,13 +97,6 @@ def _revoke_blessings(config: Config, store, section: dict[str, Any]) -> None:
         blessing.custom_properties["revoked"].string_value = (
             f"rollback to v{section['of_version']} at {section['at']}: {section['reason']}")
         store.put_artifacts([blessing])
-
-
-def _event(kind: int, key: str) -> metadata_store_pb2.Event:
-    event = metadata_store_pb2.Event(type=kind)
-    event.path.steps.add().key = key
-    event.path.steps.add().index = 0
-    return event
 
 
 def rollback_lines(version: int, manifest: dict[str, Any], folder: Path) -> list[str]:
