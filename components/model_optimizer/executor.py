@@ -120,10 +120,15 @@ class Executor(base_executor.BaseExecutor):
                dense: tf.keras.Model, train_files: list[str], target_uri: str,
                export: Any) -> dict[str, Any]:
         tf.keras.utils.set_random_seed(settings.seed)
-        train = data.transformed_dataset(train_files, output, dense.input_names,
-                                         settings.batch_size, seed=settings.seed)
-        class_weight = (data.balanced_class_weights(train, settings.task)
+        def shuffled() -> tf.data.Dataset:
+            # One dataset per reader: iterators of one dataset share its shuffle seeds, and a
+            # reader's read-ahead would advance them by however far it got.
+            return data.transformed_dataset(train_files, output, dense.input_names,
+                                            settings.batch_size, seed=settings.seed)
+
+        class_weight = (data.balanced_class_weights(shuffled(), settings.task)
                         if settings.class_weight == "balanced" else None)
+        train = shuffled()
         schedule = pruning.Schedule(
             target=settings.target_sparsity, begin_step=settings.pruning_begin_step,
             end_step=settings.pruning_end_step, frequency=settings.pruning_frequency,

@@ -54,13 +54,18 @@ def run_fn(fn_args: Any) -> None:
     settings = config["model"]
     tf.keras.utils.set_random_seed(int(settings["seed"]))
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    # Each reader of the shuffled training data gets a dataset of its own: iterators of one
+    # dataset share its shuffle seeds, and a reader's read-ahead would advance them by however
+    # far it got, so the order the model sees would depend on timing.
+    label_info, class_weight = measure_label(
+        _dataset(fn_args, fn_args.train_files, tf_transform_output, settings, shuffle=True),
+        config, tf_transform_output)
     train = _dataset(fn_args, fn_args.train_files, tf_transform_output, settings, shuffle=True)
     # The same eval batches every epoch, so val_loss (early stopping) compares like with like.
     eval_steps = max(1, int(settings.get("eval_steps") or fn_args.eval_steps or 1))
     evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, settings,
                           shuffle=False).take(eval_steps).cache().repeat()
 
-    label_info, class_weight = measure_label(train, config, tf_transform_output)
     model = build_keras_model_from_transform_output(config, tf_transform_output, label_info)
     model_root = os.path.dirname(fn_args.serving_model_dir)
     history, stopper = _fit(model, train, evaluation, settings, eval_steps, class_weight,
