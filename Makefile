@@ -8,6 +8,9 @@ OUTPUT_ROOT ?=
 RUN_ARGS    ?=
 BIN         := $(VENV)/bin
 STAMP       := $(VENV)/.installed
+AIRFLOW_STAMP := $(VENV)/.airflow-installed
+AIRFLOW_PORT  ?= 8080
+AIRFLOW_DB_PORT ?= 5433
 PYTEST_ARGS ?= --durations=15
 NOTEBOOK_PORT ?= 8888
 # Jupyter and IPython keep their settings, runtime files and history inside the environment,
@@ -26,12 +29,26 @@ PYTHON310 := $(shell \
     "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo "$$p"; break; }; \
   done)
 
-.PHONY: help venv run test chromium lint bench bench-optimize notebooks clean distclean
+comma := ,
+# $(call apt_install,PACKAGE,WHY,MORE): installs Debian's PACKAGE if this user may (root, or sudo
+# without a password); else one line says WHY, how to install it, and MORE.
+define apt_install
+if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
+	  elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	  else echo "error: $(2): install it with 'sudo apt-get install -y $(1)' (Debian/Ubuntu)$(3)" >&2; exit 2; fi; \
+	  echo "installing Debian's $(1)"; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(1) >/dev/null
+endef
+
+.PHONY: help venv run test test-airflow chromium postgresql lint lock airflow airflow-stop bench bench-optimize notebooks clean distclean
 
 help:
 	@echo "make run     build the environment, materialise the default data, run the pipeline, push a model"
 	@echo "make test    run the test suite (includes an end-to-end run on a small sample)"
 	@echo "make lint    ruff"
+	@echo "make airflow  install Airflow, start PostgreSQL, Airflow's scheduler and web server (127.0.0.1) with the pipeline's DAG"
+	@echo "make airflow-stop  stop them; make test-airflow: scheduled runs end to end (DAG test, backfill)"
 	@echo "make bench   cold/warm timings and peak memory vs the stock TFX taxi example (slow)"
 	@echo "make notebooks  JupyterLab on notebooks/ (review a run's data and model), on localhost"
 	@echo "make bench-optimize  sizes, AUC per slice and latency of the optimized variants (full data)"
@@ -48,6 +65,7 @@ $(STAMP): requirements.lock pyproject.toml
 	# every process would otherwise recompile TensorFlow's and TFX's sources, about 8 s each.
 	$(BIN)/uv pip sync --python $(BIN)/python --compile-bytecode requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	@rm -f $(AIRFLOW_STAMP)  # the sync removed Airflow, if it was there
 	@echo "registering the notebooks' kernel 'tabular-tfx' (this environment's Python) in $(VENV)"
 	@mkdir -p $(VENV)/var
 	@$(JUPYTER_ENV) $(BIN)/python -m ipykernel install --sys-prefix --name tabular-tfx \
@@ -57,21 +75,50 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	$(BIN)/tfxpipe run --config $(CONFIG) $(if $(OUTPUT_ROOT),--output-root $(OUTPUT_ROOT)) $(RUN_ARGS)
 
-test: $(STAMP) chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: $(STAMP) $(AIRFLOW_STAMP) chromium
+	$(BIN)/python -m pytest -m "not airflow" $(PYTEST_ARGS)
+
+# Scheduled runs on a real Airflow (its own database, the pipeline's DAG tested, a catch-up as a
+# backfill) and the PostgreSQL that `make airflow` starts: CI runs it after `make test`.
+test-airflow: $(STAMP) $(AIRFLOW_STAMP) postgresql
+	$(BIN)/python -m pytest -m airflow $(PYTEST_ARGS)
+
+# Airflow in the project's environment, from requirements-airflow.lock: the same pins as
+# requirements.lock plus Airflow's own (one resolution: see `make lock`).
+$(AIRFLOW_STAMP): $(STAMP) requirements-airflow.lock
+	$(BIN)/uv pip sync --python $(BIN)/python --compile-bytecode requirements-airflow.lock
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	@touch $(AIRFLOW_STAMP)
+
+# Both locks from pyproject.toml in one resolution: the project's (with the pins Airflow needs,
+# [tool.uv] constraint-dependencies), then Airflow's constrained to it, so that installing Airflow
+# only adds packages (tests/test_locks.py checks it).
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra review --python-version 3.10 \
+	  -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra review --extra airflow \
+	  --python-version 3.10 -c requirements.lock -o requirements-airflow.lock
+
+# Airflow's database is a PostgreSQL server of its own (Debian's package), so that a run's
+# independent tasks run side by side (Airflow runs one task at a time on SQLite).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
+	  { $(call apt_install,postgresql,Airflow's database needs PostgreSQL's server,$(comma) then rerun make); }
+
+airflow: $(AIRFLOW_STAMP) postgresql
+	$(BIN)/tfxpipe airflow start --config $(CONFIG) $(if $(OUTPUT_ROOT),--output-root $(OUTPUT_ROOT)) \
+	  --port $(AIRFLOW_PORT) --db-port $(AIRFLOW_DB_PORT)
+
+airflow-stop: $(STAMP)
+	$(BIN)/tfxpipe airflow stop --config $(CONFIG) $(if $(OUTPUT_ROOT),--output-root $(OUTPUT_ROOT))
 
 # The report's browser test opens reports in a real headless Chromium (Debian's package). When it
 # is missing, it is installed here if this user may (root, or sudo without a password); else one
 # line says how.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
-	  [ -n "$$TFXPIPE_CHROMIUM" ] || { \
-	  if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
-	  elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
-	  else echo "error: the report's browser test needs Chromium: install it with 'sudo apt-get install -y chromium' (Debian/Ubuntu), or set TFXPIPE_CHROMIUM to a Chromium binary, then rerun make test" >&2; exit 2; fi; \
-	  echo "installing Debian's chromium for the report's browser test"; \
-	  $$sudo apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; }
+	  [ -n "$$TFXPIPE_CHROMIUM" ] || \
+	  { $(call apt_install,chromium,the report's browser test needs Chromium,$(comma) or set TFXPIPE_CHROMIUM to a Chromium binary$(comma) then rerun make test); }
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline components bench tests conftest.py

@@ -23,7 +23,15 @@ from pipeline.config import Config, ConfigError, load_config
 from pipeline.config.sections import BEAM_MODES
 from pipeline.inputs.spans import format_ranges
 from pipeline.orchestration.cleanup import clear_debris, find_debris
-from pipeline.orchestration.lock import RootBusy, holder_text, is_locked, output_root_lock
+from pipeline.orchestration.lock import (
+    RootBusy,
+    holder_text,
+    is_locked,
+    lease_text,
+    output_root_lock,
+    read_lease,
+    release_lease,
+)
 from pipeline.orchestration.rollback import rollback, rollback_lines
 from pipeline.orchestration.run import run
 from pipeline.records import lineage as lineage_lib
@@ -32,6 +40,7 @@ from pipeline.records.runs import RUN_ID_FORMAT, list_runs, list_versions
 from pipeline.records.store_check import StoreError, check_store
 from pipeline.review import schema_diff
 from pipeline.review.command import add_parser as add_report_parser
+from pipeline.scheduling.command import add_parser as add_airflow_parser
 
 DEFAULT_CONFIG = "pipeline/configs/taxi.toml"
 
@@ -71,6 +80,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     clears it, with the output root's lock."""
     config = load_config(args.config, args.output_root)
     check_store(config)
+    lease = read_lease(config.output_root)
+    if lease and args.release_lease:
+        release_lease(config.output_root)
+        print(f"released the lease of {lease_text(lease)}")
+    elif lease:
+        raise RootBusy(f"the output root {config.output_root} is leased to {lease_text(lease)}: "
+                       "its executions are not stale. If that run is no longer running (its DAG "
+                       "run ended without its finish task), release it with 'tfxpipe doctor "
+                       "--release-lease'")
     if is_locked(config.output_root):
         raise RootBusy(f"the output root {config.output_root} is in use by "
                        f"{holder_text(config.output_root)}: its executions are not stale; run "
@@ -202,6 +220,9 @@ def _repair_parsers(sub: argparse._SubParsersAction) -> None:
     doctor.add_argument("--repair", action="store_true",
                         help="mark stale executions failed, remove temp folders, record pushes "
                              "ML Metadata missed")
+    doctor.add_argument("--release-lease", action="store_true",
+                        help="release the output root from a scheduled (Airflow) run that ended "
+                             "without its finish task")
     doctor.set_defaults(func=cmd_doctor)
     back = sub.add_parser("rollback", help="serve an earlier pushed version again (pushed as a "
                           "new version, recorded as a rollback)")
@@ -242,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="skip reading the evaluation (faster: no TensorFlow)")
     lineage.set_defaults(func=cmd_lineage)
     _repair_parsers(sub)
+    add_airflow_parser(sub, _common)
     return parser
 
 

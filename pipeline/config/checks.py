@@ -5,7 +5,9 @@ Each failed check is a `ConfigError` naming the key and what it must be, in one 
 
 from __future__ import annotations
 
+import datetime
 import os
+import re
 
 from pipeline.config.catalogue import METRICS, OPTIMIZATION_VARIANTS, TASK_KINDS, VARIANT_METRICS
 from pipeline.config.errors import ConfigError
@@ -17,6 +19,7 @@ from pipeline.config.sections import (
     IMPUTE_KINDS,
     MODEL_TYPES,
     NEW_COLUMN_ACTIONS,
+    SCHEDULE_PRESETS,
     TFX_TAXI_SOURCE,
     Config,
 )
@@ -42,7 +45,7 @@ def validate(config: Config, where: str) -> None:
     check = _Checker(where)
     for section_checks in (_names_and_roots, _pipeline_and_beam, _model_and_transform,
                            _label_and_features, _evaluation, _validate_optimization,
-                           _data_and_gates):
+                           _data_and_gates, _schedule):
         section_checks(config, check)
 
 
@@ -189,3 +192,29 @@ def _validate_optimization(config: Config, check: _Checker) -> None:
               f"variant is judged on {', '.join(allowed)}")
         check(value >= 0.0, f"'optimization.tolerance.{metric}' is the allowed loss against the "
               "dense model and must be >= 0")
+
+
+def _schedule(config: Config, check: _Checker) -> None:
+    schedule = config.schedule
+    fields = schedule.interval.split()
+    check(schedule.interval in SCHEDULE_PRESETS or (len(fields) == 5 and all(
+        re.fullmatch(r"[0-9*/,\-A-Za-z?LW#]+", f) for f in fields)),
+        f"'schedule.interval' must be one of {', '.join(SCHEDULE_PRESETS)} or a cron expression "
+        f"of 5 fields, got {schedule.interval!r}")
+    for key, value in (("schedule.start", schedule.start), ("schedule.end", schedule.end)):
+        check(not value or _iso_time(value) is not None,
+              f"'{key}' must be an ISO date or time such as 2024-01-01, got {value!r}")
+    check(not (schedule.start and schedule.end)
+          or _iso_time(schedule.start) < _iso_time(schedule.end),
+          "'schedule.end' must be after 'schedule.start'")
+    check(schedule.first_span >= 1, "'schedule.first_span' must be a span number >= 1")
+    check(schedule.wait_minutes >= 0 and schedule.poke_seconds >= 1,
+          "'schedule.wait_minutes' must be >= 0 and 'schedule.poke_seconds' >= 1")
+
+
+def _iso_time(value: str) -> datetime.datetime | None:
+    try:
+        parsed = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)

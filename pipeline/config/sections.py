@@ -24,6 +24,7 @@ IMPUTE_KINDS = ("mean", "median")
 BEAM_MODES = ("in_memory", "multi_threading", "multi_processing")
 BEAM_RUNNERS = ("DirectRunner", "PortableRunner")
 NEW_COLUMN_ACTIONS = ("halt", "report")
+SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
 TFX_TAXI_SOURCE = "tfx:chicago_taxi"
 
 
@@ -177,6 +178,20 @@ class ValidationSection:
 
 
 @dataclass(frozen=True)
+class ScheduleSection:
+    """Scheduled runs on Apache Airflow (pipeline/scheduling/): one run per data interval, whose
+    span is `first_span` plus the number of intervals between `start` and its own start."""
+
+    interval: str = "@monthly"    # an Airflow preset (@hourly ... @yearly) or a cron expression
+    start: str = ""               # ISO date or time (UTC) the first interval starts; "" = none
+    end: str = ""                 # no interval starts after this; "" = open-ended
+    first_span: int = 1           # the span of the interval that starts at `start`
+    catchup: bool = True          # missed intervals are run, oldest first (a backfill)
+    wait_minutes: float = 60.0    # how long a run waits for its span's files, then fails
+    poke_seconds: int = 60        # how often it looks for them meanwhile
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole pipeline configuration, paths already resolved to absolute ones."""
 
@@ -193,6 +208,7 @@ class Config:
     optimization: OptimizationSection = OptimizationSection()
     spans: SpansSection = SpansSection()
     validation: ValidationSection = ValidationSection()
+    schedule: ScheduleSection = ScheduleSection()
     # Set by the loader, not by the file.
     config_path: str = ""
     project_root: str = ""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,14 +54,21 @@ def run(config: Config, verbose: bool = False, wait: bool = True) -> int:
     metadata store does not match the pipeline root."""
     process.set_up(keras_home=config.output_root / ".keras")
     with output_root_lock(config.output_root, "tfxpipe run", wait) as record_holder:
-        check_store(config, locked=True)
-        run_id = datetime.datetime.now(datetime.timezone.utc).strftime(RUN_ID_FORMAT)
-        record_holder(run_id)
-        debris = find_debris(config)
-        if debris:
-            clear_debris(config, debris, by=f"run {run_id}")
-            print(f"cleaned up after a run that was killed: {debris.cleared_text()}")
-        return _locked_run(config, run_id, verbose)
+        return _locked_run(config, start_locked(config, record_holder, print), verbose)
+
+
+def start_locked(config: Config, record_holder: Callable[[str], None],
+                 say: Callable[[str], None]) -> str:
+    """With the output root's lock held: the store checked, a new run id (recorded as the
+    lock's holder), what killed runs left cleaned up; the run id."""
+    check_store(config, locked=True)
+    run_id = datetime.datetime.now(datetime.timezone.utc).strftime(RUN_ID_FORMAT)
+    record_holder(run_id)
+    debris = find_debris(config)
+    if debris:
+        clear_debris(config, debris, by=f"run {run_id}")
+        say(f"cleaned up after a run that was killed: {debris.cleared_text()}")
+    return run_id
 
 
 def _locked_run(config: Config, run_id: str, verbose: bool) -> int:
@@ -74,13 +82,13 @@ def _locked_run(config: Config, run_id: str, verbose: bool) -> int:
             outcome, summary = _execute(config, run_id, terminal, verbose, log_path)
     except Stopped as stop:
         with signals_ignored():
-            return _record(config, run_id, stop.exit_code, _stopped(config, run_id, stop),
-                           verbose)
-    return _record(config, run_id, outcome, summary, verbose)
+            return record_run(config, run_id, stop.exit_code, _stopped(config, run_id, stop),
+                              verbose)
+    return record_run(config, run_id, outcome, summary, verbose)
 
 
-def _record(config: Config, run_id: str, outcome: int, summary: dict[str, Any],
-            verbose: bool) -> int:
+def record_run(config: Config, run_id: str, outcome: int, summary: dict[str, Any],
+               verbose: bool) -> int:
     """Writes the summary and the report, prints them; returns the exit code."""
     run_dir = config.runs_dir / run_id
     log_path = run_dir / "run.log"
@@ -95,57 +103,77 @@ def _record(config: Config, run_id: str, outcome: int, summary: dict[str, Any],
 def _execute(config: Config, run_id: str, terminal: Terminal, verbose: bool, log_path: Path
              ) -> tuple[int, dict[str, Any]]:
     """Steps 1 to 3; the exit code and the summary so far."""
-    try:
-        data = prepare_input(config)
-    except DataInputError as error:  # unreadable input: halted before TFX starts
-        terminal.line(f"halted before the pipeline: {error}")
-        return EXIT_DATA_HALT, {"run_id": run_id, "pipeline": config.pipeline.name,
-                                "config": config.config_path, "components": [],
-                                "anomalies": error.rows, "halted_by": "pre-flight check"}
-    terminal.line(_data_line(data))
-    if config.metrics_added:
-        terminal.line(f"  note: [evaluation] metrics leaves out {', '.join(config.metrics_added)}"
-                      f", evaluated anyway: slices are ranked by {config.ranking_metric} among "
-                      "those with enough examples")
-    for row in data.reported:
-        terminal.line(f"  note: span {row['span']}: {row['description']}")
+    data, halted = prepare_data(config, run_id, terminal.line)
+    if halted is not None:
+        return halted
     # Workers start once a component does real work (a run served from cache needs none), or
     # at once on a new output root, where nothing can be: their imports overlap this process's.
     with node_workers(config.pipeline.parallel_components - 1, quiet_logging=not verbose,
                       start_now=not config.metadata_path.exists()) as workers:
-        return _run_pipelines(config, data, run_id, terminal, verbose, log_path, workers)
+        return _run_pipelines(config, data, run_id, terminal, log_path, workers)
+
+
+def prepare_data(config: Config, run_id: str, say: Callable[[str], None]
+                 ) -> tuple[InputData | None, tuple[int, dict[str, Any]] | None]:
+    """Step 1: the input data, or the outcome and summary of a run halted by unusable files."""
+    try:
+        data = prepare_input(config)
+    except DataInputError as error:  # unreadable input: halted before TFX starts
+        say(f"halted before the pipeline: {error}")
+        return None, (EXIT_DATA_HALT, {"run_id": run_id, "pipeline": config.pipeline.name,
+                                       "config": config.config_path, "components": [],
+                                       "anomalies": error.rows,
+                                       "halted_by": "pre-flight check"})
+    say(_data_line(data))
+    if config.metrics_added:
+        say(f"  note: [evaluation] metrics leaves out {', '.join(config.metrics_added)}, "
+            f"evaluated anyway: slices are ranked by {config.ranking_metric} among those with "
+            "enough examples")
+    for row in data.reported:
+        say(f"  note: span {row['span']}: {row['description']}")
+    return data, None
+
+
+def run_backfill(config: Config, data: InputData, run_id: str, slots: list,
+                 say: Callable[[str], None], log_path: Path
+                 ) -> tuple[Any, Any, tuple[int, dict[str, Any]] | None]:
+    """Step 2: the run's Pipelines, its Backfill, and the outcome and summary of a backfill
+    that halted (None when the run goes on)."""
+    from pipeline.dag.pipelines import Pipelines
+    from pipeline.orchestration.backfill import Backfill
+
+    pipelines = Pipelines(config, data, code_revision(config.project_root))
+    backfill = Backfill(pipelines, run_id, slots, say).run()
+    if backfill.halt == "data":
+        return pipelines, backfill, (EXIT_DATA_HALT, backfill.summary)
+    if backfill.halt == "error":
+        say(f"error: {backfill.summary['error']} (full trace in {log_path})")
+        return pipelines, backfill, (EXIT_ERROR, backfill.summary)
+    return pipelines, backfill, None
 
 
 def _run_pipelines(config: Config, data: InputData, run_id: str, terminal: Terminal,
-                   verbose: bool, log_path: Path, workers: list) -> tuple[int, dict[str, Any]]:
+                   log_path: Path, workers: list) -> tuple[int, dict[str, Any]]:
     """The backfill's pipeline runs, then the run's own, then its summary."""
     # TensorFlow and TFX load here, with their output already going to the run's log.
     from components.data_gate import DataValidationError
-    from pipeline.dag.pipelines import Pipelines
-    from pipeline.orchestration.backfill import Backfill, run_pipeline
+    from pipeline.orchestration.backfill import run_pipeline
     from pipeline.orchestration.progress import ProgressLines
     from pipeline.orchestration.runner import ProgressRunner, caused_by, local_slots
     from pipeline.records.summary import build_summary
 
     slots = local_slots(workers)
-    pipelines = Pipelines(config, data, code_revision(config.project_root))
-    backfill = Backfill(pipelines, run_id, slots, terminal.line).run()
-    if backfill.halt == "data":
-        return EXIT_DATA_HALT, backfill.summary
-    if backfill.halt == "error":
-        terminal.line(f"error: {backfill.summary['error']} (full trace in {log_path})")
-        return EXIT_ERROR, backfill.summary
-
+    pipelines, backfill, halted = run_backfill(config, data, run_id, slots, terminal.line,
+                                               log_path)
+    if halted is not None:
+        return halted
     progress = ProgressLines(terminal)
     started = time.monotonic()
     own = run_pipeline(pipelines, run_id, pipelines.full(),
                        ProgressRunner(slots, progress.on_start, progress.on_finish))
     summary = build_summary(config, run_id, own.nodes)
-    summary.update(gate=_gate_text(config, data),
-                   data_files=[f.as_dict() for f in data.files],
-                   spans=[s.as_dict() for s in data.spans],
+    summary.update(data_record(config, data, backfill),
                    drift=backfill.drift + summary.get("drift", []),
-                   backfilled_spans=backfill.spans, backfill_seconds=round(backfill.seconds, 1),
                    pipeline_seconds=round(time.monotonic() - started, 1))  # its own nodes
     if own.failure is None:
         return (EXIT_PUSHED if summary.get("pushed") else EXIT_NOT_BLESSED), summary
@@ -156,6 +184,13 @@ def _run_pipelines(config: Config, data: InputData, run_id: str, terminal: Termi
     summary["error"] = f"{failed} failed: {one_line(own.failure, died_in(own.failure, log_path))}"
     terminal.line(f"error: {summary['error']} (full trace in {log_path})")
     return EXIT_ERROR, summary
+
+
+def data_record(config: Config, data: InputData, backfill: Any) -> dict[str, Any]:
+    """What a run's summary says of its data and its backfill."""
+    return {"gate": _gate_text(config, data), "data_files": [f.as_dict() for f in data.files],
+            "spans": [s.as_dict() for s in data.spans], "drift": list(backfill.drift),
+            "backfilled_spans": backfill.spans, "backfill_seconds": round(backfill.seconds, 1)}
 
 
 def _stopped(config: Config, run_id: str, stop: Stopped) -> dict[str, Any]:
