@@ -77,8 +77,11 @@ def test_blessed_variant_is_pushed_inside_the_dense_models_version(tmp_path, tin
     dense = served(examples=tf.constant([raw_example(r, drop=("tips",)) for r in rows]))
     plain = [{k: (v[0] if v else None) if isinstance(v, list) else v for k, v in r.items()}
              for r in rows]
-    np.testing.assert_allclose([client.score(r)[0] for r in plain],
-                               dense["outputs"].numpy().ravel(), atol=0.03)
+    # int8 weights and activations: each score within 0.05 of the dense one, 0.01 on average
+    # (the same bound as the optimizer's own test of the device client).
+    scores = np.array([client.score(r)[0] for r in plain])
+    np.testing.assert_allclose(scores, dense["outputs"].numpy().ravel(), atol=0.05)
+    assert np.abs(scores - dense["outputs"].numpy().ravel()).mean() < 0.01
 
 
 def test_variant_not_blessed_is_listed_with_its_reason_but_not_pushed(tmp_path, tiny_optimized,

@@ -72,25 +72,25 @@ def _owner(spec: DagSpec, airflow_run_id: str) -> str:
 
 def span_arrived(spec_path: str, data_interval_start: Any, **_: Any) -> bool:
     """Whether the span of this interval has files (the sensor's check; no TensorFlow)."""
-    config = run_config(DagSpec.read(spec_path), data_interval_start)
-    span = config.spans.span
-    base, pattern = input_location(config)
-    found = span in discover(base, pattern)
-    where = Path(base) / span_path(pattern, span)
+    span, found, where = _span_files(run_config(DagSpec.read(spec_path), data_interval_start))
     say(f"span {span}: " + ("its files are there" if found else f"no files yet at {where}"))
     return found
 
 
 def missing_span_text(spec_path: str, data_interval_start: Any, waited_seconds: float) -> str:
-    config = run_config(DagSpec.read(spec_path), data_interval_start)
-    span = config.spans.span
-    base, pattern = input_location(config)
-    where = Path(base) / span_path(pattern, span)
+    span, _, where = _span_files(run_config(DagSpec.read(spec_path), data_interval_start))
     waited = (f"{waited_seconds / 60:.0f} min" if waited_seconds >= 120
               else f"{waited_seconds:.0f} s")
     return (f"span {span} (the interval starting {utc(data_interval_start).isoformat()}) has "
             f"not arrived after {waited}: no files match {where}; nothing was trained. Add its "
             "files and clear this task, or mark the run skipped")
+
+
+def _span_files(config: Config) -> tuple[int, bool, Path]:
+    """The run's span, whether it has files, and where they are looked for."""
+    span = config.spans.span
+    base, pattern = input_location(config)
+    return span, span in discover(base, pattern), Path(base) / span_path(pattern, span)
 
 
 # ---------------------------------------------------------------------------------------------
