@@ -77,6 +77,15 @@ def test_slice_column_not_in_data(toy):
     assert "slice column 'zone'" in error_of(toy(extra='[evaluation]\nslices = [["zone"]]\n'))
 
 
+def test_a_key_slice_must_be_one_of_the_evaluated_slices(toy):
+    extra = '[evaluation]\nslices = [["b"]]\nkey_slices = [{b = "x"}]\n'
+    assert load_config(toy(extra=extra)).evaluation.key_slices == [{"b": "x"}]
+    wrong = extra.replace('{b = "x"}', '{a = "1"}')
+    assert "key slice {'a': '1'} is not among the evaluated slices" in error_of(toy(extra=wrong))
+    number = extra.replace('"x"', "1")
+    assert "'evaluation.key_slices[0].b' must be a string" in error_of(toy(extra=number))
+
+
 def test_missing_data_file(toy, tmp_path):
     text = MINIMAL.replace("{csv}", str(tmp_path / "absent.csv"))
     assert "data source not found" in error_of(toy(text))

@@ -123,6 +123,11 @@ def _evaluation(config: Config, check: _Checker) -> None:
           "'evaluation.decision_threshold' must be strictly between 0 and 1")
     for sliced in config.evaluation.slices:
         check(bool(sliced), "'evaluation.slices' entries must name at least one column")
+    sliced_by = {frozenset(columns) for columns in config.evaluation.slices}
+    for key in config.evaluation.key_slices:
+        check(frozenset(key) in sliced_by,
+              f"key slice {key} is not among the evaluated slices: add "
+              f"{sorted(key)} to 'evaluation.slices' or name columns of one of its entries")
     metrics = METRICS[config.label.kind]
     for metric in [*config.evaluation.metrics, *config.evaluation.thresholds]:
         check(metric in metrics, f"metric '{metric}' is not available for a {config.label.kind} "

@@ -118,6 +118,9 @@ class EvaluationSection:
     metrics: list[str] = field(default_factory=list)
     thresholds: dict[str, ThresholdSection] = field(default_factory=dict)
     min_slice_examples: int = 30
+    # The slices that matter most, each {column = "value", ...} over the columns of one of
+    # `slices`: shown first in the summary and report (and a tuning objective may name one).
+    key_slices: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
