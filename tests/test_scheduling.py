@@ -172,3 +172,28 @@ def test_the_dag_file_parses_without_tensorflow(tmp_path):
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["heavy"] == []
     assert result["seconds"] < 2.0, result
+
+
+def test_a_pid_file_names_a_daemon_only_while_that_airflow_process_runs(tmp_path):
+    from pipeline.scheduling import daemons
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "scheduler.pid").write_text(f"{other.pid}\n")
+        assert daemons.pid(tmp_path, "scheduler") is None  # a reused number: another program
+        assert daemons.stop(tmp_path) == [] and other.poll() is None  # so never signalled
+    finally:
+        other.kill()
+        other.wait()
+    assert daemons.pid(tmp_path, "scheduler") is None  # ended
+
+
+def test_start_fails_in_one_line_naming_the_daemon_that_ended(tmp_path):
+    from pipeline.scheduling import daemons
+
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "webserver.out").write_text("booting\nOSError: [Errno 98] Address "
+                                                      "already in use\n")
+    with pytest.raises(daemons.DaemonError) as error:
+        daemons.wait_healthy(tmp_path, 1, timeout=30)
+    assert str(error.value).startswith("the webserver ended while starting: OSError: [Errno 98]")

@@ -33,6 +33,8 @@ def add_parser(sub, common: Callable[[argparse.ArgumentParser], None]) -> None:
             action.add_argument("--port", type=int, default=8080, help="web server port")
             action.add_argument("--db-port", type=int, default=5433,
                                 help="PostgreSQL port (127.0.0.1 only)")
+            action.add_argument("--wait", type=float, default=300, metavar="SECONDS",
+                                help="how long to wait for the scheduler's first heartbeat")
         action.set_defaults(func=function)
 
 
@@ -57,14 +59,8 @@ def cmd_dag(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    from pipeline.scheduling import database
-    from pipeline.scheduling.home import (
-        Ports,
-        airflow,
-        airflow_home,
-        start_daemons,
-        write_config,
-    )
+    from pipeline.scheduling import daemons, database
+    from pipeline.scheduling.home import Ports, airflow, airflow_env, airflow_home, write_config
 
     config = _config(args)
     cmd_dag(args)
@@ -74,8 +70,9 @@ def cmd_start(args: argparse.Namespace) -> int:
     write_config(home, url, ports, config.pipeline.parallel_components)
     airflow(home, "db", "migrate")
     _admin_user(home)
-    start_daemons(home, ports)
-    print(f"Airflow: http://127.0.0.1:{ports.web}  (user {ADMIN}, password in "
+    daemons.start(home, airflow_env(home), ports.web)
+    daemons.wait_healthy(home, ports.web, args.wait)
+    print(f"Airflow: http://127.0.0.1:{ports.web}, scheduler healthy (user {ADMIN}, password in "
           f"{home / 'admin-password'})")
     print(f"for the airflow command: export AIRFLOW_HOME={home}")
     print(f"the DAG starts paused: unpause it in the web UI or with 'airflow dags unpause "
@@ -100,11 +97,11 @@ def _admin_user(home) -> None:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from pipeline.scheduling import database
-    from pipeline.scheduling.home import airflow_home, stop_daemons
+    from pipeline.scheduling import daemons, database
+    from pipeline.scheduling.home import airflow_home
 
     home = airflow_home(_config(args))
-    stopped = stop_daemons(home)
+    stopped = daemons.stop(home)
     if database.stop(home / "postgres"):
         stopped.append("PostgreSQL")
     print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
@@ -112,13 +109,13 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipeline.scheduling import database
-    from pipeline.scheduling.home import DAEMONS, airflow_home, daemon_pid
+    from pipeline.scheduling import daemons, database
+    from pipeline.scheduling.home import airflow_home
 
     home = airflow_home(_config(args))
     print(f"AIRFLOW_HOME: {home}")
-    for name in DAEMONS:
-        pid = daemon_pid(home, name)
+    for name in daemons.DAEMONS:
+        pid = daemons.pid(home, name)
         print(f"  {name}: " + (f"running (pid {pid})" if pid else "not running"))
     print("  PostgreSQL: " + ("running" if database.is_running(home / "postgres")
                               else "not running"))

@@ -3,19 +3,17 @@ logs, PostgreSQL database and the scheduler's and web server's pid files; nothin
 directory.
 
 - `write_dag`: the DAG's spec (the pipeline compiled once, TFX loaded) and the DAG file;
-- `start`: PostgreSQL (database.py), `airflow.cfg` (LocalExecutor, so a run's independent
-  tasks run side by side; 127.0.0.1 only), the database migrated, an admin user, then the
-  scheduler and the web server as daemons; `stop` ends them in reverse order.
+- `write_config`: `airflow.cfg` (LocalExecutor, so a run's independent tasks run side by side;
+  127.0.0.1 only) on the PostgreSQL database of database.py;
+- `airflow`: one `airflow` command on this home (the daemons are in daemons.py).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,9 +30,6 @@ from pipeline.scheduling.dag import build_dag
 
 dag = build_dag({spec!r})
 '''
-DAEMONS = ("webserver", "scheduler")   # started in the reverse order
-# Stopped in this order: the web server's monitor first, or it starts the server again.
-PID_FILES = ("webserver-monitor", "webserver", "scheduler")
 
 
 @dataclass(frozen=True)
@@ -123,43 +118,3 @@ def airflow(home: Path, *args: str, check: bool = True) -> subprocess.CompletedP
         last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or ["no output"]
         raise RuntimeError(f"airflow {' '.join(args[:2])} failed: {last[0]}")
     return done
-
-
-def start_daemons(home: Path, ports: Ports) -> None:
-    """The scheduler, then the web server (127.0.0.1), each as a daemon with its pid file."""
-    for name in reversed(DAEMONS):
-        if daemon_pid(home, name) is not None:
-            continue
-        extra = ["--hostname", "127.0.0.1", "--port", str(ports.web)] if name == "webserver" \
-            else []
-        airflow(home, name, "-D", "--pid", str(home / f"{name}.pid"),
-                "--stdout", str(home / "logs" / f"{name}.out"),
-                "--stderr", str(home / "logs" / f"{name}.err"),
-                "--log-file", str(home / "logs" / f"{name}.log"), *extra)
-
-
-def daemon_pid(home: Path, name: str) -> int | None:
-    """The pid of a running daemon of this home, from its pid file."""
-    try:
-        pid = int((home / f"{name}.pid").read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid
-
-
-def stop_daemons(home: Path, timeout: float = 30.0) -> list[str]:
-    """Ends the web server and the scheduler (SIGTERM, then SIGKILL); the names stopped."""
-    stopped = []
-    for name in PID_FILES:
-        pid = daemon_pid(home, name)
-        if pid is None:
-            continue
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while daemon_pid(home, name) is not None and time.monotonic() < deadline:
-            time.sleep(0.5)
-        if daemon_pid(home, name) is not None:
-            os.kill(pid, signal.SIGKILL)
-        stopped.append(name)
-    return stopped
