@@ -41,7 +41,7 @@ if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(1) >/dev/null
 endef
 
-.PHONY: help venv run test test-airflow chromium postgresql lint lock airflow airflow-stop bench bench-optimize notebooks clean distclean
+.PHONY: help venv run test test-airflow test-runners chromium postgresql lint lock airflow airflow-stop bench bench-optimize notebooks clean distclean
 
 help:
 	@echo "make run     build the environment, materialise the default data, run the pipeline, push a model"
@@ -49,6 +49,7 @@ help:
 	@echo "make lint    ruff"
 	@echo "make airflow  install Airflow, start PostgreSQL, Airflow's scheduler and web server (127.0.0.1) with the pipeline's DAG"
 	@echo "make airflow-stop  stop them; make test-airflow: scheduled runs end to end (DAG test, backfill)"
+	@echo "make test-runners  the pipeline on Beam's PortableRunner (job service, worker pool) vs the DirectRunner"
 	@echo "make bench   cold/warm timings and peak memory vs the stock TFX taxi example (slow)"
 	@echo "make notebooks  JupyterLab on notebooks/ (review a run's data and model), on localhost"
 	@echo "make bench-optimize  sizes, AUC per slice and latency of the optimized variants (full data)"
@@ -76,7 +77,12 @@ run: $(STAMP)
 	$(BIN)/tfxpipe run --config $(CONFIG) $(if $(OUTPUT_ROOT),--output-root $(OUTPUT_ROOT)) $(RUN_ARGS)
 
 test: $(STAMP) $(AIRFLOW_STAMP) chromium
-	$(BIN)/python -m pytest -m "not airflow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not airflow and not runners" $(PYTEST_ARGS)
+
+# The pipeline on Beam's PortableRunner (a job service and a worker pool, each a process of its
+# own) against the DirectRunner on the same data: CI runs it after `make test`.
+test-runners: $(STAMP)
+	$(BIN)/python -m pytest -m runners $(PYTEST_ARGS)
 
 # Scheduled runs on a real Airflow (its own database, the pipeline's DAG tested, a catch-up as a
 # backfill) and the PostgreSQL that `make airflow` starts: CI runs it after `make test`.

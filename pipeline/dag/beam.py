@@ -1,22 +1,46 @@
-"""The Beam arguments every Beam-based component of a run gets, from the [beam] section."""
+"""The Beam arguments every Beam-based component of a run gets, from the [beam] section, and the
+packages a runner's workers install (built by orchestration/packages.py)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pipeline.config import Config
 
 DEPENDENCY_FLAGS = ("--extra_package", "--setup_file", "--requirements_file",
                     "--worker_harness_container_image", "--sdk_container_image")
 DIRECT_SDK_IMAGE = "apache/beam_python3.10_sdk:2.59.0"
+PACKAGES_DIR = ".beam-packages"  # in the output root
+
+
+def worker_packages(config: Config) -> list[Path]:
+    """The sdists a PortableRunner's workers install (TFX's executors repackaged as TFX does
+    it, then this project's components and modules), at paths that stay the same from run to
+    run so that they are no new input to TFX's cache. None for the DirectRunner, whose workers
+    run in this environment, or when `extra_args` name the dependencies themselves."""
+    from importlib import metadata
+
+    if config.beam.runner == "DirectRunner" or _names_dependencies(config.beam.extra_args):
+        return []
+    folder = config.output_root / PACKAGES_DIR
+    return [folder / f"tfx_ephemeral-{metadata.version('tfx')}.tar.gz",
+            folder / f"tabular_tfx-{metadata.version('tabular-tfx')}.tar.gz"]
+
+
+def _names_dependencies(extra_args: list[str]) -> bool:
+    return any(a.startswith(DEPENDENCY_FLAGS) for a in extra_args)
 
 
 def beam_pipeline_args(config: Config) -> list[str]:
     beam = config.beam
     if beam.runner == "PortableRunner":
-        args = ["--runner=PortableRunner", f"--job_endpoint={beam.job_endpoint}"]
+        # Built once, not by TFX for every Beam job (it does unless a dependency flag is set).
+        args = ["--runner=PortableRunner", f"--job_endpoint={beam.job_endpoint}",
+                *(f"--extra_package={path}" for path in worker_packages(config))]
     else:
         args = [f"--direct_running_mode={beam.direct_running_mode}",
                 f"--direct_num_workers={beam.direct_num_workers}"]
-        if not any(a.startswith(DEPENDENCY_FLAGS) for a in beam.extra_args):
+        if not _names_dependencies(beam.extra_args):
             # TFX re-packages its own install as an sdist for Beam's workers on every Beam
             # component execution unless a dependency flag is set (tfx/utils/
             # dependency_utils.py): seconds each, and useless to the DirectRunner, whose

@@ -74,8 +74,11 @@ def start_locked(config: Config, record_holder: Callable[[str], None],
 def _locked_run(config: Config, run_id: str, verbose: bool) -> int:
     run_dir = config.runs_dir / run_id
     log_path = run_dir / "run.log"
+    beam = config.beam
+    runner = (f"{beam.runner}/{beam.direct_running_mode}" if beam.runner == "DirectRunner"
+              else f"{beam.runner} at {beam.job_endpoint}")
     print(f"run {run_id}: pipeline '{config.pipeline.name}' ({Path(config.config_path).name}), "
-          f"Beam {config.beam.runner}/{config.beam.direct_running_mode}")
+          f"Beam {runner}")
     print(f"log: {log_path}")
     try:
         with stop_on_signals(), redirected_output(log_path, verbose) as terminal:
@@ -141,7 +144,9 @@ def run_backfill(config: Config, data: InputData, run_id: str, slots: list,
     that halted (None when the run goes on)."""
     from pipeline.dag.pipelines import Pipelines
     from pipeline.orchestration.backfill import Backfill
+    from pipeline.orchestration.packages import build_worker_packages
 
+    build_worker_packages(config, say)  # a PortableRunner's; before any Beam job names them
     pipelines = Pipelines(config, data, code_revision(config.project_root))
     backfill = Backfill(pipelines, run_id, slots, say).run()
     if backfill.halt == "data":
