@@ -25,7 +25,7 @@ def test_first_run_pushes_version_1(taxi_runs):
     expected = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
                 "previous_span_resolver", "window_resolver", "SpanWindow", "DataDrift",
                 "DataGate", "Transform", "Trainer", "latest_blessed_model_resolver",
-                "Evaluator", "VersionedPusher",
+                "Evaluator", "NaiveBaselines", "VersionedPusher",
                 "ModelOptimizer", "PrunedModelEvaluator", "VariantEvaluator"}
     assert set(states) == expected
     # The schema was imported by the backfill of span 31 already, the rest runs here.
