@@ -41,7 +41,8 @@ def read_split(examples: types.Artifact, split: str, model_uri: str,
     for batch in dataset.batch(_BATCH):
         for key, value in transform(examples=batch).items():
             parts.setdefault(key, []).append(value.numpy())
-        raw += [bytes(record) for record in batch.numpy()]
+        if slice_columns:
+            raw += [bytes(record) for record in batch.numpy()]
     columns = {key: np.concatenate(values) for key, values in parts.items()}
     label = columns.pop(LABEL_KEY, np.zeros(0)).reshape(-1)
     return SplitRows(columns, label, raw_columns(raw, slice_columns))
