@@ -47,6 +47,8 @@ def test_output_root_override(toy, tmp_path):
     ("[evaluation.thresholds.auc]\n", "'evaluation.thresholds.auc' sets no bound"),
     ("[evaluation.thresholds.auc]\nmax_change = -0.1\n", "must be >= 0"),
     ("[schema]\npath = 'nowhere.pbtxt'\n", "schema file not found"),
+    ("[evaluation]\nmin_lift = -0.1\n", "'evaluation.min_lift' must be a number >= 0"),
+    ("[evaluation]\nmin_lift = 'high'\n", "'evaluation.min_lift' must be a number"),
 ])
 def test_config_mistakes_are_reported_precisely(toy, extra, expected):
     assert expected in error_of(toy(extra=extra))
@@ -75,6 +77,11 @@ def test_feature_not_in_data(toy):
 
 def test_slice_column_not_in_data(toy):
     assert "slice column 'zone'" in error_of(toy(extra='[evaluation]\nslices = [["zone"]]\n'))
+
+
+def test_min_lift_defaults_to_beating_the_best_baseline(toy):
+    assert load_config(toy()).evaluation.min_lift == 0.0
+    assert load_config(toy(extra="[evaluation]\nmin_lift = 0.02\n")).evaluation.min_lift == 0.02
 
 
 def test_a_key_slice_must_be_one_of_the_evaluated_slices(toy):

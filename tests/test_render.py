@@ -25,3 +25,56 @@ def test_the_default_gate_is_printed_and_a_refusal_without_failures_says_why():
     assert lines[2] == ("  failed: no threshold was met (TFMA blesses a model only when one "
                         "threshold applies and passes): set [evaluation.thresholds]")
     assert _blessing({"blessed": True, "failed_thresholds": []}) == ["blessed: yes"]
+
+
+BASELINES = {
+    "metric": "auc", "higher_is_better": True, "min_lift": 0.0, "model_value": 0.61,
+    "best_baseline": "logistic", "best_value": 0.62, "lift": -0.01, "passed": False,
+    "evaluator_blessed": True, "blessed": False,
+    "baselines": {"prior": "a constant score", "logistic": "a logistic regression"},
+    "slices": [{"slice": {}, "metrics": {"prior": {"auc": 0.5}, "logistic": {"auc": 0.62}}},
+               {"slice": {"payment_type": "Credit Card"},
+                "metrics": {"prior": {"auc": 0.5}, "logistic": {"auc": 0.58}}}]}
+
+
+def test_a_model_a_naive_baseline_matches_is_refused_in_one_line():
+    lines = _blessing({"failed_thresholds": [], "baselines": BASELINES})
+    assert lines == [
+        "blessed: NO",
+        "  failed: lift of auc over the best naive baseline (logistic, 0.6200) on overall: "
+        "-0.0100, required > 0 (evaluation.min_lift): a trivial rule does as well"]
+    passed = {**BASELINES, "lift": 0.02, "passed": True}
+    assert _blessing({"blessed": True, "failed_thresholds": [], "baselines": passed}) == [
+        "blessed: yes"]
+
+
+def test_key_slices_come_first_with_thresholds_and_baselines():
+    summary = {
+        "blessed": False, "failed_thresholds": [], "baselines": BASELINES,
+        "primary_metric": "auc",
+        "metrics_overall": {"auc": 0.61, "example_count": 900.0},
+        "worst_slices": [{"slice": {"payment_type": "Credit Card"},
+                          "metrics": {"auc": 0.55, "example_count": 500.0}}],
+        "key_slices": [{"slice": {"payment_type": "Credit Card"},
+                        "metrics": {"auc": 0.55, "example_count": 500.0},
+                        "baselines": BASELINES["slices"][1]["metrics"],
+                        "thresholds": {"auc": ">= 0.8 (overall)"}}]}
+    lines = render(summary, 3)
+    start = lines.index("key slices:")
+    assert start < lines.index("metrics (overall): auc=0.6100, example_count=900")
+    assert lines[start + 1].split() == [
+        "payment_type=Credit", "Card", "auc=0.5500", "n=500", "naive:", "prior", "0.5000,",
+        "logistic", "0.5800", "thresholds:", "auc", ">=", "0.8", "(overall)"]
+    assert ("naive baselines (auc, overall): prior 0.5000, logistic 0.6200; model 0.6100, "
+            "lift -0.0100 over logistic (required > 0)") in lines
+    worst = lines[lines.index("worst slices by auc:") + 1]
+    assert worst.endswith("naive: prior 0.5000, logistic 0.5800")
+
+
+def test_a_key_slice_names_typed_slice_values_as_strings():
+    from pipeline.records.summary import same_slice
+
+    assert same_slice({"trip_start_hour": 7}, {"trip_start_hour": "7"})
+    assert same_slice({"payment_type": "Credit Card"}, {"payment_type": "Credit Card"})
+    assert not same_slice({"trip_start_hour": 7}, {"trip_start_hour": "8"})
+    assert not same_slice({"a": "x", "b": 1}, {"a": "x"})

@@ -152,13 +152,31 @@ def test_statistics_history_one_row_per_distinct_statistics(runs):
     assert list(up_to_second["runs"]) == [2]
 
 
+BASELINES = {
+    "metric": "auc", "higher_is_better": True, "min_lift": 0.0, "model_value": 0.61,
+    "best_baseline": "logistic", "best_value": 0.62, "lift": -0.01, "passed": False,
+    "baselines": {"prior": "a constant score", "logistic": "a logistic regression"},
+    "slices": [{"slice": {}, "metrics": {"prior": {"auc": 0.5}, "logistic": {"auc": 0.62}}}]}
+KEY_SLICES = [{"slice": {"payment_type": "Credit Card"},
+               "metrics": {"auc": 0.55, "example_count": 500.0},
+               "baselines": {"prior": {"auc": 0.5}, "logistic": {"auc": 0.58}},
+               "thresholds": {"auc": ">= 0.8 (overall)"}}]
+
+
 def test_report_shows_every_contract_key_when_present(runs):
     run = open_run(runs)
     run.summary.update({"outcome": "not blessed", "blessed": False, "spans": SPANS,
                         "drift": DRIFT, "anomalies": ANOMALIES, "variants": VARIANTS,
-                        "failed_thresholds": [], "pushed": False})
+                        "failed_thresholds": [], "pushed": False, "baselines": BASELINES,
+                        "primary_metric": "auc", "key_slices": KEY_SLICES})
     page = build_report(run)
     assert "could not build this section" not in page
+    # Key slices come first, with the baselines' figures; the lift gate's refusal is a reason.
+    assert page.index('<section id="key-slices">') < page.index('<section id="data">')
+    assert "<td>payment_type=Credit Card</td>" in page and "<th>logistic (naive)</th>" in page
+    assert ("lift of auc over the best naive baseline (logistic, 0.6200) on overall: -0.0100, "
+            "required &gt; 0") in page
+    assert "<td>a logistic regression</td>" in page
     assert "data/span-1/b.csv" in page and "data/span-2/a.csv" in page
     assert '<tr class="fail"><td>payment_type</td><td>infinity_norm</td>' in page  # drift
     assert "<th>observed</th><th>threshold</th>" in page and "Bitcoin (~10%)" in page

@@ -77,3 +77,12 @@ def write_json(artifact_uri: str, name: str, content: Any) -> str:
     with fileio.open(path, "w") as handle:
         handle.write(to_json(content))
     return path
+
+
+class NaiveBaselineMetrics(artifact.Artifact):
+    """`baselines.json`: each naive baseline's metrics per slice on the eval split, the model's
+    lift over the best of them on the gated metric and the verdict; TFMA's output of the
+    baselines under `tfma/`. Custom properties: `lift`, `best_baseline`, `passed`."""
+
+    TYPE_NAME = "NaiveBaselineMetrics"
+    FILE = "baselines.json"

@@ -6,6 +6,7 @@ Each failed check is a `ConfigError` naming the key and what it must be, in one 
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import re
 
@@ -128,6 +129,9 @@ def _evaluation(config: Config, check: _Checker) -> None:
         check(frozenset(key) in sliced_by,
               f"key slice {key} is not among the evaluated slices: add "
               f"{sorted(key)} to 'evaluation.slices' or name columns of one of its entries")
+    check(math.isfinite(config.evaluation.min_lift) and config.evaluation.min_lift >= 0.0,
+          f"'evaluation.min_lift' must be a number >= 0 (0: the model must beat the best naive "
+          f"baseline), got {config.evaluation.min_lift}")
     metrics = METRICS[config.label.kind]
     for metric in [*config.evaluation.metrics, *config.evaluation.thresholds]:
         check(metric in metrics, f"metric '{metric}' is not available for a {config.label.kind} "

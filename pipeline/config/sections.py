@@ -121,6 +121,9 @@ class EvaluationSection:
     # The slices that matter most, each {column = "value", ...} over the columns of one of
     # `slices`: shown first in the summary and report (and a tuning objective may name one).
     key_slices: list[dict[str, str]] = field(default_factory=list)
+    # The lift gate: the model must beat the best naive baseline (components/naive_baselines)
+    # on the ranking metric, overall, by more than this (in the metric's direction).
+    min_lift: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,10 @@ from __future__ import annotations
 import json
 
 import tensorflow_model_analysis as tfma
-from google.protobuf import wrappers_pb2
+from google.protobuf import json_format, wrappers_pb2
 
+from components.naive_baselines import BaselineSettings
+from components.naive_baselines.fit import BASELINE_NAMES
 from components.shared.model_contract import (
     LABEL_KEY,
     OUTPUT_KEY,
@@ -178,3 +180,22 @@ def pruned_eval_config(config: Config) -> tfma.EvalConfig:
     metrics += [_judged_metric(config, name, tolerance)
                 for name, tolerance in config.variant_tolerance.items()]
     return eval_config_for(config, metrics)
+
+
+def baseline_settings(config: Config, label: LabelValues | None = None) -> BaselineSettings:
+    """The NaiveBaselines' settings: the model's metrics (no thresholds) and slices, one model
+    spec per baseline of the task; the lift gate on the ranking metric, overall."""
+    gated = gate(config, label)
+    metrics = [metric_config(config, name) for name in metric_names(config, gated)]
+    metrics += [tfma.MetricConfig(class_name=name) for name in _ALWAYS[config.label.kind]]
+    eval_config = tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(name=name, label_key=LABEL_KEY, prediction_key=name)
+                     for name in BASELINE_NAMES[config.label.kind]],
+        slicing_specs=slicing_specs(config),
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+        options=tfma.Options(include_default_metrics=wrappers_pb2.BoolValue(value=False)))
+    _, key, higher_is_better = config.metric_spec(config.ranking_metric)
+    return BaselineSettings(
+        kind=config.label.kind,
+        eval_config=json_format.MessageToJson(eval_config, sort_keys=True, indent=None),
+        metric=key, higher_is_better=higher_is_better, min_lift=config.evaluation.min_lift)

@@ -37,7 +37,7 @@ from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
 from components.shared.artifacts import DataValidationResult, span_of
-from pipeline.dag.nodes import BASELINE_RESOLVER, EXAMPLE_GEN
+from pipeline.dag.nodes import BASELINE_RESOLVER, EXAMPLE_GEN, NAIVE_BASELINES
 
 EXAMPLES_KEY = "examples"
 VALIDATED_KEY = "validated"
@@ -169,6 +169,8 @@ def baseline_resolver(candidate: Channel) -> Resolver:
     return Resolver(
         strategy_class=LatestBlessedOtherModelStrategy,
         model=Channel(type=standard_artifacts.Model),
-        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+        # The blessings that count: NaiveBaselines' (the Evaluator's and the lift gate's).
+        model_blessing=Channel(type=standard_artifacts.ModelBlessing,
+                               producer_component_id=NAIVE_BASELINES, output_key="blessing"),
         candidate=candidate,
     ).with_id(BASELINE_RESOLVER)

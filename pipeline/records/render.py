@@ -101,8 +101,10 @@ def render(summary: dict[str, Any], outcome: int) -> list[str]:
         lines.append(f"anomalies: {len(anomalies)}")
         if anomalies:
             lines += anomaly_table(anomalies)
+    lines += key_slice_lines(summary)
     if "metrics_overall" in summary:
         lines += _metric_lines(summary)
+    lines += baseline_lines(summary)
     if "blessed" in summary:
         lines += _blessing_lines(summary)
     if summary.get("pushed"):
@@ -128,7 +130,10 @@ def _blessing_lines(summary: dict[str, Any]) -> list[str]:
         what = "change of " + failure["metric"] if failure["is_diff"] else failure["metric"]
         lines.append(f"  failed: {what} on {slice_name(failure['slice'])}: "
                      f"{_fmt(failure['value'])}, required {failure['threshold']}")
-    if not summary["blessed"] and not failures:
+    lift = lift_failure(summary.get("baselines"))
+    if lift:
+        lines.append(f"  failed: {lift}")
+    if not summary["blessed"] and not failures and not lift:
         lines.append("  failed: no threshold was met (TFMA blesses a model only when one "
                      "threshold applies and passes): set [evaluation.thresholds]")
     return lines
@@ -158,12 +163,74 @@ def _metric_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"worst slices by {key}:")
         for row in summary["worst_slices"]:
             lines.append(f"  {slice_name(row['slice']):<48} {key}={_fmt(row['metrics'][key])}"
-                         f"  n={_fmt(row['metrics'].get('example_count'), 'example_count')}")
+                         f"  n={_fmt(row['metrics'].get('example_count'), 'example_count')}"
+                         + _naive_text(naive_on(summary, row["slice"]), key))
     single = summary.get("single_class_slices") or []
     if single:
         more = f" and {len(single) - 4} more" if len(single) > 4 else ""
         lines.append(f"  not ranked, one class only ({key} undefined): "
                      f"{', '.join(single[:4])}{more}")
+    return lines
+
+
+def naive_on(summary: dict[str, Any], key: dict[str, Any]) -> dict[str, Any] | None:
+    """The naive baselines' metrics on one slice ({baseline: {metric: value}}), or None."""
+    for row in (summary.get("baselines") or {}).get("slices", []):
+        if row["slice"] == key:
+            return row["metrics"]
+    return None
+
+
+def _naive_text(naive: dict[str, Any] | None, key: str) -> str:
+    if not naive:
+        return ""
+    return "  naive: " + ", ".join(f"{name} {_fmt(metrics.get(key))}"
+                                   for name, metrics in naive.items())
+
+
+def lift_failure(baselines: dict[str, Any] | None) -> str | None:
+    """The lift gate's failure in words, or None when it passed or did not judge."""
+    if not baselines or baselines.get("passed") is not False:
+        return None
+    return (f"lift of {baselines['metric']} over the best naive baseline "
+            f"({baselines['best_baseline']}, {_fmt(baselines['best_value'])}) on overall: "
+            f"{baselines['lift']:+.4f}, required > {baselines['min_lift']:g} "
+            "(evaluation.min_lift): a trivial rule does as well")
+
+
+def baseline_lines(summary: dict[str, Any]) -> list[str]:
+    """The naive baselines on the gated metric overall, and the model's lift over the best."""
+    baselines = summary.get("baselines")
+    if not baselines:
+        return []
+    key = baselines["metric"]
+    naive = naive_on(summary, {}) or {}
+    line = f"naive baselines ({key}, overall):" + _naive_text(naive, key)[len("  naive:"):]
+    if baselines.get("lift") is not None:
+        line += (f"; model {_fmt(baselines['model_value'])}, lift {baselines['lift']:+.4f} "
+                 f"over {baselines['best_baseline']} (required > {baselines['min_lift']:g})")
+    else:
+        line += f"; lift not judged ({key} undefined)"
+    return [line]
+
+
+def key_slice_lines(summary: dict[str, Any]) -> list[str]:
+    """The key slices first: the model's figures, the baselines' on them, the thresholds."""
+    rows = summary.get("key_slices") or []
+    if not rows:
+        return []
+    key = summary.get("primary_metric") or (summary.get("baselines") or {}).get("metric")
+    lines = ["key slices:"]
+    for row in rows:
+        metrics = row.get("metrics")
+        if metrics is None:
+            lines.append(f"  {slice_name(row['slice']):<40} not in the eval split")
+            continue
+        bounds = "; ".join(f"{name} {text}" for name, text in row["thresholds"].items())
+        lines.append(f"  {slice_name(row['slice']):<40} {key}={_fmt(metrics.get(key))}  "
+                     f"n={_fmt(metrics.get('example_count'), 'example_count')}"
+                     + _naive_text(row.get("baselines"), key)
+                     + (f"  thresholds: {bounds}" if bounds else ""))
     return lines
 
 

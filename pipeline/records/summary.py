@@ -11,8 +11,17 @@ import os
 from typing import Any
 
 from components.data_gate.executor import collect_rows
-from components.shared.artifacts import DataDriftReport, DataValidationResult
-from components.shared.tfma_metrics import read_failures, read_metrics, slice_name
+from components.shared.artifacts import (
+    DataDriftReport,
+    DataValidationResult,
+    NaiveBaselineMetrics,
+    read_json,
+)
+from components.shared.tfma_metrics import (
+    read_failures,
+    read_metrics,
+    slice_name,
+)
 from pipeline.config import Config
 from pipeline.dag import nodes
 from pipeline.records.mlmd import NodeRecord, custom_property
@@ -93,7 +102,7 @@ def build_summary(config: Config, run_id: str, records: dict[str, NodeRecord]
         "components": [{"node": n.node_id, "state": n.state, "seconds": round(n.seconds, 1)}
                        for n in records.values()],
     }
-    for part in (_data_part, _evaluation_part, _push_part):
+    for part in (_data_part, _evaluation_part, _baselines_part, _push_part):
         summary.update(part(config, records))
     variants = variant_rows(records)
     if variants is not None:
@@ -140,6 +149,62 @@ def _evaluation_part(config: Config, records: dict[str, NodeRecord]) -> dict[str
         part["blessed"] = bool(custom_property(evaluator.outputs["blessing"][0], "blessed"))
         part["baseline_model"] = [a.uri for a in evaluator.inputs.get("baseline_model", [])]
     return part
+
+
+def _baselines_part(config: Config, records: dict[str, NodeRecord]) -> dict[str, Any]:
+    """The naive baselines' figures, the lift gate's verdict, and the blessing that counts
+    (NaiveBaselines': the Evaluator's and the lift gate's); the key slices with them."""
+    uri = _uri(records, nodes.NAIVE_BASELINES, "baselines")
+    record = read_json(uri, NaiveBaselineMetrics.FILE) if uri else None
+    part: dict[str, Any] = {}
+    if record:
+        part["baselines"] = record
+        blessing = records[nodes.NAIVE_BASELINES].outputs.get("blessing")
+        if blessing:
+            part["blessed"] = bool(custom_property(blessing[0], "blessed"))
+    evaluation_uri = _uri(records, nodes.EVALUATOR, "evaluation")
+    if evaluation_uri and config.evaluation.key_slices:
+        part["key_slices"] = key_slice_rows(config, metric_rows(evaluation_uri), record or {})
+    return part
+
+
+def same_slice(found: dict[str, Any], key: dict[str, str]) -> bool:
+    """A TFMA slice (typed values) is the configured key slice (values as strings)."""
+    if set(found) != set(key):
+        return False
+    for column, text in key.items():
+        value = found[column]
+        if str(value) != text:
+            try:
+                if float(value) != float(text):
+                    return False
+            except (TypeError, ValueError):
+                return False
+    return True
+
+
+def key_slice_rows(config: Config, metrics: list[dict[str, Any]], baselines: dict[str, Any]
+                   ) -> list[dict[str, Any]]:
+    """Each key slice, in config order: the model's metrics, the baselines' metrics, and the
+    configured thresholds with where they bind (the overall slice)."""
+    thresholds = {config.metric_spec(name)[1]: _bound_text(bounds)
+                  for name, bounds in config.evaluation.thresholds.items()}
+    rows = []
+    for key in config.evaluation.key_slices:
+        model = next((m["metrics"] for m in metrics if same_slice(m["slice"], key)), None)
+        naive = next((s["metrics"] for s in baselines.get("slices", [])
+                      if same_slice(s["slice"], key)), None)
+        rows.append({"slice": dict(key), "metrics": model, "baselines": naive,
+                     "thresholds": thresholds})
+    return rows
+
+
+def _bound_text(bounds: Any) -> str:
+    parts = [f">= {bounds.lower_bound:g}" if bounds.lower_bound is not None else "",
+             f"<= {bounds.upper_bound:g}" if bounds.upper_bound is not None else "",
+             f"change vs baseline <= {bounds.max_change:g}" if bounds.max_change is not None
+             else ""]
+    return " and ".join(p for p in parts if p) + " (overall)"
 
 
 def _push_part(config: Config, records: dict[str, NodeRecord]) -> dict[str, Any]:

@@ -26,8 +26,8 @@ _EXPORTS = {
     "pipeline.review.unavailable": ["NOT_AVAILABLE", "NotAvailable", "available"],
     "pipeline.review.contract": [
         "anomalies_table", "data_files_table", "decision", "decision_text", "drift_table",
-        "failed_thresholds_table", "slice_label", "spans_table", "variant_deltas_table",
-        "variants_table"],
+        "failed_thresholds_table", "key_slices_table", "naive_baselines_table", "slice_label",
+        "spans_table", "variant_deltas_table", "variants_table"],
     "pipeline.review.display": ["show"],
     "pipeline.review.runs": ["ReviewError", "ReviewRun", "open_run", "runs_table",
                              "statistics_history"],

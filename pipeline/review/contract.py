@@ -14,6 +14,7 @@ import pandas as pd
 
 # `payment_type=Cash x trip_start_hour=16`; `overall` for the empty slice.
 from components.shared.tfma_metrics import slice_name as slice_label
+from pipeline.records.render import lift_failure
 from pipeline.review.unavailable import NotAvailable
 
 
@@ -49,6 +50,9 @@ def decision(summary: dict[str, Any]) -> dict[str, Any]:
             shown = "undefined" if value is None else f"{value:.4f}"
             reasons.append(f"{what} on {slice_label(failure.get('slice'))}: {shown}, "
                            f"required {failure.get('threshold')}")
+        lift = lift_failure(summary.get("baselines"))
+        if lift:
+            reasons.append(lift)
         if not reasons:
             reasons.append("the Evaluator did not bless the model (no threshold failure recorded)")
     elif summary.get("blessed"):
@@ -64,6 +68,12 @@ def decision(summary: dict[str, Any]) -> dict[str, Any]:
             headline = "blessed; not pushed"
         reasons.append("every threshold passed"
                        + (" against the baseline" if summary.get("baseline_model") else ""))
+        baselines = summary.get("baselines") or {}
+        if baselines.get("passed"):
+            reasons.append(f"{baselines['metric']} {baselines['model_value']:.4f} beats the best "
+                           f"naive baseline ({baselines['best_baseline']}, "
+                           f"{baselines['best_value']:.4f}) by {baselines['lift']:+.4f}, "
+                           f"more than min_lift {baselines['min_lift']:g}")
     else:
         headline = f"outcome: {outcome}"
     return {"outcome": outcome, "headline": headline, "reasons": reasons}
@@ -83,6 +93,40 @@ def failed_thresholds_table(summary: dict[str, Any]) -> pd.DataFrame | NotAvaila
             for f in summary["failed_thresholds"]]
     return _frame(rows, ["metric", "slice", "value", "required"],
                   "none: every threshold passed")
+
+
+def key_slices_table(summary: dict[str, Any]) -> pd.DataFrame | NotAvailable:
+    """The key slices (evaluation.key_slices), in config order: the model's gated metric, each
+    naive baseline's on the same slice, the example count, and the thresholds (which bind the
+    overall slice)."""
+    rows_in = summary.get("key_slices")
+    if not rows_in:
+        return NotAvailable("no key slice is configured (evaluation.key_slices)")
+    key = summary.get("primary_metric") or (summary.get("baselines") or {}).get("metric")
+    names = list((summary.get("baselines") or {}).get("baselines") or {})
+    rows = []
+    for row in rows_in:
+        model = row.get("metrics") or {}
+        naive = row.get("baselines") or {}
+        rows.append({"slice": slice_label(row["slice"]), "example_count":
+                     model.get("example_count"), key: model.get(key),
+                     **{f"{name} (naive)": (naive.get(name) or {}).get(key) for name in names},
+                     "thresholds": "; ".join(f"{m} {t}" for m, t in row["thresholds"].items())})
+    return _frame(rows, ["slice", "example_count", key, *(f"{n} (naive)" for n in names),
+                         "thresholds"], "no key slice")
+
+
+def naive_baselines_table(summary: dict[str, Any]) -> pd.DataFrame | NotAvailable:
+    """Each naive baseline: what it is, and its every metric on the overall slice."""
+    baselines = summary.get("baselines")
+    if not baselines:
+        return NotAvailable("the run has no naive baselines (it did not reach them, or "
+                            "predates them)")
+    overall = next((s["metrics"] for s in baselines["slices"] if not s["slice"]), {})
+    rows = [{"baseline": name, "what it is": what, **overall.get(name, {})}
+            for name, what in baselines["baselines"].items()]
+    metrics = sorted({m for row in overall.values() for m in row})
+    return _frame(rows, ["baseline", "what it is", *metrics], "no baseline")
 
 
 # ---------------------------------------------------------------------------------------------

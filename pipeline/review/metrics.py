@@ -228,6 +228,39 @@ class Evaluation:
         return frame
 
 
+    def naive_table(self) -> pd.DataFrame | NotAvailable:
+        """The model next to each naive baseline per slice, on the gated metric, with the lift
+        over the best of them (in the metric's direction); overall, the key slices, then the largest
+        slices first."""
+        baselines = self.summary.get("baselines")
+        if not baselines:
+            return NotAvailable("the run has no naive baselines (it did not reach them, or "
+                                "predates them)")
+        metric, higher = baselines["metric"], baselines["higher_is_better"]
+        naive = {slice_name(s["slice"]): s["metrics"] for s in baselines["slices"]}
+        keys = [slice_name(k["slice"]) for k in self.summary.get("key_slices") or []]
+        rows = []
+        for row in self.rows:
+            label = slice_name(row["slice"])
+            values = {n: (naive.get(label, {}).get(n) or {}).get(metric)
+                      for n in baselines["baselines"]}
+            known = [v for v in values.values() if v is not None]
+            model = row["metrics"].get(metric)
+            best = (max if higher else min)(known) if known else None
+            lift = None if model is None or best is None else (
+                model - best if higher else best - model)
+            rows.append({"slice": label, "example_count": row["metrics"].get("example_count"),
+                         "model": model, **values, "lift over the best": lift,
+                         "_order": (0 if not row["slice"] else 1 if label in keys else 2)})
+        frame = pd.DataFrame(rows).sort_values(["_order", "example_count"],
+                                               ascending=[True, False], kind="stable")
+        frame = frame.drop(columns="_order")
+        frame = frame.reset_index(drop=True)
+        frame.attrs["empty"] = "no slice"
+        frame.attrs["primary_metric"] = metric
+        return frame
+
+
 def load_evaluation(run) -> Evaluation | NotAvailable:
     if not run.evaluation_uri:
         reason = ("the run was halted before training" if run.outcome.startswith("halted")
@@ -303,4 +336,12 @@ def baseline_view(evaluation: Evaluation | NotAvailable):
     if isinstance(evaluation, NotAvailable):
         return evaluation
     table = evaluation.baseline_table()
+    return table if isinstance(table, NotAvailable) else styled(table)
+
+
+def naive_view(evaluation: Evaluation | NotAvailable):
+    """The model vs its naive baselines per slice (overall and key slices first)."""
+    if isinstance(evaluation, NotAvailable):
+        return evaluation
+    table = evaluation.naive_table()
     return table if isinstance(table, NotAvailable) else styled(table)

@@ -159,6 +159,35 @@ def _decision(run: ReviewRun) -> str:
     return "".join(parts)
 
 
+def _key_slices(run: ReviewRun) -> str:
+    return ("<p>The slices that matter most (<code>evaluation.key_slices</code>): the model's "
+            "figure, each naive baseline's on the same rows, and the thresholds (they bind "
+            "the overall slice).</p>" + html_table(contract.key_slices_table(run.summary)))
+
+
+def _naive(run: ReviewRun, evaluation) -> str:
+    baselines = run.summary.get("baselines")
+    if not baselines:
+        return html_table(contract.naive_baselines_table(run.summary))
+    lift = baselines.get("lift")
+    verdict = ("not judged (the metric is undefined)" if lift is None else
+               f"lift {lift:+.4f} over {baselines['best_baseline']}, required &gt; "
+               f"{baselines['min_lift']:g} (<code>evaluation.min_lift</code>): "
+               + ("passed" if baselines.get("passed") else "<b>FAILED</b>"))
+    parts = [f"<p>Fitted on the train split, evaluated by TFMA on the eval split and slices "
+             f"the model was. Gated metric: {_e(baselines['metric'])}, overall: model "
+             f"{_e(_number(baselines.get('model_value')))}; {verdict}.</p>",
+             html_table(contract.naive_baselines_table(run.summary))]
+    if not isinstance(evaluation, NotAvailable):
+        parts += [f"<h3>{_e(baselines['metric'])} per slice: the model and its naive "
+                  "baselines</h3>", html_table(evaluation.naive_table())]
+    return "".join(parts)
+
+
+def _number(value: Any) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
 def _data(run: ReviewRun) -> str:
     def split_rows(rows: dict[str, int]) -> str:
         ordered = sorted(rows, key=split_order)
@@ -310,10 +339,11 @@ def _components(run: ReviewRun) -> str:
     return "".join(parts)
 
 
-_NAV = [("decision", "Decision"), ("data", "Data"), ("anomalies", "Anomalies"),
-        ("drift", "Drift"), ("statistics", "Statistics"), ("metrics", "Metrics"),
-        ("slices", "Slices"), ("baseline", "Baseline"), ("variants", "Variants"),
-        ("pushed", "Pushed version"), ("components", "Components")]
+_NAV = [("decision", "Decision"), ("key-slices", "Key slices"), ("data", "Data"),
+        ("anomalies", "Anomalies"), ("drift", "Drift"), ("statistics", "Statistics"),
+        ("metrics", "Metrics"), ("naive", "Naive baselines"), ("slices", "Slices"),
+        ("baseline", "Baseline"), ("variants", "Variants"), ("pushed", "Pushed version"),
+        ("components", "Components")]
 
 
 def build_report(run: ReviewRun) -> str:
@@ -326,11 +356,13 @@ def build_report(run: ReviewRun) -> str:
     title = f"Run {run.run_id} of {run.config.pipeline.name}"
     sections = [
         _section("decision", "Decision", lambda: _decision(run)),
+        _section("key-slices", "Key slices", lambda: _key_slices(run)),
         _section("data", "Data", lambda: _data(run)),
         _section("anomalies", "Anomalies", lambda: _anomalies(run)),
         _section("drift", "Drift and skew", lambda: _drift(run)),
         _section("statistics", "Statistics", lambda: _statistics(run)),
         _section("metrics", "Metrics", lambda: _metrics(run, evaluation)),
+        _section("naive", "Naive baselines", lambda: _naive(run, evaluation)),
         _section("slices", "Metrics per slice", lambda: _slices(run, evaluation)),
         _section("baseline", "Comparison with the baseline", lambda: _baseline(run, evaluation)),
         _section("variants", "Optimized variants", lambda: _variants(run)),

@@ -28,8 +28,8 @@ from tests.fixtures.taxi import QUICK_SPAN, QUICK_WINDOW
 
 pytestmark = pytest.mark.slow
 
-SECTIONS = ["decision", "data", "anomalies", "drift", "statistics", "metrics", "slices",
-            "baseline", "variants", "pushed", "components"]
+SECTIONS = ["decision", "key-slices", "data", "anomalies", "drift", "statistics", "metrics",
+            "naive", "slices", "baseline", "variants", "pushed", "components"]
 SCREENSHOTS = PROJECT / "outputs" / "test-screenshots"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",

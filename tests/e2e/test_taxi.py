@@ -25,7 +25,7 @@ def test_first_run_pushes_version_1(taxi_runs):
     expected = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
                 "previous_span_resolver", "window_resolver", "SpanWindow", "DataDrift",
                 "DataGate", "Transform", "Trainer", "latest_blessed_model_resolver",
-                "Evaluator", "VersionedPusher",
+                "Evaluator", "NaiveBaselines", "VersionedPusher",
                 "ModelOptimizer", "PrunedModelEvaluator", "VariantEvaluator"}
     assert set(states) == expected
     # The schema was imported by the backfill of span 31 already, the rest runs here.
@@ -44,6 +44,9 @@ def test_terminal_shows_progress_and_summary_but_no_tensorflow_noise(taxi_runs):
     assert "rows read: train" in out and "anomalies: 0" in out
     assert "metrics (overall): " in out and "auc=" in out
     assert "worst slices by auc:" in out
+    # The key slice (card payments) first, with the naive baselines' figures on it.
+    assert out.index("key slices:\n  payment_type=Credit Card ") < out.index("metrics (overall)")
+    assert "naive baselines (auc, overall): " in out and "over logistic (required > 0)" in out
     assert "pushed: version 1 -> " in out
     assert "outcome: pushed (exit 0)" in out
     assert "tensorflow" not in (out + process.stderr).lower()
@@ -138,9 +141,12 @@ def test_unreachable_threshold_is_not_blessed_and_pushes_nothing(taxi_runs):
     assert process.returncode == 3, process.stdout + process.stderr
     assert "blessed: NO" in process.stdout
     assert "failed: auc on overall:" in process.stdout and ">= 0.999" in process.stdout
+    assert "failed: lift of auc over the best naive baseline (logistic, " in process.stdout
+    assert "required > 0.5 (evaluation.min_lift)" in process.stdout
     assert "outcome: not blessed (exit 3)" in process.stdout
     summary = taxi_runs.summary("strict")
     assert summary["blessed"] is False and summary["pushed"] is False
+    assert summary["baselines"]["passed"] is False and summary["baselines"]["lift"] < 0.5
     states = states_of_run(taxi_runs.metadata, "taxi", run_id)
     assert states["Evaluator"] == "COMPLETE" and states["VersionedPusher"] == "COMPLETE"
     versions = taxi_runs.model_dir

@@ -1,0 +1,63 @@
+"""NaiveBaselines component: a ComponentSpec with typed channels, and its executor binding."""
+
+from __future__ import annotations
+
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import channel, component_spec, standard_artifacts
+
+from components.naive_baselines import executor as executor_lib
+from components.naive_baselines.executor import Executor
+from components.naive_baselines.params import BaselineSettings
+from components.shared.artifacts import NaiveBaselineMetrics
+from components.shared.params import component_fingerprint, encode
+
+__all__ = ["NaiveBaselines", "NaiveBaselinesSpec"]
+
+
+class NaiveBaselinesSpec(component_spec.ComponentSpec):
+    PARAMETERS = {
+        executor_lib.SETTINGS_KEY: component_spec.ExecutionParameter(type=str),
+        executor_lib.CODE_FINGERPRINT_KEY: component_spec.ExecutionParameter(
+            type=str, optional=True),
+    }
+    INPUTS = {
+        # Raw examples with `train` and `eval` splits: the same ones the Evaluator read.
+        "examples": component_spec.ChannelParameter(type=standard_artifacts.Examples),
+        # The trained model: its `transform_features` signature gives the label and features.
+        "model": component_spec.ChannelParameter(type=standard_artifacts.Model),
+        # The Evaluator's outputs: the model's gated metric, and its verdict.
+        "model_evaluation": component_spec.ChannelParameter(
+            type=standard_artifacts.ModelEvaluation),
+        "model_blessing": component_spec.ChannelParameter(type=standard_artifacts.ModelBlessing),
+    }
+    OUTPUTS = {
+        "baselines": component_spec.ChannelParameter(type=NaiveBaselineMetrics),
+        "blessing": component_spec.ChannelParameter(type=standard_artifacts.ModelBlessing),
+    }
+
+
+class NaiveBaselines(base_component.BaseComponent):
+    """Fits naive baselines on the train split (`components/naive_baselines/fit.py`),
+    evaluates them with TFMA on the eval split and the slices of `settings.eval_config`, and
+    blesses the model only when the Evaluator blessed it and it beats the best baseline on the
+    gated metric by more than `settings.min_lift` (`verdict.py`). Its `blessing` is the one the
+    pusher and the next run's baseline resolver read."""
+
+    SPEC_CLASS = NaiveBaselinesSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+    def __init__(self, examples: channel.BaseChannel, model: channel.BaseChannel,
+                 model_evaluation: channel.BaseChannel, model_blessing: channel.BaseChannel,
+                 settings: BaselineSettings):
+        super().__init__(
+            spec=NaiveBaselinesSpec(
+                examples=examples,
+                model=model,
+                model_evaluation=model_evaluation,
+                model_blessing=model_blessing,
+                settings=encode(settings),
+                code_fingerprint=component_fingerprint(__file__),
+                baselines=channel.Channel(type=NaiveBaselineMetrics),
+                blessing=channel.Channel(type=standard_artifacts.ModelBlessing),
+            )
+        )
