@@ -28,6 +28,8 @@ OUTPUT_KEY = "outputs"
 LABEL_KEY = "label_xf"
 TRAINING_SUMMARY = "training_summary.json"
 OUTPUTS = "outputs"  # the training summary's section on what the model's output means
+# The training summary's hyperparameters that came from a Tuner ({name: value}, null if none).
+TUNED = "tuned"
 
 # How a Keras model is saved as a SavedModel, wherever it is: without the optimizer's slots,
 # and without per-layer traced call functions. Every layer of the model is a built-in one, so

@@ -4,15 +4,15 @@ The whole pipeline (`full`):
 
     CsvExampleGen (the target span) -> StatisticsGen -> ImportSchemaGen (curated schema; SchemaGen
     without one) -> ExampleValidator -> DataDrift (vs the previous validated span; train vs eval
-    of the window) -> DataGate -> Transform -> Trainer -> Evaluator (baseline: the latest
+    of the window) -> DataGate -> Transform -> [Tuner] -> Trainer -> Evaluator (baseline: the latest
     blessed model other than the candidate) -> [optimization stage] -> VersionedPusher
 
 Transform, Trainer and Evaluator read the window of validated spans (`window_resolver` ->
 SpanWindow). The backfill builds the others: `ingest` (ExampleGen alone, one span),
 `validate_spans` (SpanValidation: the gates of many spans in one Beam job) and `data_part`
 (ExampleGen through DataGate for one span, when the batch did not pass it or there is no
-curated schema). Nodes have the same ids and settings in every pipeline, so their executions
-are shared through the cache.
+curated schema). The Tuner is there only with [tuning] enabled. Nodes have the same ids and
+settings in every pipeline, so their executions are shared through the cache.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from pipeline.dag.example_gen import example_gen
 from pipeline.dag.keys import schema_snapshot, validation_key
 from pipeline.dag.optimization import TrainedModel, optimization_components
 from pipeline.dag.resolvers import baseline_resolver, examples_by_id, spans_resolver
+from pipeline.dag.tuning import tuner_node
 from pipeline.inputs.prepare import InputData
 
 
@@ -180,11 +181,18 @@ class Pipelines:
             # so it never hits. Both measured in docs/performance.md ("Transform").
             force_tf_compat_v1=True, disable_analyzer_cache=True)
         transform.add_upstream_node(data.data_gate)
+        tuner = None
+        if config.tuning.enabled:
+            tuner = tuner_node(
+                user_code.tuner_config(config, module_config), config.tuning.train_steps,
+                config.model.eval_steps, transform.outputs["transformed_examples"],
+                transform.outputs["transform_graph"], schema)
         trainer = Trainer(
             run_fn=user_code.RUN_FN, examples=transform.outputs["transformed_examples"],
             transform_graph=transform.outputs["transform_graph"], schema=schema,
             train_args=trainer_pb2.TrainArgs(num_steps=config.model.train_steps),
             eval_args=trainer_pb2.EvalArgs(num_steps=config.model.eval_steps),
+            hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
             custom_config=module_config)
         baseline = baseline_resolver(trainer.outputs["model"])
         evaluator = Evaluator(
@@ -204,7 +212,8 @@ class Pipelines:
                 baseline_model=baseline.outputs["model"], schema=schema,
                 examples=window_examples),
             provenance=self._provenance(), variants=variants)
-        return [transform, trainer, baseline, evaluator, *optimization, pusher]
+        tuning = [tuner] if tuner else []
+        return [transform, *tuning, trainer, baseline, evaluator, *optimization, pusher]
 
     def _provenance(self) -> Provenance:
         return Provenance(
