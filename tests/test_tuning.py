@@ -114,3 +114,30 @@ def test_a_rerun_with_the_same_data_and_space_does_not_tune_again(tuned_runs):
     assert second[nodes.TRAINER].state == "CACHED"
     assert (second[nodes.TUNER].outputs["best_hyperparameters"][0].id
             == first[nodes.TUNER].outputs["best_hyperparameters"][0].id)
+
+
+def test_the_trials_are_in_the_summary_the_printed_lines_and_the_report_table(tuned_runs, toy):
+    from pipeline.config import load_config
+    from pipeline.records.render import render
+    from pipeline.records.tuning import tuning_part
+    from pipeline.review.contract import tuning_table
+    from tests.test_config import TUNING
+
+    # The summary reads the objective from the run's config: here the toy one's (slice b=x).
+    config = load_config(toy(extra=TUNING))
+    _, first, second = tuned_runs
+    summary = tuning_part(config, first)["tuning"]
+    assert summary["state"] == "COMPLETE" and summary["objective"] == "val_auc"
+    assert [t["score"] for t in summary["trials"]] == sorted(
+        (t["score"] for t in summary["trials"]), reverse=True)
+    assert summary["best"] == summary["trials"][0]["values"]
+    lines = render({"tuning": summary}, 0)
+    assert lines[1].startswith("tuning: random, 2 trial(s), objective val_auc on b=x "
+                               "(higher is better)")
+    assert lines[2].endswith("<- best: the Trainer's") and len(lines) == 5
+    cached = render(tuning_part(config, second), 0)[1]
+    assert cached.endswith("cached: same data and space, not tuned again")
+    table = tuning_table({"tuning": summary})
+    assert list(table.columns) == ["rank", "trial", "val_auc", "learning_rate", "hidden_units",
+                                   "embedding_dim"]
+    assert table["rank"].tolist() == [1, 2]

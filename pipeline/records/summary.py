@@ -16,6 +16,7 @@ from components.shared.tfma_metrics import read_failures, read_metrics, slice_na
 from pipeline.config import Config
 from pipeline.dag import nodes
 from pipeline.records.mlmd import NodeRecord, custom_property
+from pipeline.records.tuning import tuning_part
 from pipeline.records.variants import variant_rows
 
 # Ranking metrics that are undefined on a slice holding one class only (TFMA reports 0 there).
@@ -93,7 +94,7 @@ def build_summary(config: Config, run_id: str, records: dict[str, NodeRecord]
         "components": [{"node": n.node_id, "state": n.state, "seconds": round(n.seconds, 1)}
                        for n in records.values()],
     }
-    for part in (_data_part, _evaluation_part, _push_part):
+    for part in (_data_part, tuning_part, _evaluation_part, _push_part):
         summary.update(part(config, records))
     variants = variant_rows(records)
     if variants is not None:
