@@ -15,6 +15,9 @@ VariantEvaluator read it, and any Trainer module that writes the same layout wor
   (binary: ["0", "1"], the output being the probability of "1"), "positive": what class "1"
   means (binary)}. The manifest of a pushed version and the TFLite models' preprocessing.json
   copy it.
+  Under `tuned`: the hyperparameters that came from a Tuner ({name: value}, in place of the
+  configured ones; null when nothing was tuned); the manifest copies it as
+  `hyperparameters.tuned`.
 """
 
 from __future__ import annotations
