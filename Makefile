@@ -41,10 +41,11 @@ if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(1) >/dev/null
 endef
 
-.PHONY: help venv run test test-airflow test-runners chromium postgresql lint lock airflow airflow-stop bench bench-optimize notebooks clean distclean
+.PHONY: help venv run tune test test-airflow test-runners chromium postgresql lint lock airflow airflow-stop bench bench-optimize notebooks clean distclean
 
 help:
 	@echo "make run     build the environment, materialise the default data, run the pipeline, push a model"
+	@echo "make tune    the same run with hyperparameter tuning first ([tuning] of the config)"
 	@echo "make test    run the test suite (includes an end-to-end run on a small sample)"
 	@echo "make lint    ruff"
 	@echo "make airflow  install Airflow, start PostgreSQL, Airflow's scheduler and web server (127.0.0.1) with the pipeline's DAG"
@@ -75,6 +76,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/tfxpipe run --config $(CONFIG) $(if $(OUTPUT_ROOT),--output-root $(OUTPUT_ROOT)) $(RUN_ARGS)
+
+# The pipeline with the Tuner before the Trainer ([tuning] of CONFIG: its space and budget).
+tune: $(STAMP)
+	$(BIN)/tfxpipe run --tune --config $(CONFIG) $(if $(OUTPUT_ROOT),--output-root $(OUTPUT_ROOT)) $(RUN_ARGS)
 
 test: $(STAMP) $(AIRFLOW_STAMP) chromium
 	$(BIN)/python -m pytest -m "not airflow and not runners" $(PYTEST_ARGS)

@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import traceback
+from pathlib import Path
 
 from pipeline import process
 from pipeline.config import Config, ConfigError, load_config
@@ -66,7 +67,14 @@ def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
         spans = dataclasses.replace(spans, window=args.window)
     if args.parallel is not None:
         settings = dataclasses.replace(settings, parallel_components=args.parallel)
-    return dataclasses.replace(config, pipeline=settings, beam=beam, data=data, spans=spans)
+    tuning = config.tuning
+    if getattr(args, "tune", False):
+        if not tuning.space.names:
+            raise ConfigError(f"--tune: {Path(config.config_path).name} has no [tuning.space] "
+                              "to search; add one (docs/configuration.md, [tuning])")
+        tuning = dataclasses.replace(tuning, enabled=True)
+    return dataclasses.replace(config, pipeline=settings, beam=beam, data=data, spans=spans,
+                               tuning=tuning)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -203,6 +211,9 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--parallel", type=int,
                      help="components run at once where the pipeline graph allows (default "
                           "from config 'pipeline.parallel_components'; 1 = one at a time)")
+    run.add_argument("--tune", action="store_true",
+                     help="search hyperparameters with the Tuner before training (turns "
+                          "[tuning] on; its space and budget come from the config)")
     _no_wait(run)
     run.set_defaults(func=cmd_run)
 

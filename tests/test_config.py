@@ -142,3 +142,78 @@ def test_bench_table_compares_the_medians_of_repeated_runs():
     assert f"| {STOCK_NAME} | 84.0 (median of 3: 80.0, 84.0, 90.0) | 3000 | 1 |" in table
     assert "(medians): 0.48 of its time (goal: at most 0.5)" in table
     assert "| x | 7.0 | 900 | 0 |" in render([Measurement("x", 7.0, 900, 0)])
+
+
+TUNING = """
+[evaluation]
+slices = [["b"]]
+key_slices = [{b = "x"}]
+[tuning]
+enabled = true
+objective_slice = {b = "x"}
+[tuning.space]
+learning_rate = {min = 1e-4, max = 1e-2, log = true}
+hidden_units = [[16, 8], [32]]
+batch_size = [32, 64]
+"""
+
+
+def test_a_tuning_section_loads_with_the_tasks_objective_and_reaches_the_tuner(toy):
+    from pipeline.dag.user_code import tuner_config
+
+    config = load_config(toy(extra=TUNING))
+    assert config.tuning.space.names == ["learning_rate", "hidden_units", "batch_size"]
+    assert config.tuning_objective == "val_auc"
+    tuner = tuner_config(config, custom_config(config))
+    assert tuner["tuning"]["objective_slice"] == {"b": "x"}
+    assert tuner["tuning"]["higher_is_better"] is True
+    assert tuner["tuning"]["space"]["hidden_units"] == [[16, 8], [32]]
+    assert "tuning" not in custom_config(config)   # the Trainer's and Transform's cache keys
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ('enabled = true', 'enabled = true\nalgorithm = "grid"',
+     "'tuning.algorithm' must be one of random, bayesian, hyperband, got 'grid'"),
+    ('enabled = true', 'enabled = true\nobjective = "val_mae"',
+     "'tuning.objective' 'val_mae' is not available for a binary label; choose from val_auc, "
+     "val_loss"),
+    ('enabled = true', 'enabled = true\ntrials = 0', "'tuning.trials' must be a positive"),
+    ('objective_slice = {b = "x"}', 'objective_slice = {b = "y"}',
+     "'tuning.objective_slice' {'b': 'y'} must be one of 'evaluation.key_slices'"),
+    ('max = 1e-2, log = true', 'max = 1e-5, log = true',
+     "'tuning.space.learning_rate' must have 0.0 <= min < max, got min = 0.0001, max = 1e-05"),
+    ('learning_rate = {min = 1e-4,',
+     'dropout = {min = 0.1, max = 1.0}\nlearning_rate = {min = 1e-4,',
+     "'tuning.space.dropout' must have 0.0 <= min < max and below 1.0"),
+    ('learning_rate = {min = 1e-4,', 'l2 = {min = 0.0, max = 0.1, log = true}\n'
+     'learning_rate = {min = 1e-4,', "'tuning.space.l2' with log = true needs min > 0"),
+    ('[[16, 8], [32]]', '[[16, 8], []]', "'tuning.space.hidden_units' must be a list of layer"),
+    ('[32, 64]', '[32, 32]', "'tuning.space.batch_size' lists a choice twice"),
+    ('batch_size = [32, 64]', 'batch_size = [32, 64]\nepochs = [1]',
+     "unknown key 'tuning.space.epochs'"),
+])
+def test_tuning_mistakes_are_one_line_each(toy, old, new, expected):
+    assert expected in error_of(toy(extra=TUNING.replace(old, new)))
+
+
+def test_tuning_enabled_without_a_space_and_an_objective_slice_on_a_numeric_column(toy):
+    bare = "[tuning]\nenabled = true\n"
+    assert "[tuning.space] sets no hyperparameter to search" in error_of(toy(extra=bare))
+    numeric = TUNING.replace('["b"]', '["a"]').replace('b = "x"', 'a = "1"')
+    assert ("'tuning.objective_slice' column 'a' must be a categorical feature"
+            in error_of(toy(extra=numeric)))
+
+
+def test_the_tune_flag_turns_tuning_on_and_needs_a_search_space(toy, capsys):
+    from pipeline.cli import _apply_overrides, build_parser, main
+
+    path = toy(extra=TUNING.replace("enabled = true", "enabled = false"))
+    args = build_parser().parse_args(["run", "--tune", "--config", str(path)])
+    assert not load_config(path).tuning.enabled
+    assert _apply_overrides(load_config(path), args).tuning.enabled
+    bare = toy()
+    assert main(["run", "--tune", "--config", str(bare), "--output-root",
+                 str(bare.parent / "out")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --tune: toy.toml has no [tuning.space] to search; add one "
+        "(docs/configuration.md, [tuning])")

@@ -15,6 +15,9 @@ VariantEvaluator read it, and any Trainer module that writes the same layout wor
   (binary: ["0", "1"], the output being the probability of "1"), "positive": what class "1"
   means (binary)}. The manifest of a pushed version and the TFLite models' preprocessing.json
   copy it.
+  Under `tuned`: the hyperparameters that came from a Tuner ({name: value}, in place of the
+  configured ones; null when nothing was tuned); the manifest copies it as
+  `hyperparameters.tuned`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ OUTPUT_KEY = "outputs"
 LABEL_KEY = "label_xf"
 TRAINING_SUMMARY = "training_summary.json"
 OUTPUTS = "outputs"  # the training summary's section on what the model's output means
+# The training summary's hyperparameters that came from a Tuner ({name: value}, null if none).
+TUNED = "tuned"
 
 # How a Keras model is saved as a SavedModel, wherever it is: without the optimizer's slots,
 # and without per-layer traced call functions. Every layer of the model is a built-in one, so

@@ -18,7 +18,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, path_utils
 
 from components.shared.artifacts import ModelVariants, read_json, span_of
-from components.shared.model_contract import OUTPUTS, TRAINING_SUMMARY
+from components.shared.model_contract import OUTPUTS, TRAINING_SUMMARY, TUNED
 from components.shared.params import decode
 from components.shared.tfma_metrics import read_failures, read_metrics
 from components.versioned_pusher import manifest as manifest_lib
@@ -150,8 +150,11 @@ class Executor(base_executor.BaseExecutor):
         provenance = decode(exec_properties.get(PROVENANCE_KEY), Provenance, Provenance())
         variants = _single(input_dict, VARIANTS_KEY)
         section, extras = self._variants(variants) if variants is not None else (None, [])
-        # What the model's output means (the Trainer's training summary): classes in order.
-        outputs = (read_json(model.uri, TRAINING_SUMMARY) or {}).get(OUTPUTS)
+        # What the model's output means (the Trainer's training summary): classes in order;
+        # and the hyperparameters a Tuner chose.
+        training = read_json(model.uri, TRAINING_SUMMARY) or {}
+        outputs = training.get(OUTPUTS)
+        provenance = manifest_lib.with_tuned(provenance, training.get(TUNED))
         model_ref = {**_ref(model), "path": model_path, "outputs": outputs}
         version, version_dir = publish(
             model_dir, model_path, schema_file,

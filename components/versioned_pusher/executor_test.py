@@ -182,7 +182,7 @@ def test_first_push_is_version_1_with_a_manifest_linking_everything(tmp_path, ev
     assert (version_dir / "schema.pbtxt").read_bytes() == schema_bytes
     assert manifest["schema"]["sha256"] == hashlib.sha256(schema_bytes).hexdigest()
     assert manifest["schema"]["uri"] == str(tmp_path / "schema")
-    assert manifest["hyperparameters"] == HYPERPARAMETERS
+    assert manifest["hyperparameters"] == {**HYPERPARAMETERS, "tuned": None}  # no Tuner ran
     assert manifest["code_revision"] == CODE_REVISION
     assert manifest["blessing"]["blessed"] is True
     assert manifest["baseline_version"] is None and manifest["baseline_model"] is None
@@ -195,6 +195,17 @@ def test_first_push_is_version_1_with_a_manifest_linking_everything(tmp_path, ev
     assert slices['{"colour": "red"}']["example_count"] == 20
     assert slices['{"colour": "blue", "grade": 1}']["example_count"] == 7
     assert len(slices) == 2 + 6
+
+
+def test_the_manifest_records_the_hyperparameters_a_tuner_chose(tmp_path):
+    model = _model(tmp_path, "model-tuned", 12)
+    tuned = {"learning_rate": 0.003, "hidden_units": [128, 64]}
+    with open(os.path.join(model.uri, "training_summary.json"), "w") as handle:
+        json.dump({"tuned": tuned, "outputs": {"kind": "binary"}}, handle)
+    _push(tmp_path, model)
+    manifest = _manifest(tmp_path, 1)
+    assert manifest["hyperparameters"] == {**HYPERPARAMETERS, "tuned": tuned}
+    assert manifest["model"]["outputs"] == {"kind": "binary"}
 
 
 def test_second_push_is_version_2_and_names_version_1_as_its_baseline(tmp_path):

@@ -7,7 +7,7 @@ the version it was compared with; `tfxpipe lineage` reads it back.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from components.shared.tfma_metrics import SliceMetrics
@@ -57,6 +57,17 @@ def build_manifest(version: int, model: dict[str, Any], origin: Origin, data: Tr
     if variants is not None:
         manifest["variants"], manifest["optimization"] = variants
     return manifest
+
+
+def with_tuned(provenance: Provenance, tuned: dict[str, Any] | None) -> Provenance:
+    """The provenance with `hyperparameters.tuned`: the model settings that came from a Tuner
+    (the Trainer's training summary), which replace the configured ones under `model`; `tuned`
+    is null when nothing was tuned."""
+    hyperparameters = provenance.hyperparameters
+    if hyperparameters is None and not tuned:
+        return provenance
+    return replace(provenance, hyperparameters={**(hyperparameters or {}),
+                                                "tuned": tuned or None})
 
 
 def metrics_section(rows: list[SliceMetrics]) -> dict[str, Any]:

@@ -57,3 +57,12 @@ DEFAULT_VARIANT_TOLERANCE = {"binary": {"auc": 0.01}, "multiclass": {"accuracy":
 def metric_keys() -> dict[str, str]:
     """{TFMA metric class name: metric key}, for every task kind."""
     return {cls: key for kind in METRICS.values() for cls, key, _ in kind.values()}
+
+
+# The objectives a trial can be scored on, by label kind: the Keras validation metric (the
+# Trainer's compiled metric, or the loss) -> whether higher is better.
+TUNING_OBJECTIVES = {
+    "binary": {"val_auc": True, "val_loss": False},
+    "multiclass": {"val_accuracy": True, "val_loss": False},
+    "regression": {"val_mae": False, "val_loss": False},
+}

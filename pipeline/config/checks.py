@@ -10,7 +10,13 @@ import math
 import os
 import re
 
-from pipeline.config.catalogue import METRICS, OPTIMIZATION_VARIANTS, TASK_KINDS, VARIANT_METRICS
+from pipeline.config.catalogue import (
+    METRICS,
+    OPTIMIZATION_VARIANTS,
+    TASK_KINDS,
+    TUNING_OBJECTIVES,
+    VARIANT_METRICS,
+)
 from pipeline.config.errors import ConfigError
 from pipeline.config.paths import system_folder, unsafe_name
 from pipeline.config.sections import (
@@ -22,7 +28,9 @@ from pipeline.config.sections import (
     NEW_COLUMN_ACTIONS,
     SCHEDULE_PRESETS,
     TFX_TAXI_SOURCE,
+    TUNING_ALGORITHMS,
     Config,
+    RangeSection,
 )
 from pipeline.modules.features import safe_name
 
@@ -46,7 +54,7 @@ def validate(config: Config, where: str) -> None:
     check = _Checker(where)
     for section_checks in (_names_and_roots, _pipeline_and_beam, _model_and_transform,
                            _label_and_features, _evaluation, _validate_optimization,
-                           _data_and_gates, _schedule):
+                           _data_and_gates, _schedule, _tuning, _tuning_space):
         section_checks(config, check)
 
 
@@ -219,6 +227,59 @@ def _schedule(config: Config, check: _Checker) -> None:
     check(schedule.first_span >= 1, "'schedule.first_span' must be a span number >= 1")
     check(schedule.wait_minutes >= 0 and schedule.poke_seconds >= 1,
           "'schedule.wait_minutes' must be >= 0 and 'schedule.poke_seconds' >= 1")
+
+
+def _tuning(config: Config, check: _Checker) -> None:
+    tuning = config.tuning
+    check.one_of(tuning.algorithm, TUNING_ALGORITHMS, "tuning.algorithm")
+    for key in ("trials", "executions_per_trial", "train_steps"):
+        check(getattr(tuning, key) > 0, f"'tuning.{key}' must be a positive integer")
+    objectives = TUNING_OBJECTIVES[config.label.kind]
+    check(not tuning.objective or tuning.objective in objectives,
+          f"'tuning.objective' '{tuning.objective}' is not available for a {config.label.kind} "
+          f"label; choose from {', '.join(objectives)}")
+    sliced = tuning.objective_slice
+    check(not sliced or sliced in config.evaluation.key_slices,
+          f"'tuning.objective_slice' {sliced} must be one of 'evaluation.key_slices'")
+    for column in sliced:
+        check(column in config.features.categorical,
+              f"'tuning.objective_slice' column '{column}' must be a categorical feature (the "
+              "slice is found in the transformed eval rows by its vocabulary id)")
+    check(not tuning.enabled or bool(tuning.space.names),
+          "[tuning.space] sets no hyperparameter to search: set e.g. learning_rate = "
+          "{min = 1e-4, max = 1e-2, log = true}")
+
+
+def _tuning_space(config: Config, check: _Checker) -> None:
+    space = config.tuning.space
+    for name, lowest, highest in (("learning_rate", 0.0, None), ("l2", 0.0, None),
+                                  ("dropout", 0.0, 1.0)):
+        bounds = getattr(space, name)
+        if bounds is not None:
+            _check_range(bounds, f"tuning.space.{name}", lowest, highest, check)
+    check(all(units and all(u > 0 for u in units) for units in space.hidden_units),
+          "'tuning.space.hidden_units' must be a list of layer lists, each non-empty with "
+          "positive integers, e.g. [[64, 32], [128]]")
+    for name in ("batch_size", "embedding_dim"):
+        choices = getattr(space, name)
+        check(all(v > 0 for v in choices),
+              f"'tuning.space.{name}' must be a list of positive integers to choose from")
+    for name in ("hidden_units", "batch_size", "embedding_dim"):
+        choices = [str(v) for v in getattr(space, name)]
+        check(len(set(choices)) == len(choices), f"'tuning.space.{name}' lists a choice twice")
+
+
+def _check_range(bounds: RangeSection, key: str, lowest: float, highest: float | None,
+                 check: _Checker) -> None:
+    """min < max within [lowest, highest) (learning_rate and l2 above 0 on a log scale)."""
+    upper = f" and below {highest}" if highest is not None else ""
+    check(lowest <= bounds.min < bounds.max and (highest is None or bounds.max < highest),
+          f"'{key}' must have {lowest} <= min < max{upper}, got min = {bounds.min}, "
+          f"max = {bounds.max}")
+    check(not bounds.log or bounds.min > 0,
+          f"'{key}' with log = true needs min > 0, got {bounds.min}")
+    check(bounds.step >= 0 and not (bounds.log and bounds.step),
+          f"'{key}.step' must be >= 0 (0 = continuous) and is not used with log = true")
 
 
 def _iso_time(value: str) -> datetime.datetime | None:

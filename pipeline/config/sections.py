@@ -16,6 +16,7 @@ from pipeline.config.catalogue import (
     DEFAULT_VARIANT_TOLERANCE,
     METRICS,
     OPTIMIZATION_VARIANTS,
+    TUNING_OBJECTIVES,
     USUAL_METRIC,
 )
 
@@ -26,6 +27,7 @@ BEAM_RUNNERS = ("DirectRunner", "PortableRunner")
 NEW_COLUMN_ACTIONS = ("halt", "report")
 SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
 TFX_TAXI_SOURCE = "tfx:chicago_taxi"
+TUNING_ALGORITHMS = ("random", "bayesian", "hyperband")
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,51 @@ class OptimizationSection:
 
 
 @dataclass(frozen=True)
+class RangeSection:
+    """A numeric hyperparameter's range: `min`..`max`, on a log scale or in steps of `step`."""
+
+    min: float
+    max: float
+    log: bool = False
+    step: float = 0.0             # 0 = continuous
+
+
+@dataclass(frozen=True)
+class SpaceSection:
+    """What the Tuner searches: each hyperparameter set here replaces [model]'s value; one left
+    out keeps [model]'s."""
+
+    learning_rate: RangeSection | None = None
+    l2: RangeSection | None = None
+    dropout: RangeSection | None = None
+    hidden_units: list[list[int]] = field(default_factory=list)   # choices, e.g. [[64, 32], [128]]
+    batch_size: list[int] = field(default_factory=list)           # choices
+    embedding_dim: list[int] = field(default_factory=list)        # choices
+
+    @property
+    def names(self) -> list[str]:
+        """The hyperparameters searched, in this order."""
+        return [name for name in ("learning_rate", "l2", "dropout", "hidden_units",
+                                  "batch_size", "embedding_dim") if getattr(self, name)]
+
+
+@dataclass(frozen=True)
+class TuningSection:
+    """Hyperparameter search with TFX's Tuner (KerasTuner) before the Trainer."""
+
+    enabled: bool = False
+    algorithm: str = "random"     # "random", "bayesian" or "hyperband"
+    trials: int = 8               # at most this many hyperparameter sets (random, bayesian)
+    executions_per_trial: int = 1  # trainings per set, their objective averaged
+    objective: str = ""           # "" = the task's: val_auc, val_accuracy or val_mae
+    # One of evaluation.key_slices, e.g. {payment_type = "Credit Card"}: the objective is then
+    # computed on the eval rows of that slice only. {} = all eval rows.
+    objective_slice: dict[str, str] = field(default_factory=dict)
+    train_steps: int = 400        # training steps of one trial (hyperband: of its longest)
+    space: SpaceSection = SpaceSection()
+
+
+@dataclass(frozen=True)
 class SpansSection:
     """Which span a run processes and how many spans it trains on (see pipeline/inputs/spans.py)."""
 
@@ -215,6 +262,7 @@ class Config:
     spans: SpansSection = SpansSection()
     validation: ValidationSection = ValidationSection()
     schedule: ScheduleSection = ScheduleSection()
+    tuning: TuningSection = TuningSection()
     # Set by the loader, not by the file.
     config_path: str = ""
     project_root: str = ""
@@ -282,6 +330,11 @@ class Config:
     def metric_spec(self, name: str) -> tuple[str, str, bool]:
         """(TFMA class, TFMA metric key, higher is better) of a configured metric."""
         return METRICS[self.label.kind][name]
+
+    @property
+    def tuning_objective(self) -> str:
+        """The Keras metric trials are scored on ([tuning] objective, else the task's)."""
+        return self.tuning.objective or next(iter(TUNING_OBJECTIVES[self.label.kind]))
 
     @property
     def variant_tolerance(self) -> dict[str, float]:

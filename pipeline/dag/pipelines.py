@@ -4,16 +4,16 @@ The whole pipeline (`full`):
 
     CsvExampleGen (the target span) -> StatisticsGen -> ImportSchemaGen (curated schema; SchemaGen
     without one) -> ExampleValidator -> DataDrift (vs the previous validated span; train vs eval
-    of the window) -> DataGate -> Transform -> Trainer -> Evaluator (baseline: the latest
-    blessed model other than the candidate) -> NaiveBaselines (the baselines' metrics; the
-    blessing: the Evaluator's and the lift gate's) -> [optimization stage] -> VersionedPusher
+    of the window) -> DataGate -> Transform -> [Tuner] -> Trainer -> Evaluator (baseline: the
+    latest blessed model other than the candidate) -> NaiveBaselines (the baselines' metrics;
+    the blessing: the Evaluator's and the lift gate's) -> [optimization stage] -> VersionedPusher
 
 Transform, Trainer and Evaluator read the window of validated spans (`window_resolver` ->
 SpanWindow). The backfill builds the others: `ingest` (ExampleGen alone, one span),
 `validate_spans` (SpanValidation: the gates of many spans in one Beam job) and `data_part`
 (ExampleGen through DataGate for one span, when the batch did not pass it or there is no
-curated schema). Nodes have the same ids and settings in every pipeline, so their executions
-are shared through the cache.
+curated schema). The Tuner is there only with [tuning] enabled. Nodes have the same ids and
+settings in every pipeline, so their executions are shared through the cache.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from pipeline.dag.example_gen import example_gen
 from pipeline.dag.keys import schema_snapshot, validation_key
 from pipeline.dag.optimization import TrainedModel, optimization_components
 from pipeline.dag.resolvers import baseline_resolver, examples_by_id, spans_resolver
+from pipeline.dag.tuning import tuner_node
 from pipeline.inputs.prepare import InputData
 
 
@@ -171,22 +172,19 @@ class Pipelines:
         module_config = user_code.custom_config(config, user_code.modules_fingerprint())
         window_examples = data.window[1].outputs["window"]
         schema = data.schema_gen.outputs["schema"]
-        transform = Transform(
-            examples=window_examples, schema=schema,
-            preprocessing_fn=user_code.PREPROCESSING_FN, custom_config=module_config,
-            # StatisticsGen already computed the raw statistics the gates and reviews use;
-            # Transform's own pre/post-transform TFDV passes would only repeat that work.
-            disable_statistics=True,
-            # TF1 graph mode traces the preprocessing_fn once instead of once per phase. The
-            # analyzer cache is keyed by input artifact, and every run's window is a new one,
-            # so it never hits. Both measured in docs/performance.md ("Transform").
-            force_tf_compat_v1=True, disable_analyzer_cache=True)
-        transform.add_upstream_node(data.data_gate)
+        transform = self._transform(data, module_config)
+        tuner = None
+        if config.tuning.enabled:
+            tuner = tuner_node(
+                user_code.tuner_config(config, module_config), config.tuning.train_steps,
+                config.model.eval_steps, transform.outputs["transformed_examples"],
+                transform.outputs["transform_graph"], schema)
         trainer = Trainer(
             run_fn=user_code.RUN_FN, examples=transform.outputs["transformed_examples"],
             transform_graph=transform.outputs["transform_graph"], schema=schema,
             train_args=trainer_pb2.TrainArgs(num_steps=config.model.train_steps),
             eval_args=trainer_pb2.EvalArgs(num_steps=config.model.eval_steps),
+            hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
             custom_config=module_config)
         baseline = baseline_resolver(trainer.outputs["model"])
         evaluator = Evaluator(
@@ -212,7 +210,23 @@ class Pipelines:
                 baseline_model=baseline.outputs["model"], schema=schema,
                 examples=window_examples),
             provenance=self._provenance(), variants=variants)
-        return [transform, trainer, baseline, evaluator, naive, *optimization, pusher]
+        tuning = [tuner] if tuner else []
+        return [transform, *tuning, trainer, baseline, evaluator, naive, *optimization, pusher]
+
+    @staticmethod
+    def _transform(data: DataNodes, module_config: dict) -> Transform:
+        transform = Transform(
+            examples=data.window[1].outputs["window"], schema=data.schema_gen.outputs["schema"],
+            preprocessing_fn=user_code.PREPROCESSING_FN, custom_config=module_config,
+            # StatisticsGen already computed the raw statistics the gates and reviews use;
+            # Transform's own pre/post-transform TFDV passes would only repeat that work.
+            disable_statistics=True,
+            # TF1 graph mode traces the preprocessing_fn once instead of once per phase. The
+            # analyzer cache is keyed by input artifact, and every run's window is a new one,
+            # so it never hits. Both measured in docs/performance.md ("Transform").
+            force_tf_compat_v1=True, disable_analyzer_cache=True)
+        transform.add_upstream_node(data.data_gate)
+        return transform
 
     def _provenance(self) -> Provenance:
         return Provenance(

@@ -8,7 +8,8 @@ trained model expect (components/shared/model_contract.py):
   `label_xf`, which is how TFMA gets a label that is derived inside the pipeline);
 - `keras_model/`: the inner Keras model on transformed features, for TFLite conversion/pruning;
 - `logs/`: TensorBoard logs;
-- `training_summary.json`: epochs, best epoch, history, label priors, class weights, size.
+- `training_summary.json`: epochs, best epoch, history, label priors, class weights, size, the
+  settings the model was built with and which of them came from the Tuner.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from components.shared.model_contract import (
     SIGNATURE_INPUT,
     TRAINING_SUMMARY,
     TRANSFORM_SIGNATURE,
+    TUNED,
 )
-from pipeline.modules import labels
+from pipeline.modules import labels, space
 from pipeline.modules.features import (
     LABEL_VOCABULARY,
     MISSING_CATEGORY,
@@ -49,8 +51,14 @@ PRIOR_BATCHES = 100
 
 
 def run_fn(fn_args: Any) -> None:
-    """Entry point called by the TFX Trainer (`fn_args` is a tfx FnArgs)."""
-    config = fn_args.custom_config
+    """Entry point called by the TFX Trainer (`fn_args` is a tfx FnArgs).
+
+    With the Tuner's best hyperparameters (`fn_args.hyperparameters`), their values replace
+    [model]'s; the training summary records which (`tuned`).
+    """
+    tuned = space.tuned_values(fn_args.hyperparameters)
+    config = {**fn_args.custom_config,
+              "model": space.apply(fn_args.custom_config["model"], tuned)}
     settings = config["model"]
     tf.keras.utils.set_random_seed(int(settings["seed"]))
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
@@ -58,12 +66,12 @@ def run_fn(fn_args: Any) -> None:
     # dataset share its shuffle seeds, and a reader's read-ahead would advance them by however
     # far it got, so the order the model sees would depend on timing.
     label_info, class_weight = measure_label(
-        _dataset(fn_args, fn_args.train_files, tf_transform_output, settings, shuffle=True),
+        dataset(fn_args, fn_args.train_files, tf_transform_output, settings, shuffle=True),
         config, tf_transform_output)
-    train = _dataset(fn_args, fn_args.train_files, tf_transform_output, settings, shuffle=True)
+    train = dataset(fn_args, fn_args.train_files, tf_transform_output, settings, shuffle=True)
     # The same eval batches every epoch, so val_loss (early stopping) compares like with like.
     eval_steps = max(1, int(settings.get("eval_steps") or fn_args.eval_steps or 1))
-    evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, settings,
+    evaluation = dataset(fn_args, fn_args.eval_files, tf_transform_output, settings,
                           shuffle=False).take(eval_steps).cache().repeat()
 
     model = build_keras_model_from_transform_output(config, tf_transform_output, label_info)
@@ -77,6 +85,7 @@ def run_fn(fn_args: Any) -> None:
     export_serving_model(model, tf_transform_output, config, fn_args.serving_model_dir)
     summary = training_summary(history, stopper, label_info, class_weight, model, settings)
     summary[OUTPUTS] = model_outputs(config, tf_transform_output)
+    summary[TUNED] = tuned or None
     with tf.io.gfile.GFile(os.path.join(model_root, TRAINING_SUMMARY), "w") as handle:
         handle.write(json.dumps(summary, indent=2, sort_keys=True))
 
@@ -124,12 +133,13 @@ def build_keras_model_from_transform_output(
 # Data and label statistics
 
 
-def _dataset(fn_args: Any, files: list[str], tf_transform_output: tft.TFTransformOutput,
-             settings: dict[str, Any], shuffle: bool) -> tf.data.Dataset:
-    """Endless (features, label_xf) batches of transformed examples."""
+def dataset(fn_args: Any, files: list[str], tf_transform_output: tft.TFTransformOutput,
+            settings: dict[str, Any], shuffle: bool, epochs: int | None = None
+            ) -> tf.data.Dataset:
+    """(features, label_xf) batches of transformed examples: endless, or `epochs` passes."""
     options = tfxio.TensorFlowDatasetOptions(
         batch_size=int(settings["batch_size"]), label_key=LABEL_KEY, shuffle=shuffle,
-        shuffle_seed=int(settings["seed"]))
+        shuffle_seed=int(settings["seed"]), num_epochs=epochs)
     return fn_args.data_accessor.tf_dataset_factory(
         files, options, tf_transform_output.transformed_metadata.schema)
 

@@ -182,6 +182,7 @@ def _trainer(store, model, manifest: dict[str, Any], problems: list[str]) -> dic
     ran = {"model": custom.get("model"), "transform": custom.get("transform"),
            "train_steps": train_args.get("num_steps"),
            "code_fingerprint": custom.get("code_fingerprint"),
+           "tuned": recorded.get("tuned"),  # from the Tuner: these replace model's values
            "trainer_execution": trainer.id if trainer else None}
     if recorded.get("model") and custom.get("model") and recorded["model"] != custom["model"]:
         problems.append("the manifest's hyperparameters differ from the Trainer's in ML Metadata")
@@ -255,6 +256,9 @@ def render(info: dict[str, Any]) -> list[str]:
         lines.append("  hyperparameters: " + ", ".join(
             f"{k}={v}" for k, v in model.items() if k != "seed") + f", seed={model.get('seed')}"
             + (f"; trainer steps {hyper.get('train_steps')}" if hyper.get("train_steps") else ""))
+    if hyper.get("tuned"):
+        lines.append("  tuned (from the Tuner, replacing the values above): " + ", ".join(
+            f"{k}={v}" for k, v in hyper["tuned"].items()))
     evaluation = info.get("evaluation") or {}
     metrics = evaluation.get("metrics") or {}
     shown = {k: v for k, v in metrics.items() if isinstance(v, float)}

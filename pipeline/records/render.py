@@ -1,5 +1,6 @@
 """A run's summary as the lines `tfxpipe run` prints at its end: rows read, spans, drift and
-skew, anomalies, metrics and the worst slices, the blessing and why, the push, the variants."""
+skew, anomalies, the tuning trials, metrics and the worst slices, the blessing and why, the
+push, the variants."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from components.shared.tfma_metrics import slice_name
 from pipeline.inputs.spans import format_ranges
 from pipeline.records.outcomes import OUTCOMES
+from pipeline.records.tuning import tuning_lines
 
 _COUNTS = {"example_count", "weighted_example_count"}
 
@@ -102,6 +104,7 @@ def render(summary: dict[str, Any], outcome: int) -> list[str]:
         if anomalies:
             lines += anomaly_table(anomalies)
     lines += key_slice_lines(summary)
+    lines += tuning_lines(summary)
     if "metrics_overall" in summary:
         lines += _metric_lines(summary)
     lines += baseline_lines(summary)

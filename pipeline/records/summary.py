@@ -25,6 +25,7 @@ from components.shared.tfma_metrics import (
 from pipeline.config import Config
 from pipeline.dag import nodes
 from pipeline.records.mlmd import NodeRecord, custom_property
+from pipeline.records.tuning import tuning_part
 from pipeline.records.variants import variant_rows
 
 # Ranking metrics that are undefined on a slice holding one class only (TFMA reports 0 there).
@@ -102,7 +103,7 @@ def build_summary(config: Config, run_id: str, records: dict[str, NodeRecord]
         "components": [{"node": n.node_id, "state": n.state, "seconds": round(n.seconds, 1)}
                        for n in records.values()],
     }
-    for part in (_data_part, _evaluation_part, _baselines_part, _push_part):
+    for part in (_data_part, tuning_part, _evaluation_part, _baselines_part, _push_part):
         summary.update(part(config, records))
     variants = variant_rows(records)
     if variants is not None:

@@ -253,3 +253,24 @@ def variant_deltas_table(summary: dict[str, Any]) -> pd.DataFrame | NotAvailable
                              r["delta"] if r["delta"] is not None else 0.0))
     return _frame(rows, ["variant", "slice", "metric", "dense", "value", "delta",
                          "example_count", "judged"], "no deltas")
+
+
+# ---------------------------------------------------------------------------------------------
+# Tuning
+
+
+def tuning_table(summary: dict[str, Any]) -> pd.DataFrame | NotAvailable:
+    """The Tuner's trials, best first: score on the objective and the values tried; the best
+    is the one the Trainer trained with."""
+    tuning = summary.get("tuning")
+    if not tuning:
+        return NotAvailable("the run did not tune hyperparameters (make tune, or [tuning])")
+    names = [n for n in dict.fromkeys(k for t in tuning["trials"] for k in t["values"])]
+    rows = [{"rank": rank + 1, "trial": t.get("trial_id"), tuning["objective"]: t.get("score"),
+             **{n: _value(t["values"].get(n)) for n in names}}
+            for rank, t in enumerate(tuning["trials"])]
+    return _frame(rows, ["rank", "trial", tuning["objective"], *names], "no trial completed")
+
+
+def _value(value: Any) -> Any:
+    return ",".join(str(v) for v in value) if isinstance(value, list) else value

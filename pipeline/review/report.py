@@ -3,8 +3,9 @@
 Self-contained means it opens anywhere, offline: CSS inline, figures inlined as data: URIs, no
 script, no link to anything outside the file. It says what the run decided and why (the
 blessing, which metric failed on which slice, by how much), and shows the data behind it: input
-files and spans, anomalies, drift, statistics, metrics per slice next to their thresholds, the
-comparison with the baseline, optimized variants, and the pushed version with its manifest.
+files and spans, anomalies, drift, statistics, the tuning trials, metrics per slice next to
+their thresholds, the comparison with the baseline, optimized variants, and the pushed version
+with its manifest.
 """
 
 from __future__ import annotations
@@ -300,6 +301,20 @@ def _baseline(run: ReviewRun, evaluation) -> str:
             + html_table(evaluation.baseline_table()))
 
 
+def _tuning(run: ReviewRun) -> str:
+    tuning = run.summary.get("tuning")
+    if not tuning:
+        return html_table(contract.tuning_table(run.summary))
+    sliced = tuning.get("objective_slice")
+    on = f" on the eval rows of {contract.slice_label(sliced)}" if sliced else ""
+    cached = " Cached: the same data and search space as an earlier run, not tuned again." \
+        if tuning.get("state") == "CACHED" else ""
+    return (f"<p>{_e(tuning['algorithm'])} search, objective <b>{_e(tuning['objective'])}</b>"
+            f"{_e(on)} ({'higher' if tuning['higher_is_better'] else 'lower'} is better). "
+            f"Rank 1 is the best trial: the Trainer trained with its values.{_e(cached)}</p>"
+            + html_table(contract.tuning_table(run.summary)))
+
+
 def _variants(run: ReviewRun) -> str:
     return ("<h3>Variants</h3>" + html_table(contract.variants_table(run.summary))
             + "<h3>Metric deltas against the dense model</h3>"
@@ -341,9 +356,9 @@ def _components(run: ReviewRun) -> str:
 
 _NAV = [("decision", "Decision"), ("key-slices", "Key slices"), ("data", "Data"),
         ("anomalies", "Anomalies"), ("drift", "Drift"), ("statistics", "Statistics"),
-        ("metrics", "Metrics"), ("naive", "Naive baselines"), ("slices", "Slices"),
-        ("baseline", "Baseline"), ("variants", "Variants"), ("pushed", "Pushed version"),
-        ("components", "Components")]
+        ("tuning", "Tuning"), ("metrics", "Metrics"), ("naive", "Naive baselines"),
+        ("slices", "Slices"), ("baseline", "Baseline"), ("variants", "Variants"),
+        ("pushed", "Pushed version"), ("components", "Components")]
 
 
 def build_report(run: ReviewRun) -> str:
@@ -361,6 +376,7 @@ def build_report(run: ReviewRun) -> str:
         _section("anomalies", "Anomalies", lambda: _anomalies(run)),
         _section("drift", "Drift and skew", lambda: _drift(run)),
         _section("statistics", "Statistics", lambda: _statistics(run)),
+        _section("tuning", "Hyperparameter tuning", lambda: _tuning(run)),
         _section("metrics", "Metrics", lambda: _metrics(run, evaluation)),
         _section("naive", "Naive baselines", lambda: _naive(run, evaluation)),
         _section("slices", "Metrics per slice", lambda: _slices(run, evaluation)),
