@@ -49,6 +49,8 @@ def test_output_root_override(toy, tmp_path):
     ("[schema]\npath = 'nowhere.pbtxt'\n", "schema file not found"),
     ("[evaluation]\nmin_lift = -0.1\n", "'evaluation.min_lift' must be a number >= 0"),
     ("[evaluation]\nmin_lift = 'high'\n", "'evaluation.min_lift' must be a number"),
+    ("[evaluation]\nlift_over = ['mean']\n", "'evaluation.lift_over' names 'mean', not a "
+     "naive baseline of a binary label; choose from prior, logistic"),
 ])
 def test_config_mistakes_are_reported_precisely(toy, extra, expected):
     assert expected in error_of(toy(extra=extra))
@@ -81,6 +83,10 @@ def test_slice_column_not_in_data(toy):
 
 def test_min_lift_defaults_to_beating_the_best_baseline(toy):
     assert load_config(toy()).evaluation.min_lift == 0.0
+    # over the constant baselines unless the config names others
+    assert load_config(toy()).evaluation.gated_baselines("binary") == ("prior",)
+    named = load_config(toy(extra="[evaluation]\nlift_over = ['prior', 'logistic']\n"))
+    assert named.evaluation.gated_baselines("binary") == ("prior", "logistic")
     assert load_config(toy(extra="[evaluation]\nmin_lift = 0.02\n")).evaluation.min_lift == 0.02
 
 
@@ -217,3 +223,11 @@ def test_the_tune_flag_turns_tuning_on_and_needs_a_search_space(toy, capsys):
     assert capsys.readouterr().err.strip() == (
         "error: --tune: toy.toml has no [tuning.space] to search; add one "
         "(docs/configuration.md, [tuning])")
+
+
+def test_the_configs_baseline_names_are_those_the_component_fits():
+    from components.naive_baselines.fit import BASELINE_NAMES
+    from pipeline.config.catalogue import BASELINES, CONSTANT_BASELINES
+
+    assert BASELINES == BASELINE_NAMES
+    assert all(set(CONSTANT_BASELINES[k]) <= set(BASELINES[k]) for k in BASELINES)

@@ -92,12 +92,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         model_value = model_rows[0].candidate.get(settings.metric) if model_rows else None
         overall = next((s["metrics"] for s in slices if not s["slice"]), {})
         verdict = lift_verdict(model_value,
-                               {n: m.get(settings.metric) for n, m in overall.items()},
+                               {n: m.get(settings.metric) for n, m in overall.items()
+                                if not settings.gated or n in settings.gated},
                                settings.higher_is_better, settings.min_lift)
         slices.sort(key=lambda s: (len(s["slice"]), sorted((k, str(v))
                                                            for k, v in s["slice"].items())))
         return {"metric": settings.metric, "higher_is_better": settings.higher_is_better,
-                "min_lift": settings.min_lift, "model_value": model_value, **verdict,
+                "min_lift": settings.min_lift, "gated": sorted(settings.gated or overall),
+                "model_value": model_value, **verdict,
                 "baselines": {b.name: b.description for b in baselines}, "slices": slices}
 
     @staticmethod

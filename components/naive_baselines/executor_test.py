@@ -66,9 +66,11 @@ def _model_evaluation(uri: str, labels: np.ndarray, scores: np.ndarray) -> None:
              | tfma.ExtractEvaluateAndWriteResults(eval_config=config, output_path=uri))
 
 
-def _run(tiny, root: str, scores_of, min_lift: float = 0.0) -> tuple[dict, str]:
+def _run(tiny, root: str, scores_of, min_lift: float = 0.0, gated: tuple[str, ...] = ()
+         ) -> tuple[dict, str]:
     """The executor with a model whose eval scores are `scores_of(eval labels)`, blessed by
-    its Evaluator; (baselines.json, the blessing's uri)."""
+    its Evaluator, judged against the baselines in `gated` (all when empty); (baselines.json,
+    the blessing)."""
     labels = _raw(tiny.eval_rows)["label"].to_numpy()
     evaluation = artifact(standard_artifacts.ModelEvaluation, os.path.join(root, "evaluation"))
     _model_evaluation(evaluation.uri, labels, scores_of(labels))
@@ -84,7 +86,7 @@ def _run(tiny, root: str, scores_of, min_lift: float = 0.0) -> tuple[dict, str]:
     settings = BaselineSettings(
         kind="binary", eval_config=json_format.MessageToJson(
             _eval_config("binary", ("prior", "logistic"), [])),
-        metric="auc", higher_is_better=True, min_lift=min_lift)
+        metric="auc", higher_is_better=True, min_lift=min_lift, gated=gated)
     Executor().Do({"examples": [examples],
                    "model": [artifact(standard_artifacts.Model, tiny.model)],
                    "model_evaluation": [evaluation], "model_blessing": [evaluator_blessing]},
@@ -170,6 +172,27 @@ def test_a_model_no_better_than_a_constant_score_is_not_blessed(tiny_pipeline, t
     assert record["passed"] is False and record["evaluator_blessed"] is True
     assert blessing.get_int_custom_property("blessed") == 0
     assert os.path.exists(os.path.join(blessing.uri, "NOT_BLESSED"))
+
+
+def test_the_gate_judges_the_baselines_it_is_given_the_constant_ones_by_default(
+        tiny_pipeline, tmp_path):
+    """A model a little better than a constant score and worse than the logistic regression:
+    blessed against the prior alone (evaluation.lift_over's default, the constant baselines),
+    refused when the logistic regression is named too."""
+    def weak(labels: np.ndarray) -> np.ndarray:  # a tenth of the positives first, all else tied
+        scores = np.full(len(labels), 0.5, np.float32)
+        positives = np.flatnonzero(labels == 1)
+        scores[positives[:max(1, len(positives) // 10)]] = 1.0
+        return scores
+
+    constant, blessed = _run(tiny_pipeline, str(tmp_path / "prior"), weak, gated=("prior",))
+    assert 0.5 < constant["model_value"] < _slice(constant, {})["logistic"]["auc"]
+    assert constant["gated"] == ["prior"] and constant["best_baseline"] == "prior"
+    assert constant["passed"] is True and blessed.get_int_custom_property("blessed") == 1
+    both, refused = _run(tiny_pipeline, str(tmp_path / "both"), weak,
+                         gated=("prior", "logistic"))
+    assert both["gated"] == ["logistic", "prior"] and both["best_baseline"] == "logistic"
+    assert both["passed"] is False and refused.get_int_custom_property("blessed") == 0
 
 
 def _evaluate(kind: str, baselines: list[Baseline], rows: SplitRows, tmp_path) -> list[dict]:

@@ -11,10 +11,12 @@ class BaselineSettings:
     baselines are evaluated with: one model spec per baseline (its name, `label_key` the model's
     label, `prediction_key` the baseline's name), the model's metrics and slices. The gate: the
     model's `metric` (TFMA key; `higher_is_better`) on the overall slice must exceed the best
-    baseline's by more than `min_lift` (in the metric's direction)."""
+    baseline's by more than `min_lift` (in the metric's direction), the best of those named
+    in `gated` (empty: of every baseline fitted)."""
 
     kind: str
     eval_config: str
     metric: str
     higher_is_better: bool = True
     min_lift: float = 0.0
+    gated: tuple[str, ...] = ()

@@ -6,6 +6,13 @@ from __future__ import annotations
 
 TASK_KINDS = ("binary", "multiclass", "regression")
 
+# The naive baselines of each task (components/naive_baselines/fit.py fits them) and those
+# that predict a constant: the lift gate's default (evaluation.lift_over).
+BASELINES = {"binary": ("prior", "logistic"), "multiclass": ("prior", "logistic"),
+             "regression": ("mean", "median")}
+CONSTANT_BASELINES = {"binary": ("prior",), "multiclass": ("prior",),
+                      "regression": ("mean", "median")}
+
 # Metric name in the config -> (TFMA metric class, metric key in TFMA results, higher is better).
 METRICS: dict[str, dict[str, tuple[str, str, bool]]] = {
     "binary": {

@@ -11,6 +11,7 @@ import os
 import re
 
 from pipeline.config.catalogue import (
+    BASELINES,
     METRICS,
     OPTIMIZATION_VARIANTS,
     TASK_KINDS,
@@ -140,6 +141,10 @@ def _evaluation(config: Config, check: _Checker) -> None:
     check(math.isfinite(config.evaluation.min_lift) and config.evaluation.min_lift >= 0.0,
           f"'evaluation.min_lift' must be a number >= 0 (0: the model must beat the best naive "
           f"baseline), got {config.evaluation.min_lift}")
+    baselines = BASELINES[config.label.kind]
+    for name in config.evaluation.lift_over:
+        check(name in baselines, f"'evaluation.lift_over' names '{name}', not a naive baseline "
+              f"of a {config.label.kind} label; choose from {', '.join(baselines)}")
     metrics = METRICS[config.label.kind]
     for metric in [*config.evaluation.metrics, *config.evaluation.thresholds]:
         check(metric in metrics, f"metric '{metric}' is not available for a {config.label.kind} "

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from components.csv_example_gen.params import DEFAULT_MISSING_VALUES
 from pipeline.config.catalogue import (
+    CONSTANT_BASELINES,
     DEFAULT_VARIANT_TOLERANCE,
     METRICS,
     OPTIMIZATION_VARIANTS,
@@ -123,9 +124,14 @@ class EvaluationSection:
     # The slices that matter most, each {column = "value", ...} over the columns of one of
     # `slices`: shown first in the summary and report (and a tuning objective may name one).
     key_slices: list[dict[str, str]] = field(default_factory=list)
-    # The lift gate: the model must beat the best naive baseline (components/naive_baselines)
-    # on the ranking metric, overall, by more than this (in the metric's direction).
+    # The lift gate: the model must beat the best of the naive baselines named in `lift_over`
+    # (components/naive_baselines; empty: those that predict a constant) on the ranking
+    # metric, overall, by more than this (in the metric's direction).
     min_lift: float = 0.0
+    lift_over: list[str] = field(default_factory=list)
+
+    def gated_baselines(self, kind: str) -> tuple[str, ...]:
+        return tuple(self.lift_over) or CONSTANT_BASELINES[kind]
 
 
 @dataclass(frozen=True)

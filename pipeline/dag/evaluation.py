@@ -198,4 +198,5 @@ def baseline_settings(config: Config, label: LabelValues | None = None) -> Basel
     return BaselineSettings(
         kind=config.label.kind,
         eval_config=json_format.MessageToJson(eval_config, sort_keys=True, indent=None),
-        metric=key, higher_is_better=higher_is_better, min_lift=config.evaluation.min_lift)
+        metric=key, higher_is_better=higher_is_better, min_lift=config.evaluation.min_lift,
+        gated=config.evaluation.gated_baselines(config.label.kind))

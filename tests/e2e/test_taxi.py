@@ -46,7 +46,7 @@ def test_terminal_shows_progress_and_summary_but_no_tensorflow_noise(taxi_runs):
     assert "worst slices by auc:" in out
     # The key slice (card payments) first, with the naive baselines' figures on it.
     assert out.index("key slices:\n  payment_type=Credit Card ") < out.index("metrics (overall)")
-    assert "naive baselines (auc, overall): " in out and "over logistic (required > 0)" in out
+    assert "naive baselines (auc, overall): " in out and "over prior (required > 0)" in out
     assert "pushed: version 1 -> " in out
     assert "outcome: pushed (exit 0)" in out
     assert "tensorflow" not in (out + process.stderr).lower()
