@@ -36,7 +36,8 @@ def shop(tmp_path):
     text = TAXI.read_text()
     for old, new in {'source = "tfx:chicago_taxi"': f'source = "{tmp_path / "spans"}"',
                      '# pattern = "span-{SPAN}/*.csv"': 'pattern = "span-{SPAN}/*.csv"',
-                     "window = 24 ": "window = 2 "}.items():
+                     "window = 24 ": "window = 2 ",
+                     'output_root = "outputs"': f'output_root = "{tmp_path / "out"}"'}.items():
         assert text.count(old) == 1
         text = text.replace(old, new)
     config = tmp_path / "taxi.toml"
@@ -90,6 +91,34 @@ def test_good_spans_pass_and_are_fingerprinted(shop):
     assert [s.span for s in data.spans] == [1, 2] and data.selection.target == 2
     assert [f.rows for s in data.spans for f in s.files] == [20, 20]
     assert all(len(f.sha256) == 64 for f in data.files)
+
+
+def test_a_rerun_reads_the_findings_kept_for_unchanged_files_and_rereads_changed_ones(
+        shop, monkeypatch):
+    from pipeline.inputs import checked_files
+
+    rows = [list(r) for r in shop.rows]
+    rows[1][shop.header.index("trip_miles")] = "twelve"  # not a number
+    shop.span(2, shop.csv_text(shop.header, rows))
+    first = halted(shop.config())
+    kept = sorted((shop.root / "out" / checked_files.FOLDER).glob("*.json"))
+    assert len(kept) == 2  # one per file of the window
+
+    def read_again(*args):
+        raise AssertionError("an unchanged file was read again")
+
+    monkeypatch.setattr(checked_files, "read_csv", read_again)
+    assert halted(shop.config()) == first  # the same rows, from the kept findings
+    passed = prepare_input(shop.config(window=1, span=1))
+    assert passed.rows == 20 and passed.delimiter == ","
+
+    monkeypatch.undo()
+    rows[1][shop.header.index("trip_miles")] = "1.5"
+    shop.span(2, shop.csv_text(shop.header, rows))  # the file changed: read again
+    kept[0].write_text("{not json")  # and a damaged finding is read from its CSV again
+    data = prepare_input(shop.config())
+    assert data.rows == 40 and not [r for r in data.reported if r["kind"] == "NOT_NUMERIC"]
+    assert len(list((shop.root / "out" / checked_files.FOLDER).glob("*.json"))) == 3
 
 
 def test_empty_file(shop):

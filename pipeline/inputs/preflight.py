@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import Config, ConfigError
-from pipeline.inputs.csv_files import HALT, CsvRules, FileRef, read_csv
+from pipeline.inputs.checked_files import read_checked
+from pipeline.inputs.csv_files import HALT, CsvRules, FileRef
 from pipeline.inputs.labels import LabelValues
 
 _NUMERIC_TYPES = {"INT": "int", "FLOAT": "float"}
@@ -117,14 +118,15 @@ def csv_rules(config: Config, schema) -> CsvRules:
                     label=(config.label.column, config.label.kind))
 
 
-def check_files(config: Config, files_by_span: dict[int, list[str]], contract: bool = True
-                ) -> Preflight:
+def check_files(config: Config, files_by_span: dict[int, list[str]], contract: bool = True,
+                kept: Path | None = None) -> Preflight:
     """Checks every file; raises DataInputError listing what halts, returns what is reported.
 
     Without a curated schema a needed column missing from the data is a configuration mistake
     (ConfigError, exit 2, with a "did you mean"); with one, the schema is the data's contract
     and a missing column is a data problem (exit 4). `contract=False` checks only that the files
     can be read (for 'tfxpipe schema', whose purpose is to show how the header differs).
+    `kept`: the folder of findings kept from earlier runs (checked_files.py), or None.
     """
     schema = load_schema(config.schema.path)
     rules = csv_rules(config, schema)
@@ -134,7 +136,7 @@ def check_files(config: Config, files_by_span: dict[int, list[str]], contract: b
     for span, paths in sorted(files_by_span.items()):
         first_header: list[str] | None = None
         for path in paths:
-            checked = read_csv(path, span, rules)
+            checked = read_checked(path, span, rules, kept)
             rows += checked.problems
             if checked.label is not None:
                 label.merge(checked.label)

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 
 from pipeline.config import Config
+from pipeline.inputs import checked_files
 from pipeline.inputs import spans as spans_lib
 from pipeline.inputs.labels import LabelValues
 from pipeline.inputs.preflight import Preflight, check_files
@@ -104,7 +105,8 @@ def prepare_input(config: Config) -> InputData:
     found = spans_lib.discover(input_base, pattern)
     selection = spans_lib.select(list(found), config.spans.span, config.spans.window,
                                  input_base, pattern)
-    checked = check_files(config, {s: found[s] for s in selection.window})
+    checked = check_files(config, {s: found[s] for s in selection.window},
+                          kept=config.output_root / checked_files.FOLDER)
     spans = [SpanData(s, [fingerprint(p) for p in found[s]]) for s in selection.window]
     return InputData(str(input_base), pattern, [f for s in spans for f in s.files], spans,
                      selection, checked)

@@ -67,10 +67,11 @@ def services(tmp_path_factory):
             process.wait(timeout=60)
 
 
-def _examples(pipeline_root: Path) -> dict[str, list[bytes]]:
-    """The serialised examples of each split CsvExampleGen wrote, sorted."""
+def _examples(root: Path) -> dict[str, list[bytes]]:
+    """The serialised examples of each split CsvExampleGen wrote under a pipeline's output
+    folder, sorted."""
     splits: dict[str, list[bytes]] = {}
-    for path in sorted(pipeline_root.glob("CsvExampleGen/examples/*/Split-*/*.gz")):
+    for path in sorted(root.glob("pipeline_root/CsvExampleGen/examples/*/Split-*/*.gz")):
         import tensorflow as tf
 
         records = tf.data.TFRecordDataset(str(path), compression_type="GZIP")
@@ -100,7 +101,7 @@ extra_args = ["--environment_type=EXTERNAL", "--environment_config=localhost:{po
     roots = {name: tmp_path / name / "out" / "iris" for name in ("direct", "portable")}
     summaries = {name: read_summary(root / "runs", _run_id(root)) for name, root in roots.items()}
     ours, theirs = summaries["portable"], summaries["direct"]
-    assert ours["pushed_version"] == theirs["pushed_version"] == 1
+    assert ours["pushed_version"] == theirs["pushed_version"] == "1"
     assert ours["rows"] == theirs["rows"] and ours["gate"] == theirs["gate"]
     assert ours["metrics_overall"].keys() == theirs["metrics_overall"].keys()
     for metric, value in theirs["metrics_overall"].items():
