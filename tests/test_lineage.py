@@ -37,7 +37,8 @@ def test_the_report_names_the_baseline_and_both_figures():
     info = {
         "version": 2, "model_name": "m", "path": "/serving/m/2", "pushed_at": "t",
         "run_id": "r", "code_revision": {"git_commit": "abc", "dirty": False},
-        "hyperparameters": {"model": {"type": "dnn", "seed": 1}, "train_steps": 10},
+        "hyperparameters": {"model": {"type": "dnn", "seed": 1}, "train_steps": 10,
+                            "tuned": {"learning_rate": 0.002}},
         "spans": [{"span": 3, "examples_id": 9, "files": [
             {"path": "/d/span-3/a.csv", "rows": 5, "sha256": "f" * 64,
              "unchanged_on_disk": False, "exists": True}]}],
@@ -54,4 +55,7 @@ def test_the_report_names_the_baseline_and_both_figures():
     assert "baseline: version 1 (model /m/1)" in text
     assert "auc: this version 0.9300, baseline 0.9100 (diff +0.0200)" in text
     assert "(same as /c.pbtxt now)" in text
+    assert ("hyperparameters: type=dnn, seed=1; trainer steps 10\n"
+            "  tuned (from the Tuner, replacing the values above): learning_rate=0.002") in text
+    assert text.endswith("warning: the manifest names another model artifact than ML Metadata")
     assert "warning: the manifest names another model artifact" in text

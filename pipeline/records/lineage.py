@@ -251,6 +251,14 @@ def render(info: dict[str, Any]) -> list[str]:
                  f"sha256 {str(schema.get('sha256'))[:12]}"
                  + ("" if now is None else
                     f" ({'same as' if now else 'DIFFERS from'} {schema.get('curated')} now)"))
+    lines += _hyperparameter_lines(hyper) + _evaluation_lines(info.get("evaluation") or {})
+    for problem in info.get("problems") or []:
+        lines.append(f"  warning: {problem}")
+    return lines
+
+
+def _hyperparameter_lines(hyper: dict[str, Any]) -> list[str]:
+    lines = []
     model = hyper.get("model") or {}
     if model:
         lines.append("  hyperparameters: " + ", ".join(
@@ -259,10 +267,13 @@ def render(info: dict[str, Any]) -> list[str]:
     if hyper.get("tuned"):
         lines.append("  tuned (from the Tuner, replacing the values above): " + ", ".join(
             f"{k}={v}" for k, v in hyper["tuned"].items()))
-    evaluation = info.get("evaluation") or {}
+    return lines
+
+
+def _evaluation_lines(evaluation: dict[str, Any]) -> list[str]:
     metrics = evaluation.get("metrics") or {}
     shown = {k: v for k, v in metrics.items() if isinstance(v, float)}
-    lines.append("  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(shown.items())))
+    lines = ["  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(shown.items()))]
     if evaluation.get("baseline_version") is None and not evaluation.get("baseline_model"):
         lines.append("  baseline: none (the first blessed model: judged on absolute "
                      "thresholds only)")
@@ -273,8 +284,6 @@ def render(info: dict[str, Any]) -> list[str]:
             lines.append(f"    {name}: this version {_number(values.get('candidate'))}, "
                          f"baseline {_number(values.get('baseline'))} "
                          f"(diff {_number(values.get('diff'), '+.4f')})")
-    for problem in info.get("problems") or []:
-        lines.append(f"  warning: {problem}")
     return lines
 
 
