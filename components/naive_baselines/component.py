@@ -40,8 +40,8 @@ class NaiveBaselines(base_component.BaseComponent):
     """Fits naive baselines on the train split (`components/naive_baselines/fit.py`),
     evaluates them with TFMA on the eval split and the slices of `settings.eval_config`, and
     blesses the model only when the Evaluator blessed it and it beats the best of the baselines
-    `settings.gated` names on the gated metric by more than `settings.min_lift` (`verdict.py`). Its `blessing` is the one the
-    pusher and the next run's baseline resolver read."""
+    `settings.gated` names on the gated metric by more than `settings.min_lift` (`verdict.py`).
+    Its `blessing` is the one the pusher and the next run's baseline resolver read."""
 
     SPEC_CLASS = NaiveBaselinesSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)

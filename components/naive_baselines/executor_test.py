@@ -66,8 +66,8 @@ def _model_evaluation(uri: str, labels: np.ndarray, scores: np.ndarray) -> None:
              | tfma.ExtractEvaluateAndWriteResults(eval_config=config, output_path=uri))
 
 
-def _run(tiny, root: str, scores_of, min_lift: float = 0.0, gated: tuple[str, ...] = ()
-         ) -> tuple[dict, str]:
+def _run(tiny, root: str, scores_of, min_lift: float = 0.0, gated: tuple[str, ...] = (),
+         sliced_metrics: tuple[str, ...] = ()) -> tuple[dict, str]:
     """The executor with a model whose eval scores are `scores_of(eval labels)`, blessed by
     its Evaluator, judged against the baselines in `gated` (all when empty); (baselines.json,
     the blessing)."""
@@ -86,7 +86,8 @@ def _run(tiny, root: str, scores_of, min_lift: float = 0.0, gated: tuple[str, ..
     settings = BaselineSettings(
         kind="binary", eval_config=json_format.MessageToJson(
             _eval_config("binary", ("prior", "logistic"), [])),
-        metric="auc", higher_is_better=True, min_lift=min_lift, gated=gated)
+        metric="auc", higher_is_better=True, min_lift=min_lift, gated=gated,
+        sliced_metrics=sliced_metrics)
     Executor().Do({"examples": [examples],
                    "model": [artifact(standard_artifacts.Model, tiny.model)],
                    "model_evaluation": [evaluation], "model_blessing": [evaluator_blessing]},
@@ -162,6 +163,26 @@ def test_a_model_above_its_baselines_keeps_its_blessing(perfect):
     assert blessing.get_int_custom_property("blessed") == 1
     assert blessing.get_int_custom_property("current_model_id") == 7
     assert os.path.exists(os.path.join(blessing.uri, "BLESSED"))
+
+
+def test_the_gated_metric_per_slice_and_every_metric_overall_are_those_of_one_pass(
+        tiny_pipeline, perfect, tmp_path):
+    """Two TFMA passes (every metric overall; AUC and the count on every slice) give the
+    figures one pass with every metric on every slice gives, and no other per slice."""
+    split, _ = _run(tiny_pipeline, str(tmp_path), lambda labels: labels.astype(np.float32),
+                    sliced_metrics=("AUC", "ExampleCount"))
+    whole, _ = perfect
+    assert sorted(map(str, (s["slice"] for s in split["slices"]))) == sorted(
+        map(str, (s["slice"] for s in whole["slices"])))
+    assert _slice(split, {}) == _slice(whole, {})
+    assert "binary_accuracy" in _slice(split, {})["prior"]
+    for row in whole["slices"]:
+        if not row["slice"]:
+            continue
+        for name, metrics in _slice(split, row["slice"]).items():
+            assert set(metrics) == {"auc", "example_count"}
+            assert metrics == {k: row["metrics"][name][k] for k in metrics}
+    assert split["lift"] == whole["lift"] and split["passed"] is True
 
 
 def test_a_model_no_better_than_a_constant_score_is_not_blessed(tiny_pipeline, tmp_path):

@@ -20,3 +20,5 @@ class BaselineSettings:
     higher_is_better: bool = True
     min_lift: float = 0.0
     gated: tuple[str, ...] = ()
+    # TFMA metric classes computed on every slice (the rest overall only); empty: every one.
+    sliced_metrics: tuple[str, ...] = ()

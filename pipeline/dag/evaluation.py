@@ -194,9 +194,11 @@ def baseline_settings(config: Config, label: LabelValues | None = None) -> Basel
         slicing_specs=slicing_specs(config),
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
         options=tfma.Options(include_default_metrics=wrappers_pb2.BoolValue(value=False)))
-    _, key, higher_is_better = config.metric_spec(config.ranking_metric)
+    class_name, key, higher_is_better = config.metric_spec(config.ranking_metric)
     return BaselineSettings(
         kind=config.label.kind,
         eval_config=json_format.MessageToJson(eval_config, sort_keys=True, indent=None),
         metric=key, higher_is_better=higher_is_better, min_lift=config.evaluation.min_lift,
-        gated=config.evaluation.gated_baselines(config.label.kind))
+        gated=config.evaluation.gated_baselines(config.label.kind),
+        # per slice the reviews show the gated metric only: the rest is computed overall
+        sliced_metrics=(class_name, "ExampleCount"))
