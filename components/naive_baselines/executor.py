@@ -77,13 +77,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                                                for b in baselines})
         with self._make_beam_pipeline() as pipeline:
             evaluated = pipeline | "Rows" >> beam.Create([batch])
-            for name, config in passes.items():
-                _ = evaluated | f"Evaluate-{name}" >> tfma.ExtractEvaluateAndWriteResults(
-                    eval_config=config, output_path=os.path.join(output_path, name))
+            for part, config in passes.items():
+                _ = evaluated | f"Evaluate-{part}" >> tfma.ExtractEvaluateAndWriteResults(
+                    eval_config=config, output_path=os.path.join(output_path, part))
         slices: dict[str, dict[str, Any]] = {}
-        for name in passes:  # the overall pass last: its metrics are the overall slice's
+        for part in passes:  # the overall pass last: its metrics are the overall slice's
             with quiet_tensorflow_warnings():
-                records = list(tfma.load_metrics(os.path.join(output_path, name)))
+                records = list(tfma.load_metrics(os.path.join(output_path, part)))
             for record in records:
                 if record.WhichOneof("slicing_spec_oneof") == "cross_slice_key":
                     continue
