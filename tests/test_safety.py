@@ -179,7 +179,9 @@ def test_what_a_killed_run_left_is_found_then_cleared(tmp_path):
     config.pipeline_dir.mkdir(parents=True)
     _store(config.metadata_path, 2)
     temp = [config.model_dir / ".tmp-0123", config.runs_dir / "r" / ".summary.json.x.tmp",
-            config.pipeline_root / "Trainer" / ".system" / "executor_execution" / "2" / ".temp"]
+            config.pipeline_root / "Trainer" / ".system" / "executor_execution" / "2" / ".temp",
+            config.output_root / ".beam-packages" / ".tmp-x1y2",
+            config.output_root / ".preflight-cache" / ".0a1b.json.x.tmp"]
     for path in temp:
         path.mkdir(parents=True) if not path.name.endswith(".tmp") else (
             path.parent.mkdir(parents=True), path.write_text("{"))

@@ -5,9 +5,10 @@ A process killed mid-run (kill -9, a lost machine) leaves:
   when its launcher gets to. Under the output root's lock no run is in progress, so every such
   execution is stale and is marked FAILED, with a note saying so;
 - folders and files being written: a version being assembled in the serving folder (`.tmp-*`),
-  TFX's executor temp folders (`.system/executor_execution/<id>/.temp`), files being written
-  aside (`.<name>.<random>.tmp`). None is visible to a reader (TF Serving ignores dot-named
-  folders); all are removed;
+  TFX's executor temp folders (`.system/executor_execution/<id>/.temp`), the Beam workers'
+  packages being built (`.beam-packages/.tmp-*`), files being written aside
+  (`.<name>.<random>.tmp`, pre-flight findings among them). None is visible to a reader (TF
+  Serving ignores dot-named folders); all are removed;
 - a version renamed into place whose push was not yet recorded in ML Metadata: it is recorded
   from its manifest (a PushedModel output of that run's pusher execution, which is marked
   COMPLETE), so lineage and the baseline resolver see it.
@@ -25,6 +26,8 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components.versioned_pusher.versions import TEMP_PREFIX, existing_versions, read_manifest
 from pipeline.config import Config
+from pipeline.dag.beam import PACKAGES_DIR
+from pipeline.inputs import checked_files
 from pipeline.records.mlmd import STATE_NAMES, custom_property, open_store
 
 Execution = metadata_store_pb2.Execution
@@ -163,7 +166,10 @@ def _temp_paths(config: Config) -> list[Path]:
     paths += config.pipeline_root.glob("*/.system/executor_execution/*/.temp")
     # Files written aside (`write_atomically`) and reports being written.
     for folder, pattern in ((config.output_root, ".*.tmp"), (config.pipeline_dir, "*/.*.tmp"),
-                            (config.runs_dir, "*/.*.tmp")):
+                            (config.runs_dir, "*/.*.tmp"),
+                            # the workers' packages being built, pre-flight findings being kept
+                            (config.output_root / PACKAGES_DIR, ".tmp-*"),
+                            (config.output_root / checked_files.FOLDER, ".*.tmp")):
         paths += folder.glob(pattern)
     return sorted(set(paths))
 
