@@ -100,6 +100,11 @@ def test_a_rerun_reads_the_findings_kept_for_unchanged_files_and_rereads_changed
     rows = [list(r) for r in shop.rows]
     rows[1][shop.header.index("trip_miles")] = "twelve"  # not a number
     shop.span(2, shop.csv_text(shop.header, rows))
+
+    def hashed_again(path):
+        raise AssertionError(f"{path} was hashed twice: prepare_input has its digest")
+
+    monkeypatch.setattr(checked_files, "_file_digest", hashed_again)
     first = halted(shop.config())
     kept = sorted((shop.root / "out" / checked_files.FOLDER).glob("*.json"))
     assert len(kept) == 2  # one per file of the window

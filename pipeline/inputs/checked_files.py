@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from components.shared.files import write_atomically
@@ -24,33 +25,46 @@ _CODE = hashlib.sha256(b"".join(Path(m.__file__).read_bytes()
                                 for m in (csv_files, labels))).hexdigest()
 
 
-def read_checked(path: str, span: int, rules: CsvRules, folder: Path | None) -> FileCheck:
-    """`read_csv(path, span, rules)`, from `folder` when it holds this file's findings."""
-    if folder is None:
+@dataclass(frozen=True)
+class Kept:
+    """Where the findings are kept, and the SHA-256 of each file's bytes that the caller already
+    computed ({path: hex}; prepare.py fingerprints every file), so no file is hashed twice."""
+
+    folder: Path
+    digests: dict[str, str] = field(default_factory=dict)
+
+
+def read_checked(path: str, span: int, rules: CsvRules, kept: Kept | None) -> FileCheck:
+    """`read_csv(path, span, rules)`, from `kept` when it holds this file's findings."""
+    if kept is None:
         return read_csv(path, span, rules)
-    kept = folder / f"{_key(path, span, rules)}.json"
+    digest = kept.digests.get(path) or _file_digest(path)
+    stored = kept.folder / f"{_key(path, span, rules, digest)}.json"
     try:
-        return _decoded(json.loads(kept.read_text(encoding="utf-8")))
+        return _decoded(json.loads(stored.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError):
         pass
     checked = read_csv(path, span, rules)
     try:
-        write_atomically(kept, json.dumps(_encoded(checked)))
+        write_atomically(stored, json.dumps(_encoded(checked)))
     except OSError:
         pass  # a full disk or a read-only root: the findings are only not kept
     return checked
 
 
-def _key(path: str, span: int, rules: CsvRules) -> str:
-    digest = hashlib.sha256(_CODE.encode())
+def _file_digest(path: str) -> str:
+    digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    described = [str(path), span, rules.delimiter, sorted(rules.missing),
+    return digest.hexdigest()
+
+
+def _key(path: str, span: int, rules: CsvRules, file_digest: str) -> str:
+    described = [_CODE, file_digest, str(path), span, rules.delimiter, sorted(rules.missing),
                  sorted((k, list(v)) for k, v in rules.numeric.items()),
                  list(rules.label) if rules.label else None]
-    digest.update(json.dumps(described).encode())
-    return digest.hexdigest()[:32]
+    return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:32]
 
 
 def _encoded(checked: FileCheck) -> dict:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import Config, ConfigError
-from pipeline.inputs.checked_files import read_checked
+from pipeline.inputs.checked_files import Kept, read_checked
 from pipeline.inputs.csv_files import HALT, CsvRules, FileRef
 from pipeline.inputs.labels import LabelValues
 
@@ -119,14 +119,14 @@ def csv_rules(config: Config, schema) -> CsvRules:
 
 
 def check_files(config: Config, files_by_span: dict[int, list[str]], contract: bool = True,
-                kept: Path | None = None) -> Preflight:
+                kept: Kept | None = None) -> Preflight:
     """Checks every file; raises DataInputError listing what halts, returns what is reported.
 
     Without a curated schema a needed column missing from the data is a configuration mistake
     (ConfigError, exit 2, with a "did you mean"); with one, the schema is the data's contract
     and a missing column is a data problem (exit 4). `contract=False` checks only that the files
     can be read (for 'tfxpipe schema', whose purpose is to show how the header differs).
-    `kept`: the folder of findings kept from earlier runs (checked_files.py), or None.
+    `kept`: where findings of earlier runs are kept (checked_files.py), or None.
     """
     schema = load_schema(config.schema.path)
     rules = csv_rules(config, schema)

@@ -105,9 +105,10 @@ def prepare_input(config: Config) -> InputData:
     found = spans_lib.discover(input_base, pattern)
     selection = spans_lib.select(list(found), config.spans.span, config.spans.window,
                                  input_base, pattern)
-    checked = check_files(config, {s: found[s] for s in selection.window},
-                          kept=config.output_root / checked_files.FOLDER)
     spans = [SpanData(s, [fingerprint(p) for p in found[s]]) for s in selection.window]
+    kept = checked_files.Kept(config.output_root / checked_files.FOLDER,
+                              {f.path: f.sha256 for s in spans for f in s.files})
+    checked = check_files(config, {s: found[s] for s in selection.window}, kept=kept)
     return InputData(str(input_base), pattern, [f for s in spans for f in s.files], spans,
                      selection, checked)
 
