@@ -20,6 +20,7 @@ from pipeline.config.catalogue import (
     TUNING_OBJECTIVES,
     USUAL_METRIC,
 )
+from pipeline.modules import space
 
 MODEL_TYPES = ("dnn", "wide_deep")
 IMPUTE_KINDS = ("mean", "median")
@@ -192,8 +193,7 @@ class SpaceSection:
     @property
     def names(self) -> list[str]:
         """The hyperparameters searched, in this order."""
-        return [name for name in ("learning_rate", "l2", "dropout", "hidden_units",
-                                  "batch_size", "embedding_dim") if getattr(self, name)]
+        return [name for name in space.NAMES if getattr(self, name)]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from components.shared.files import write_atomically
+from components.shared.params import code_fingerprint
 from pipeline.config import Config
 from pipeline.dag.beam import worker_packages
 
@@ -40,7 +41,7 @@ def build_worker_packages(config: Config, say: Callable[[str], None]) -> list[Pa
     if not wanted:
         return []
     folder = wanted[0].parent
-    fingerprint = code_fingerprint(Path(config.project_root))
+    fingerprint = packages_fingerprint(Path(config.project_root))
     stamp = folder / STAMP
     if all(p.exists() for p in wanted) and _read(stamp) == fingerprint:
         return wanted
@@ -57,14 +58,12 @@ def build_worker_packages(config: Config, say: Callable[[str], None]) -> list[Pa
     return wanted
 
 
-def code_fingerprint(project_root: Path) -> str:
-    """The TFX version and every Python source of the project's packages, hashed."""
-    digest = hashlib.sha256(metadata.version("tfx").encode())
-    for package in ("components", "pipeline"):
-        for path in sorted((project_root / package).rglob("*.py")):
-            digest.update(str(path.relative_to(project_root)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+def packages_fingerprint(project_root: Path) -> str:
+    """The TFX version and the sources of every folder of the project's packages, hashed."""
+    folders = sorted({path.parent for package in ("components", "pipeline")
+                      for path in (project_root / package).rglob("*.py")})
+    sources = code_fingerprint(*folders)
+    return hashlib.sha256(f"{metadata.version('tfx')} {sources}".encode()).hexdigest()[:16]
 
 
 def _built(script: str, args: list[str], cwd: str | Path, scratch: str, what: str) -> str:
