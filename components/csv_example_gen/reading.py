@@ -1,5 +1,5 @@
 """A CSV file as tf.Examples, column by column with Arrow: read, missing values found, typed,
-encoded in batches by tfx-bsl's C++ encoder.
+serialised in batches (serialise.py).
 
 The examples are those TFX's CsvExampleGen makes of the same file, to the byte of their
 deterministic serialisation (what ExampleGen hashes to assign a split), with two differences
@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from components.csv_example_gen import serialise
 from components.csv_example_gen.params import CsvFormat
 
 # UNKNOWN < INT < FLOAT < BYTES: a span's column takes the widest type of its files.
@@ -131,17 +132,6 @@ def to_record_batch(batch: pa.RecordBatch, types: dict[str, str], fmt: CsvFormat
     return pa.RecordBatch.from_arrays(columns, names)
 
 
-def encode(batch: pa.RecordBatch) -> list[bytes]:
-    """Serialised tf.Examples, each in its deterministic serialisation (sorted feature names):
-    the bytes ExampleGen hashes to assign a split."""
-    from tensorflow.core.example import example_pb2
-    from tfx_bsl.coders import example_coder
-
-    encoded = example_coder.RecordBatchToExamplesEncoder().encode(batch)
-    parse = example_pb2.Example.FromString
-    return [parse(record).SerializeToString(deterministic=True) for record in encoded]
-
-
 def span_types(files: list[str], fmt: CsvFormat) -> dict[str, str]:
     """{column: type} over every file: the widest type a column has in any of them."""
     per_file = [file_types(path, fmt) for path in files]
@@ -149,6 +139,12 @@ def span_types(files: list[str], fmt: CsvFormat) -> dict[str, str]:
             for name in per_file[0]}
 
 
-def encode_file(path: str, types: dict[str, str], fmt: CsvFormat) -> Iterator[bytes]:
+def encode_batches(path: str, types: dict[str, str], fmt: CsvFormat) -> Iterator[list[bytes]]:
+    """The file's rows as serialised tf.Examples, a batch at a time."""
     for batch in read_batches(path, fmt):
-        yield from encode(to_record_batch(batch, types, fmt))
+        yield serialise.serialise(to_record_batch(batch, types, fmt))
+
+
+def encode_file(path: str, types: dict[str, str], fmt: CsvFormat) -> Iterator[bytes]:
+    for records in encode_batches(path, types, fmt):
+        yield from records
