@@ -41,7 +41,7 @@ if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(1) >/dev/null
 endef
 
-.PHONY: help venv run tune test test-airflow test-runners chromium postgresql lint lock airflow airflow-stop bench bench-optimize notebooks clean distclean
+.PHONY: help venv run tune test test-airflow test-runners chromium postgresql lint lock airflow airflow-stop bench bench-scale bench-optimize notebooks clean distclean
 
 help:
 	@echo "make run     build the environment, materialise the default data, run the pipeline, push a model"
@@ -52,6 +52,7 @@ help:
 	@echo "make airflow-stop  stop them; make test-airflow: scheduled runs end to end (DAG test, backfill)"
 	@echo "make test-runners  the pipeline on Beam's PortableRunner (job service, worker pool) vs the DirectRunner"
 	@echo "make bench   cold/warm timings and peak memory vs the stock TFX taxi example (slow)"
+	@echo "make bench-scale  the pipeline at 15k, 150k and 1.5M rows vs the stock example (about 1.5 hours)"
 	@echo "make notebooks  JupyterLab on notebooks/ (review a run's data and model), on localhost"
 	@echo "make bench-optimize  sizes, AUC per slice and latency of the optimized variants (full data)"
 	@echo "make clean   remove outputs and materialised data (keeps the environment; 'make distclean' removes it too)"
@@ -136,6 +137,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.speed
+
+# SCALE_ARGS: e.g. --sizes 15k,150k --beam-modes in_memory,multi_processing
+SCALE_ARGS ?=
+bench-scale: $(STAMP)
+	$(BIN)/python -m bench.scale $(SCALE_ARGS)
 
 # Review notebooks: JupyterLab on notebooks/, bound to localhost. Open the URL it prints (it holds
 # the access token). The notebooks review the latest run of CONFIG (and OUTPUT_ROOT) by default.

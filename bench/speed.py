@@ -49,6 +49,7 @@ class Measurement:
     seconds: float
     peak_mb: float
     exit_code: int
+    cpu_seconds: float = 0.0  # user + system time of the process tree (processes waited for)
 
 
 def _tree_rss(process: psutil.Process) -> int:
@@ -81,10 +82,12 @@ def measure(name: str, command: list[str], env: dict[str, str], log: Path) -> Me
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        code = child.wait()
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = code = os.waitstatus_to_exitcode(status)
         done.set()
         sampler.join()
-    result = Measurement(name, time.monotonic() - started, peak / 2**20, code)
+    result = Measurement(name, time.monotonic() - started, peak / 2**20, code,
+                         usage.ru_utime + usage.ru_stime)
     print(f"{name:<44} {result.seconds:7.1f} s  {result.peak_mb:7.0f} MB  exit {code}",
           flush=True)
     return result

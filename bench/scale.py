@@ -1,0 +1,120 @@
+"""`make bench-scale`: the like-for-like pipeline at 15k, 150k and 1.5M rows, and the stock TFX
+taxi example at 15k and 150k, in one session.
+
+The larger inputs are the packaged taxi CSV repeated with jitter (data.py): fares, tips and
+distances of each copy scaled by one factor per row, so the label (tips over 20% of the fare)
+stays what it was, and coordinates moved by a few metres. Each run's wall time, peak memory of
+its process tree and CPU seconds, and each of our components' time from the run's summary, go
+to outputs/bench/scale.json and as tables with the growth ratios to outputs/bench/scale.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from bench import speed
+from bench.scale_data import generate
+from bench.scale_report import render
+from components.shared.files import write_atomically
+from pipeline.config import load_config
+
+SIZES = {"15k": 1, "150k": 10, "1.5M": 100}  # copies of the packaged CSV's 15,002 rows
+STOCK_SIZES = ("15k", "150k")
+
+
+def _config(size: str, csv: Path, bench_dir: Path, beam_mode: str) -> Path:
+    """The like-for-like config on `csv`; skew is reported, not judged, at every size (the
+    like-for-like run's rule, which a fixed minimum would undo at 1.5M rows)."""
+    target = bench_dir / f"scale-{size}-{beam_mode}.toml"
+    speed.like_for_like_config("pipeline/configs/taxi.toml", target)
+    text = target.read_text()
+    text = re.sub(r'^source = .*$', f'source = "{csv}"', text, flags=re.M)
+    text = re.sub(r'^skew_min_examples = .*$', "skew_min_examples = 1000000000", text, flags=re.M)
+    target.write_text(text)
+    return target
+
+
+def _components(config: Path, root: Path) -> dict[str, float]:
+    """{component: seconds} of the run's summary (the newest run under `root`)."""
+    runs = load_config(str(config), str(root)).runs_dir
+    newest = max((p for p in runs.iterdir() if (p / "summary.json").is_file()),
+                 key=lambda p: p.name)
+    summary = json.loads((newest / "summary.json").read_text())
+    return {c["node"]: c["seconds"] for c in summary["components"]}
+
+
+def run_ours(size: str, csv: Path, bench_dir: Path, beam_mode: str) -> dict:
+    config = _config(size, csv, bench_dir, beam_mode)
+    root = bench_dir / f"scale-{size}-{beam_mode}"
+    shutil.rmtree(root, ignore_errors=True)
+    command = [sys.executable, "-m", "pipeline.cli", "run", "--config", str(config),
+               "--output-root", str(root), "--beam-mode", beam_mode,
+               "--workers", "0" if beam_mode == "multi_processing" else "1"]
+    measured = speed.measure(f"ours, {size} rows ({beam_mode})", command, _env(),
+                             bench_dir / f"scale-{size}-{beam_mode}.log")
+    found = {**asdict(measured), "size": size, "kind": "ours", "beam_mode": beam_mode,
+             "components": {}}
+    if measured.exit_code == 0:
+        found["components"] = _components(config, root)
+    shutil.rmtree(root / "pipelines", ignore_errors=True)  # gigabytes at 1.5M rows
+    return found
+
+
+def run_stock(size: str, csv: Path, bench_dir: Path) -> dict:
+    with tempfile.TemporaryDirectory(dir=bench_dir) as workdir:
+        home = speed.stock_home(Path(workdir))
+        shutil.copy(csv, home / "taxi" / "data" / "simple" / "data.csv")
+        measured = speed.measure(f"stock example, {size} rows", [
+            sys.executable, "-m", speed.STOCK_MODULE], {**_env(), "HOME": str(home)},
+            bench_dir / f"scale-stock-{size}.log")
+    return {**asdict(measured), "size": size, "kind": "stock", "components": {}}
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(SIZES),
+                        help="comma-separated, of: %(default)s")
+    parser.add_argument("--stock-sizes", default=",".join(STOCK_SIZES),
+                        help="sizes the stock example runs at ('' for none)")
+    parser.add_argument("--beam-modes", default="in_memory",
+                        help="DirectRunner modes our pipeline runs in, comma-separated "
+                             "(in_memory, multi_processing)")
+    parser.add_argument("--render-only", action="store_true")
+    args = parser.parse_args(argv)
+    sizes = [s for s in args.sizes.split(",") if s]
+    stock = [s for s in args.stock_sizes.split(",") if s]
+    unknown = sorted(set(sizes + stock) - set(SIZES))
+    if unknown:
+        parser.error(f"unknown size(s) {', '.join(unknown)}; choose from {', '.join(SIZES)}")
+    bench_dir = speed.PROJECT / "outputs" / "bench"
+    saved_path = bench_dir / "scale.json"
+    runs = json.loads(saved_path.read_text())["runs"] if args.render_only else []
+    if not args.render_only:
+        bench_dir.mkdir(parents=True, exist_ok=True)
+        for size in dict.fromkeys(sizes + stock):
+            csv = generate(SIZES[size], bench_dir / "scale-data" / f"{size}.csv")
+            for mode in (m for m in args.beam_modes.split(",") if m and size in sizes):
+                runs.append(run_ours(size, csv, bench_dir, mode))
+            if size in stock:
+                runs.append(run_stock(size, csv, bench_dir))
+        write_atomically(saved_path, json.dumps({"runs": runs}, indent=1))
+    table = render(runs)
+    write_atomically(bench_dir / "scale.md", table)
+    print("\n" + table)
+    return 0 if all(r["exit_code"] == 0 for r in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
