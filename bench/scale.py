@@ -11,6 +11,7 @@ to outputs/bench/scale.json and as tables with the growth ratios to outputs/benc
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import re
@@ -61,7 +62,7 @@ def run_ours(size: str, csv: Path, bench_dir: Path, beam_mode: str) -> dict:
     measured = speed.measure(f"ours, {size} rows ({beam_mode})", command, _env(),
                              bench_dir / f"scale-{size}-{beam_mode}.log")
     found = {**asdict(measured), "size": size, "kind": "ours", "beam_mode": beam_mode,
-             "components": {}}
+             "date": _today(), "components": {}}
     if measured.exit_code == 0:
         found["components"] = _components(config, root)
     shutil.rmtree(root / "pipelines", ignore_errors=True)  # gigabytes at 1.5M rows
@@ -75,7 +76,16 @@ def run_stock(size: str, csv: Path, bench_dir: Path) -> dict:
         measured = speed.measure(f"stock example, {size} rows", [
             sys.executable, "-m", speed.STOCK_MODULE], {**_env(), "HOME": str(home)},
             bench_dir / f"scale-stock-{size}.log")
-    return {**asdict(measured), "size": size, "kind": "stock", "components": {}}
+    return {**asdict(measured), "size": size, "kind": "stock", "date": _today(),
+            "components": {}}
+
+
+def _today() -> str:
+    return datetime.date.today().isoformat()
+
+
+def _key(run: dict) -> tuple:
+    return run["kind"], run["size"], run.get("beam_mode", "")
 
 
 def _env() -> dict[str, str]:
@@ -100,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown size(s) {', '.join(unknown)}; choose from {', '.join(SIZES)}")
     bench_dir = speed.PROJECT / "outputs" / "bench"
     saved_path = bench_dir / "scale.json"
-    runs = json.loads(saved_path.read_text())["runs"] if args.render_only else []
+    saved = json.loads(saved_path.read_text())["runs"] if saved_path.is_file() else []
+    runs = []
     if not args.render_only:
         bench_dir.mkdir(parents=True, exist_ok=True)
         for size in dict.fromkeys(sizes + stock):
@@ -109,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(run_ours(size, csv, bench_dir, mode))
             if size in stock:
                 runs.append(run_stock(size, csv, bench_dir))
-        write_atomically(saved_path, json.dumps({"runs": runs}, indent=1))
+    # Runs not repeated now keep their last results (an earlier session's: the table says so).
+    runs = [r for r in saved if _key(r) not in {_key(n) for n in runs}] + runs
+    write_atomically(saved_path, json.dumps({"runs": runs}, indent=1))
     table = render(runs)
     write_atomically(bench_dir / "scale.md", table)
     print("\n" + table)

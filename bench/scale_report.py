@@ -18,12 +18,12 @@ def _machine() -> str:
 
 
 def _runs_table(runs: list[dict]) -> list[str]:
-    lines = ["| run | rows | wall (s) | peak memory (MB) | CPU (s) | exit |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| run | rows | wall (s) | peak memory (MB) | CPU (s) | exit | measured |",
+             "|---|---:|---:|---:|---:|---:|---|"]
     for run in runs:
         lines.append(f"| {run['name']} | {ROWS[run['size']]:,} | {run['seconds']:.1f} | "
                      f"{run['peak_mb']:.0f} | {run.get('cpu_seconds', 0.0):.0f} | "
-                     f"{run['exit_code']} |")
+                     f"{run['exit_code']} | {run.get('date', '')} |")
     return lines
 
 
@@ -72,7 +72,8 @@ def _goals(runs: list[dict], ours: dict[str, dict]) -> list[str]:
 
 
 def render(runs: list[dict]) -> str:
-    lines = [f"Measured {datetime.date.today().isoformat()} on {_machine()}, in one session.",
+    lines = [f"Rendered {datetime.date.today().isoformat()} on {_machine()}. Compare runs "
+             "measured in one session (same date; the machine's load varies between sessions).",
              "", *_runs_table(runs)]
     modes = list(dict.fromkeys(r["beam_mode"] for r in runs if r["kind"] == "ours"))
     for mode in modes:

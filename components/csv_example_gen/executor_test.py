@@ -101,3 +101,29 @@ def test_a_missing_category_is_missing_not_a_category_and_types_can_be_set(tmp_p
     assert {r["x"][0]: r["c"] for r in rows} == {1.0: [], 2.0: [b"a"], 3.0: [], 4.0: []}
     with pytest.raises(ValueError, match="column 'c' holds a value that is not int"):
         _run(Executor(), tmp_path / "in", tmp_path / "bad", CsvFormat(column_types={"c": "int"}))
+
+
+def test_input_splits_as_given_are_written_as_tfxs_csv_example_gen_writes_them(tmp_path):
+    """Without output hash buckets, TFX's base executor takes each input split as it is."""
+    for split, text in (("train", "id,g\n1,a\n2,b\n3,NA\n"), ("eval", "id,g\n4,c\n")):
+        (tmp_path / "in" / split).mkdir(parents=True)
+        (tmp_path / "in" / split / "data.csv").write_text(text)
+    properties = _properties(tmp_path / "in")
+    properties[keys.INPUT_CONFIG_KEY] = proto_utils.proto_to_json(example_gen_pb2.Input(splits=[
+        example_gen_pb2.Input.Split(name=name, pattern=f"{name}/*.csv")
+        for name in ("train", "eval")]))
+    properties[keys.OUTPUT_CONFIG_KEY] = proto_utils.proto_to_json(example_gen_pb2.Output())
+    found = {}
+    for name, executor in (("ours", Executor()), ("theirs", tfx_csv.Executor())):
+        artifact = standard_artifacts.Examples()
+        artifact.uri = str(tmp_path / name)
+        executor.Do({}, {"examples": [artifact]}, properties)
+        found[name] = {split: sorted(
+            tf.train.Example.FromString(r.numpy()).SerializeToString(deterministic=True)
+            for r in tf.data.TFRecordDataset(tf.io.gfile.glob(
+                f"{tmp_path / name}/Split-{split}/*"), compression_type="GZIP"))
+            for split in ("train", "eval")}
+    assert [len(found["ours"][s]) for s in ("train", "eval")] == [3, 1]
+    # "NA" is a missing value to ours, the text "NA" to TFX's; every other row is the same.
+    assert found["ours"]["eval"] == found["theirs"]["eval"]
+    assert len(set(found["ours"]["train"]) & set(found["theirs"]["train"])) == 2

@@ -66,7 +66,7 @@ def test_a_wide_random_batch_serialises_as_protobuf_does():
             values = [bytes(random.integers(0, 256, random.integers(0, 300)).astype(np.uint8))
                       for _ in range(rows)]
             kind = pa.large_binary()
-        cells = [None if gone else value for gone, value in zip(missing, list(values))]
+        cells = [None if gone else value for gone, value in zip(missing, list(values), strict=True)]
         columns.append(_one_value_lists(cells, kind))
         names.append(f"column_{random.integers(0, 10**6)}_{index}")
     batch = pa.RecordBatch.from_arrays(columns, names)
