@@ -162,6 +162,14 @@ def test_a_new_inputs_object_or_other_arguments_are_not_answered_from_the_cache(
     assert [float(t[0]) for t in patched(second, fractional_labels=True)] == [0.0]
     assert [(float(label), float(w)) for label, _, w in patched(first)] == [(1.0, 1.0)]
     assert [id(c) for c in calls] == [id(first), id(second), id(first)]
+    # Model names equal but not the same object (each combiner unpickles its own): a hit.
+    one, other = "".join(["pri", "or"]), "".join(["pr", "ior"])
+    assert one is not other
+    inputs = tfma.metrics.StandardMetricInputs(labels={"prior": np.array([1.0])},
+                                               predictions={"prior": np.array([0.25])})
+    assert [float(t[1]) for t in patched(inputs, model_name=one)] == [0.25]
+    assert [float(t[1]) for t in patched(inputs, model_name=other)] == [0.25]
+    assert len(calls) == 4
 
 
 def test_combiners_pickle_it_by_reference():

@@ -9,8 +9,8 @@ at 150k rows (docs/performance.md, "Evaluator"). Its answer depends only on the 
 and the call's arguments, so the patched function keeps, per argument set, the last inputs
 object it saw and its answer: the second to fifth slices of an example get the first slice's.
 
-- A hit needs the very same inputs object and argument objects; the cache holds them, so their
-  ids cannot be reused by other objects meanwhile.
+- A hit needs the very same inputs object, equal strings, numbers and flags, and the very same
+  other argument objects (the EvalConfig); the cache holds them, so their ids cannot be reused.
 - Callers get the same arrays on every slice: TFMA's callers read them (`float()`, sums) and
   never write into them; the tests compare every figure with and without the cache.
 - A call that raises caches nothing; the cache holds one entry per argument set, per thread.
@@ -30,6 +30,8 @@ TFMA_VERSION = "0.47.1"
 _DEFAULTS_OF = (("binary_confusion_matrices", "binary_confusion_matrices"),
                 ("binary_confusion_matrices", "_binary_confusion_matrix_computation"),
                 ("multi_class_confusion_matrix_metrics", "multi_class_confusion_matrices"))
+_BY_VALUE = (str, int, float, bool, type(None))
+_IDENTITY = object()
 _MAX_ENTRIES = 256  # argument sets; more than TFMA builds for any EvalConfig here
 
 
@@ -43,15 +45,20 @@ def _original() -> Callable[..., Iterator]:
     return getattr(current, "original", current)
 
 
+def _key(value: Any) -> Any:
+    """Strings, numbers, booleans and None by value (each combiner unpickles its own model name);
+    anything else by identity: the cache entry holds the value, so no other object has its id."""
+    return (type(value), value) if type(value) in _BY_VALUE else (_IDENTITY, id(value))
+
+
 def to_label_prediction_example_weight(inputs: Any, *args: Any, **kwargs: Any) -> Iterator:
     """TFMA's function, answered from the last call with the same inputs object and the same
-    argument objects. A module-level function: Beam pickles the combiners holding it by
+    arguments (`_key`). A module-level function: Beam pickles the combiners holding it by
     reference."""
     cache = _local.__dict__.setdefault("cache", {})
     names = tuple(sorted(kwargs))
     values = (*args, *(kwargs[name] for name in names))
-    # The entry holds `inputs` and `values`: while it lives, no other object has their ids.
-    key = (names, tuple(map(id, values)))
+    key = (names, tuple(map(_key, values)))
     entry = cache.get(key)
     if entry is not None and entry[0] is inputs:
         return iter(entry[2])
