@@ -15,7 +15,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.metrics import roc_auc_score
 from tensorflow_model_analysis.metrics import binary_confusion_matrices, metric_util
 
-from components.naive_baselines.executor import record_batch
+from components.naive_baselines.executor import _passes, record_batch
 from components.naive_baselines.rows import SplitRows
 from pipeline.config import load_config
 from pipeline.dag.evaluation import model_eval_config
@@ -129,6 +129,46 @@ def test_every_figure_is_stock_tfmas_and_extraction_runs_once_per_example(
     assert stock_calls == 3 * 4 * rows
     assert len(calls) == 2 * rows
     assert len(metrics) == 1 + 3 + 2 + 6
+
+
+def test_naive_baselines_two_models_two_passes_same_figures_fewer_calls(
+        cancer, tmp_path, monkeypatch):
+    """NaiveBaselines' evaluation (components/naive_baselines/executor.py): two models, every
+    metric overall and the gated one on every slice, in one Beam pipeline."""
+    frame, scores = cancer
+    rows = SplitRows({}, frame["label"].to_numpy(np.int64),
+                     slices={c: _strings(frame[c]) for c in ("size", "texture")})
+    config = _eval_config()
+    del config.model_specs[:]
+    for name in ("prior", "logistic"):
+        config.model_specs.add(name=name, label_key="label", prediction_key=name)
+    predictions = {"prior": np.full(len(scores), 0.37, np.float32), "logistic": scores}
+
+    def evaluate(root: str) -> dict:
+        passes = _passes(config, {"prior", "logistic"}, ("AUC", "ExampleCount"))
+        with beam.Pipeline() as pipeline:
+            batch = pipeline | beam.Create([record_batch("label", rows, predictions)])
+            for part, eval_config in passes.items():
+                _ = batch | part >> tfma.ExtractEvaluateAndWriteResults(
+                    eval_config=eval_config, output_path=f"{root}/{part}")
+        return {part: {_name(r.slice_key): sorted(e.SerializeToString(deterministic=True)
+                                                  for e in r.metric_keys_and_values)
+                       for r in tfma.load_metrics(f"{root}/{part}")} for part in passes}
+
+    with monkeypatch.context() as stock:
+        _stock(stock, counted)
+        CALLS.clear()
+        expected = evaluate(str(tmp_path / "stock"))
+        stock_calls = len(CALLS)
+    tfma_patches.install()
+    calls = _counting(monkeypatch)
+    assert evaluate(str(tmp_path / "patched")) == expected
+    rows_count = len(scores)
+    # Stock: per model, the histogram on 4 slices, and 3 combiners overall.
+    assert stock_calls == 2 * (4 + 3) * rows_count
+    # Cached: per model, one for the sliced pass, two overall (the histogram and the confusion
+    # matrix share their arguments; calibration has its own).
+    assert len(calls) == 2 * (1 + 2) * rows_count
 
 
 def test_the_figures_are_the_right_ones(cancer, tmp_path):
