@@ -171,6 +171,53 @@ def test_naive_baselines_two_models_two_passes_same_figures_fewer_calls(
     assert len(calls) == 2 * (1 + 2) * rows_count
 
 
+@pytest.mark.parametrize("kind", ["multiclass", "regression"])
+def test_multiclass_and_regression_figures_are_stock_tfmas(kind, tmp_path, monkeypatch):
+    """The task's metrics (pipeline/config/catalogue.py) and plot, on iris or diabetes rows
+    scored by a linear fit, on two slicings."""
+    from sklearn.datasets import load_diabetes, load_iris
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    from pipeline.config.catalogue import METRICS
+
+    data = (load_iris if kind == "multiclass" else load_diabetes)()
+    model = (LogisticRegression(max_iter=500) if kind == "multiclass" else LinearRegression())
+    model.fit(data.data, data.target)
+    scores = (model.predict_proba(data.data) if kind == "multiclass"
+              else model.predict(data.data)).astype(np.float32)
+    band = pd.qcut(data.data[:, 0], 3, labels=["low", "mid", "high"]).astype(str)
+    rows = SplitRows({}, data.target.astype(np.int64 if kind == "multiclass" else np.float32),
+                     slices={"band": _strings(pd.Series(band))})
+    classes = [cls for cls, _, _ in METRICS[kind].values()]
+    plots = ["MultiClassConfusionMatrixPlot"] if kind == "multiclass" else []
+    config = tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(label_key="label", prediction_key="model")],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=["band"])],
+        metrics_specs=[tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name=c)
+                                                 for c in classes + plots])])
+
+    def evaluate(uri: str) -> tuple:
+        with beam.Pipeline() as pipeline:
+            _ = (pipeline | beam.Create([record_batch("label", rows, {"model": scores})])
+                 | tfma.ExtractEvaluateAndWriteResults(eval_config=config, output_path=uri))
+        return ({_name(r.slice_key): sorted(e.SerializeToString(deterministic=True)
+                                            for e in r.metric_keys_and_values)
+                 for r in tfma.load_metrics(uri)},
+                {_name(r.slice_key): sorted(e.SerializeToString(deterministic=True)
+                                            for e in r.plot_keys_and_values)
+                 for r in tfma.load_plots(uri)})
+
+    with monkeypatch.context() as stock:
+        _stock(stock)
+        expected = evaluate(str(tmp_path / "stock"))
+    tfma_patches.install()
+    calls = _counting(monkeypatch)
+    metrics, plots = evaluate(str(tmp_path / "patched"))
+    assert (metrics, plots) == expected
+    assert len(calls) >= len(data.target)  # the metrics went through the cache
+    assert len(metrics) == 4 and all(len(m) >= len(classes) for m in metrics.values())
+
+
 def test_the_figures_are_the_right_ones(cancer, tmp_path):
     tfma_patches.install()
     frame, scores = cancer
