@@ -5,7 +5,8 @@
 - `runner.py`: launches a compiled pipeline's nodes as TFX's LocalDagRunner does, side by side
   where the graph allows, with progress callbacks; `progress.py` prints them;
 - `workers.py`: the worker processes a second node runs in;
-- `beam_patches.py`: a measured speed-up of Beam 2.59, installed where nodes launch.
+- `beam_patches.py`, `tfma_patches.py`: measured speed-ups of Beam 2.59 and TFMA 0.47.1,
+  installed where nodes launch.
 
 May import every package below it (review, records, dag, inputs, config, components).
 """
