@@ -6,15 +6,13 @@ The columns' types are settled before Beam reads a row: from `CsvFormat.column_t
 names a column, else from every value of every file of the span, as TFX's CsvExampleGen types a
 split (a column is int in every file or in none). Then each file is read and encoded in batches.
 
-With hash-bucket output splits (the pipeline's), the examples are also assigned to splits a batch
-at a time, by TFX's rule (SHA-256 of the deterministic serialisation, modulo the buckets), so
-Beam carries batches until the splits are written, not one element per row.
+With hash-bucket output splits (the pipeline's), the examples are assigned to splits by TFX's
+rule, shuffled and written a batch at a time (writing.py), not one Beam element per row; other
+split configurations go through TFX's base executor.
 """
 
 from __future__ import annotations
 
-import bisect
-import hashlib
 import itertools
 import os
 from collections.abc import Iterator
@@ -22,14 +20,17 @@ from typing import Any
 
 import apache_beam as beam
 from absl import logging
-from tfx.components.example_gen import utils
+from tfx import types
+from tfx.components.example_gen import utils, write_split
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.components.util import examples_utils
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as keys
 from tfx.utils import proto_utils
 
-from components.csv_example_gen import reading
+from components.csv_example_gen import reading, writing
 from components.csv_example_gen.params import CsvFormat
 from components.shared.params import decode
 
@@ -72,35 +73,26 @@ def _CsvToExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any],  # 
             | "Encode" >> beam.FlatMap(reading.encode_file, types=types, fmt=fmt))
 
 
-def split_of(record: bytes, buckets: list[int]) -> int:
-    """The split TFX's ExampleGen gives a serialised example: its SHA-256 as an integer, modulo
-    the buckets, in the split whose cumulative bucket count exceeds it."""
-    bucket = int.from_bytes(hashlib.sha256(record).digest(), "big") % buckets[-1]
-    return bisect.bisect(buckets, bucket)
+def _batches(indexed_path: tuple[int, str], types: dict[str, str], fmt: CsvFormat
+             ) -> Iterator[tuple[int, int, list[bytes]]]:
+    """(file index, batch index, serialised examples) for every batch of a file."""
+    file_index, path = indexed_path
+    for batch_index, records in enumerate(reading.encode_batches(path, types, fmt)):
+        yield file_index, batch_index, records
 
 
-def _split_batches(path: str, types: dict[str, str], fmt: CsvFormat, buckets: list[int]
-                   ) -> Iterator[tuple[int, list[bytes]]]:
-    """(split index, serialised examples) for every batch of the file and split."""
-    for records in reading.encode_batches(path, types, fmt):
-        parts: list[list[bytes]] = [[] for _ in buckets]
-        for record in records:
-            parts[split_of(record, buckets)].append(record)
-        yield from ((index, part) for index, part in enumerate(parts) if part)
-
-
-def _hash_splits(pipeline: beam.Pipeline, exec_properties: dict[str, Any],
-                 pattern: str, output_config) -> dict[str, beam.pvalue.PCollection]:
-    """{split name: serialised examples} of one input split divided by hash buckets."""
+def _write_hash_splits(pipeline: beam.Pipeline, exec_properties: dict[str, Any],
+                       pattern: str, split_config, split_dirs: list[str]) -> None:
+    """The input split's examples divided by hash buckets, shuffled and written (writing.py)."""
     files, types, fmt = _files_and_types(exec_properties, pattern)
-    buckets = list(itertools.accumulate(s.hash_buckets for s in output_config.split_config.splits))
-    parts = (pipeline
-             | "Files" >> beam.Create(files)
-             | "EncodeAndSplit" >> beam.FlatMap(_split_batches, types=types, fmt=fmt,
-                                                buckets=buckets)
-             | "SplitData" >> beam.Partition(lambda part, _: part[0], len(buckets)))
-    return {split.name: parts[index] | f"Records[{split.name}]" >> beam.FlatMap(
-        lambda part: part[1]) for index, split in enumerate(output_config.split_config.splits)}
+    buckets = list(itertools.accumulate(s.hash_buckets for s in split_config.splits))
+    shards = writing.shard_count(sum(fileio.stat(path).length for path in files))
+    _ = (pipeline
+         | "Files" >> beam.Create(list(enumerate(files)))
+         | "Encode" >> beam.FlatMap(_batches, types=types, fmt=fmt)
+         | "SplitAndShard" >> beam.FlatMap(writing.pieces, buckets=buckets, shards=shards)
+         | "GroupShards" >> beam.GroupByKey()
+         | "Write" >> beam.Map(writing.write_shard, split_dirs=split_dirs, shards=shards))
 
 
 class Executor(BaseExampleGenExecutor):
@@ -109,20 +101,32 @@ class Executor(BaseExampleGenExecutor):
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:  # noqa: N802
         return _CsvToExamples
 
-    def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,  # noqa: N802
-                               exec_properties: dict[str, Any]
-                               ) -> dict[str, beam.pvalue.PCollection]:
-        """Hash-bucket splits a batch at a time; any other split configuration as TFX's base
-        does it (input splits as given, or a split by a feature's value)."""
+    def Do(self, input_dict: dict[str, list[types.Artifact]],  # noqa: N802
+           output_dict: dict[str, list[types.Artifact]],
+           exec_properties: dict[str, Any]) -> None:
+        """Hash-bucket splits written a batch at a time (writing.py); any other split
+        configuration as TFX's base executor does it (input splits as given, or a split by a
+        feature's value)."""
         input_config = proto_utils.json_to_proto(exec_properties[keys.INPUT_CONFIG_KEY],
                                                  example_gen_pb2.Input())
         output_config = proto_utils.json_to_proto(exec_properties[keys.OUTPUT_CONFIG_KEY],
                                                   example_gen_pb2.Output())
         split_config = output_config.split_config
         if not split_config.splits or split_config.HasField("partition_feature_name"):
-            return super().GenerateExamplesByBeam(pipeline, exec_properties)
-        utils.generate_output_split_names(input_config, output_config)  # validates them
+            return super().Do(input_dict, output_dict, exec_properties)
         if len(input_config.splits) != 1:
             raise ValueError("input must have only one split when output splits are given")
-        return _hash_splits(pipeline, exec_properties, input_config.splits[0].pattern,
-                            output_config)
+        self._log_startup(input_dict, output_dict, exec_properties)
+        examples = artifact_utils.get_single_instance(output_dict[keys.EXAMPLES_KEY])
+        names = utils.generate_output_split_names(input_config, output_config)
+        examples.split_names = artifact_utils.encode_split_names(names)
+        split_dirs = [artifact_utils.get_split_uri([examples], name) for name in names]
+        with self._make_beam_pipeline() as pipeline:
+            _write_hash_splits(pipeline, exec_properties, input_config.splits[0].pattern,
+                               split_config, split_dirs)
+        examples_utils.set_payload_format(examples, exec_properties.get(
+            keys.OUTPUT_DATA_FORMAT_KEY, example_gen_pb2.FORMAT_TF_EXAMPLE))
+        examples_utils.set_file_format(examples, write_split.to_file_format_str(
+            exec_properties.get(keys.OUTPUT_FILE_FORMAT_KEY,
+                                example_gen_pb2.FILE_FORMAT_UNSPECIFIED)))
+        return None

@@ -127,3 +127,43 @@ def test_input_splits_as_given_are_written_as_tfxs_csv_example_gen_writes_them(t
     # "NA" is a missing value to ours, the text "NA" to TFX's; every other row is the same.
     assert found["ours"]["eval"] == found["theirs"]["eval"]
     assert len(set(found["ours"]["train"]) & set(found["theirs"]["train"])) == 2
+
+
+def _artifact_run(executor, input_base, out) -> standard_artifacts.Examples:
+    artifact = standard_artifacts.Examples()
+    artifact.uri = str(out)
+    executor.Do({}, {"examples": [artifact]}, _properties(input_base))
+    return artifact
+
+
+def _file_bytes(out) -> dict[str, bytes]:
+    return {str(path.relative_to(out)): path.read_bytes() for path in sorted(out.rglob("*"))
+            if path.is_file()}
+
+
+def test_splits_are_shuffled_sharded_reproducibly_and_typed_as_tfxs(tmp_path, monkeypatch):
+    from components.csv_example_gen import writing
+
+    (tmp_path / "in").mkdir()
+    rows = "".join(f"{i},{i % 7},{'abc'[i % 3]}\n" for i in range(3000))
+    (tmp_path / "in" / "data.csv").write_text("id,n,c\n" + rows)
+    size = (tmp_path / "in" / "data.csv").stat().st_size
+    monkeypatch.setattr(writing, "SHARD_BYTES", size // 4 + 1)  # four shards for this file
+    ours = _artifact_run(Executor(), tmp_path / "in", tmp_path / "ours")
+    _artifact_run(Executor(), tmp_path / "in", tmp_path / "again")
+    theirs = _artifact_run(tfx_csv.Executor(), tmp_path / "in", tmp_path / "theirs")
+    files = _file_bytes(tmp_path / "ours")
+    assert sorted(files) == [f"Split-{s}/data_tfrecord-0000{i}-of-00004.gz"
+                             for s in ("eval", "train") for i in range(4)]
+    assert files == _file_bytes(tmp_path / "again")  # the same input, the same bytes
+    assert ours.split_names == theirs.split_names
+    assert dict(ours.mlmd_artifact.custom_properties) == dict(
+        theirs.mlmd_artifact.custom_properties)
+    ids = [tf.train.Example.FromString(r.numpy()).features.feature["id"].int64_list.value[0]
+           for r in tf.data.TFRecordDataset(
+               sorted(tf.io.gfile.glob(f"{tmp_path / 'ours'}/Split-train/*")), "GZIP")]
+    assert ids != sorted(ids)  # not in the file's order
+    assert sorted(ids) == sorted(
+        tf.train.Example.FromString(r.numpy()).features.feature["id"].int64_list.value[0]
+        for r in tf.data.TFRecordDataset(
+            tf.io.gfile.glob(f"{tmp_path / 'theirs'}/Split-train/*"), "GZIP"))

@@ -15,7 +15,7 @@ from tfx.proto import example_gen_pb2
 from tfx_bsl.coders import example_coder
 
 from components.csv_example_gen import serialise
-from components.csv_example_gen.executor import split_of
+from components.csv_example_gen.writing import split_of
 
 
 def _protobufs(batch: pa.RecordBatch) -> list[bytes]:
