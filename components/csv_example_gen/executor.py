@@ -7,8 +7,9 @@ names a column, else from every value of every file of the span, as TFX's CsvExa
 split (a column is int in every file or in none). Then each file is read and encoded in batches.
 
 With hash-bucket output splits (the pipeline's), the examples are assigned to splits by TFX's
-rule, shuffled and written a batch at a time (writing.py), not one Beam element per row; other
-split configurations go through TFX's base executor.
+rule and written a batch at a time (writing.py), not one Beam element per row, in the order TFX's
+ExampleGen writes them on the DirectRunner; other split configurations go through TFX's base
+executor.
 """
 
 from __future__ import annotations
@@ -83,16 +84,15 @@ def _batches(indexed_path: tuple[int, str], types: dict[str, str], fmt: CsvForma
 
 def _write_hash_splits(pipeline: beam.Pipeline, exec_properties: dict[str, Any],
                        pattern: str, split_config, split_dirs: list[str]) -> None:
-    """The input split's examples divided by hash buckets, shuffled and written (writing.py)."""
+    """The input split's examples divided by hash buckets and written (writing.py)."""
     files, types, fmt = _files_and_types(exec_properties, pattern)
     buckets = list(itertools.accumulate(s.hash_buckets for s in split_config.splits))
-    shards = writing.shard_count(sum(fileio.stat(path).length for path in files))
     _ = (pipeline
          | "Files" >> beam.Create(list(enumerate(files)))
          | "Encode" >> beam.FlatMap(_batches, types=types, fmt=fmt)
-         | "SplitAndShard" >> beam.FlatMap(writing.pieces, buckets=buckets, shards=shards)
-         | "GroupShards" >> beam.GroupByKey()
-         | "Write" >> beam.Map(writing.write_shard, split_dirs=split_dirs, shards=shards))
+         | "Split" >> beam.FlatMap(writing.pieces, buckets=buckets)
+         | "GroupSplits" >> beam.GroupByKey()
+         | "Write" >> beam.Map(writing.write_split, split_dirs=split_dirs))
 
 
 class Executor(BaseExampleGenExecutor):
