@@ -124,6 +124,7 @@ class Executor(BaseExampleGenExecutor):
         with self._make_beam_pipeline() as pipeline:
             _write_hash_splits(pipeline, exec_properties, input_config.splits[0].pattern,
                                split_config, split_dirs)
+        writing.write_missing_splits(split_dirs)
         examples_utils.set_payload_format(examples, exec_properties.get(
             keys.OUTPUT_DATA_FORMAT_KEY, example_gen_pb2.FORMAT_TF_EXAMPLE))
         examples_utils.set_file_format(examples, write_split.to_file_format_str(

@@ -164,3 +164,14 @@ def test_splits_hold_tfxs_records_in_tfxs_order_with_its_artifact_properties(tmp
     assert ours.split_names == theirs.split_names
     assert dict(ours.mlmd_artifact.custom_properties) == dict(
         theirs.mlmd_artifact.custom_properties)
+
+
+def test_a_split_no_row_goes_to_is_an_empty_file_as_in_tfxs_output(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "data.csv").write_text("id,c\n1,a\n")
+    _artifact_run(Executor(), tmp_path / "in", tmp_path / "ours")
+    _artifact_run(tfx_csv.Executor(), tmp_path / "in", tmp_path / "theirs")
+    assert sorted(_file_bytes(tmp_path / "ours")) == sorted(_file_bytes(tmp_path / "theirs"))
+    found = _records_in_order(tmp_path / "ours")
+    assert sorted(len(records) for records in found.values()) == [0, 1]
+    assert found == _records_in_order(tmp_path / "theirs")
