@@ -1,7 +1,7 @@
 """`make bench-scale`: the like-for-like pipeline at 15k, 150k and 1.5M rows, and the stock TFX
 taxi example at 15k and 150k, in one session.
 
-The larger inputs are the packaged taxi CSV repeated with jitter (data.py): fares, tips and
+The larger inputs are the packaged taxi CSV repeated with jitter (scale_data.py): fares, tips and
 distances of each copy scaled by one factor per row, so the label (tips over 20% of the fare)
 stays what it was, and coordinates moved by a few metres. Each run's wall time, peak memory of
 its process tree and CPU seconds, and each of our components' time from the run's summary, go

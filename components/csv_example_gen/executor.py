@@ -92,7 +92,7 @@ def _write_hash_splits(pipeline: beam.Pipeline, exec_properties: dict[str, Any],
          | "Encode" >> beam.FlatMap(_batches, types=types, fmt=fmt)
          | "Split" >> beam.FlatMap(writing.pieces, buckets=buckets)
          | "GroupSplits" >> beam.GroupByKey()
-         | "Write" >> beam.Map(writing.write_split, split_dirs=split_dirs))
+         | "Write" >> beam.Map(writing.write_examples, split_dirs=split_dirs))
 
 
 class Executor(BaseExampleGenExecutor):

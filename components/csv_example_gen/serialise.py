@@ -56,6 +56,10 @@ def _lengths(values: pa.LargeBinaryArray) -> np.ndarray:
     return pc.binary_length(values).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
+def _empties(rows: int) -> pa.LargeBinaryArray:
+    return pa.array([b""] * rows, pa.large_binary())
+
+
 def _join(*parts) -> pa.LargeBinaryArray:
     return pc.binary_join_element_wise(*parts, _EMPTY)
 
@@ -89,7 +93,7 @@ def _spread(lists: pa.LargeBinaryArray, present: np.ndarray) -> pa.LargeBinaryAr
 def feature(column: pa.Array) -> pa.LargeBinaryArray:
     """Each row's Feature message (without its own tag and length); a null row is kindless."""
     if column.null_count == len(column):
-        return pa.array([b""] * len(column), pa.large_binary())
+        return _empties(len(column))
     counts = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
     if counts.max(initial=0) > 1:
         raise ValueError("a cell holds more than one value; a CSV column holds one per row")
@@ -115,10 +119,9 @@ def serialise(batch: pa.RecordBatch) -> list[bytes]:
     entries = []
     for index in order:
         name = batch.schema.names[index].encode("utf-8")
-        key = b"\x0a" + bytes(varints(np.array([len(name)], np.uint64))[0].as_py()) + name
+        key = b"\x0a" + varints(np.array([len(name)], np.uint64))[0].as_py() + name
         body = _join(pa.scalar(key, pa.large_binary()),
                      field(b"\x12", feature(batch.column(index))))
         entries.append(field(b"\x0a", body))
-    features = _join(*entries) if entries else pa.array([b""] * batch.num_rows,
-                                                         pa.large_binary())
+    features = _join(*entries) if entries else _empties(batch.num_rows)
     return field(b"\x0a", features).to_pylist()

@@ -38,22 +38,30 @@ def pieces(batch: tuple[int, int, list[bytes]], buckets: list[int]
         yield split, (file_index, batch_index, part)
 
 
-def write_split(element: tuple[int, Iterable[tuple[int, int, list[bytes]]]],
-                split_dirs: list[str]) -> str:
-    """Writes a split's examples in the input's order as a gzipped TFRecord file (aside, then
-    renamed); its path."""
+def _file(folder: str) -> str:
+    return os.path.join(folder, f"{FILE_NAME}-00000-of-00001.gz")
+
+
+def _write_file(folder: str, records: Iterable[bytes]) -> str:
+    """`records` as the folder's gzipped TFRecord file, written aside then renamed; its path."""
     import tensorflow as tf
 
-    split, grouped = element
-    path = os.path.join(split_dirs[split], f"{FILE_NAME}-00000-of-00001.gz")
-    tf.io.gfile.makedirs(split_dirs[split])
+    path = _file(folder)
+    tf.io.gfile.makedirs(folder)
     aside = f"{path}.tmp"
     with tf.io.TFRecordWriter(aside, options="GZIP") as writer:
-        for _, _, part in sorted(grouped, key=lambda piece: piece[:2]):
-            for record in part:
-                writer.write(record)
+        for record in records:
+            writer.write(record)
     tf.io.gfile.rename(aside, path, overwrite=True)
     return path
+
+
+def write_examples(element: tuple[int, Iterable[tuple[int, int, list[bytes]]]],
+                   split_dirs: list[str]) -> str:
+    """Writes a split's examples in the input's order; the file's path."""
+    split, grouped = element
+    ordered = sorted(grouped, key=lambda piece: piece[:2])
+    return _write_file(split_dirs[split], (r for _, _, part in ordered for r in part))
 
 
 def write_missing_splits(split_dirs: list[str]) -> None:
@@ -61,9 +69,5 @@ def write_missing_splits(split_dirs: list[str]) -> None:
     import tensorflow as tf
 
     for folder in split_dirs:
-        path = os.path.join(folder, f"{FILE_NAME}-00000-of-00001.gz")
-        if not tf.io.gfile.exists(path):
-            tf.io.gfile.makedirs(folder)
-            aside = f"{path}.tmp"
-            tf.io.TFRecordWriter(aside, options="GZIP").close()
-            tf.io.gfile.rename(aside, path, overwrite=True)
+        if not tf.io.gfile.exists(_file(folder)):
+            _write_file(folder, [])
