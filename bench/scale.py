@@ -39,7 +39,7 @@ def _config(size: str, csv: Path, bench_dir: Path, beam_mode: str) -> Path:
     text = target.read_text()
     text = re.sub(r'^source = .*$', f'source = "{csv}"', text, flags=re.M)
     text = re.sub(r'^skew_min_examples = .*$', "skew_min_examples = 1000000000", text, flags=re.M)
-    target.write_text(text)
+    write_atomically(target, text)
     return target
 
 
