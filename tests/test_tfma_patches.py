@@ -15,8 +15,8 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.metrics import roc_auc_score
 from tensorflow_model_analysis.metrics import binary_confusion_matrices, metric_util
 
-from components.naive_baselines.executor import _passes, record_batch
 from components.naive_baselines.rows import SplitRows
+from components.naive_baselines.scores_executor import _passes, record_batch
 from pipeline.config import load_config
 from pipeline.dag.evaluation import model_eval_config
 from pipeline.orchestration import tfma_patches
@@ -133,7 +133,7 @@ def test_every_figure_is_stock_tfmas_and_extraction_runs_once_per_example(
 
 def test_naive_baselines_two_models_two_passes_same_figures_fewer_calls(
         cancer, tmp_path, monkeypatch):
-    """NaiveBaselines' evaluation (components/naive_baselines/executor.py): two models, every
+    """NaiveBaselines' evaluation (components/naive_baselines/scores_executor.py): two models, every
     metric overall and the gated one on every slice, in one Beam pipeline."""
     frame, scores = cancer
     rows = SplitRows({}, frame["label"].to_numpy(np.int64),

@@ -18,35 +18,42 @@ BATCH_SIZE = 1000
 Stats = statistics_pb2.DatasetFeatureStatisticsList
 
 
-def _by_key(batch: list[tuple[str, bytes]]):
-    """A batch of (key, record) -> (key, records) per key. Files are read one after the other,
-    so a batch nearly always holds a single key."""
-    grouped: dict[str, list[bytes]] = {}
-    for key, record in batch:
-        grouped.setdefault(key, []).append(record)
-    yield from grouped.items()
-
-
 def _keys_of(path: str, patterns: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
-    return tuple(key for pattern, keys in patterns.items() if fnmatch.fnmatch(path, pattern)
-                 for key in keys)
+    return tuple(sorted({key for pattern, keys in patterns.items()
+                         if fnmatch.fnmatch(path, pattern) for key in keys}))
+
+
+class _ReadFile(beam.DoFn):
+    """A TFRecord file -> (key, a list of up to BATCH_SIZE serialized records), for each key its
+    path has: TensorFlow's reader checks, inflates and batches the records in C++ (Beam's
+    per-record reader, and keying each record, were most of DataDrift's time)."""
+
+    def __init__(self, patterns: dict[str, tuple[str, ...]]):
+        self._patterns = patterns
+
+    def process(self, path: str):
+        import tensorflow as tf
+
+        keys = _keys_of(path, self._patterns)
+        dataset = tf.data.TFRecordDataset(
+            path, compression_type="GZIP" if path.endswith(".gz") else "",
+            buffer_size=1 << 22).batch(BATCH_SIZE)
+        for batch in dataset.as_numpy_iterator():
+            records = batch.tolist()
+            for key in keys:
+                yield key, records
 
 
 def read_keyed_batches(pipeline, patterns: dict[str, tuple[str, ...]], name: str = "Read"):
     """(key, serialized records) batches of the TFRecord files each glob pattern matches, under
     each key `patterns` gives it ({pattern: keys}: a file may belong to several datasets, and
-    several patterns to one; `folder/*` is a folder). Each file is read once."""
+    several patterns to one; `folder/*` is a folder). Each file is read once, as a whole (files
+    spread over Beam's workers, not one file's records)."""
     files = sorted({path for pattern in patterns for path in fileio.glob(pattern)})
     return (pipeline
             | f"{name}.Files" >> beam.Create(files)
-            | f"{name}.Records" >> beam.io.ReadAllFromTFRecord(with_filename=True)
-            | f"{name}.Key" >> beam.FlatMap(
-                lambda item, patterns: ((key, item[1]) for key in set(_keys_of(item[0],
-                                                                               patterns))),
-                patterns=patterns)
-            | f"{name}.Batch" >> beam.BatchElements(min_batch_size=BATCH_SIZE // 10,
-                                                    max_batch_size=BATCH_SIZE)
-            | f"{name}.ByKey" >> beam.FlatMap(_by_key))
+            | f"{name}.Spread" >> beam.Reshuffle()
+            | f"{name}.Records" >> beam.ParDo(_ReadFile(patterns)))
 
 
 def write_sliced_statistics(keyed_record_batches, options, path: str, name: str):

@@ -1,4 +1,5 @@
-"""NaiveBaselines component: a ComponentSpec with typed channels, and its executor binding."""
+"""NaiveBaselines component (the lift gate): a ComponentSpec with typed channels, and its
+executor binding."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from tfx.types import channel, component_spec, standard_artifacts
 from components.naive_baselines import executor as executor_lib
 from components.naive_baselines.executor import Executor
 from components.naive_baselines.params import BaselineSettings
-from components.shared.artifacts import NaiveBaselineMetrics
+from components.shared.artifacts import NaiveBaselineMetrics, NaiveBaselineScores
 from components.shared.params import component_fingerprint, encode
 
 __all__ = ["NaiveBaselines", "NaiveBaselinesSpec"]
@@ -21,10 +22,8 @@ class NaiveBaselinesSpec(component_spec.ComponentSpec):
             type=str, optional=True),
     }
     INPUTS = {
-        # Raw examples with `train` and `eval` splits: the same ones the Evaluator read.
-        "examples": component_spec.ChannelParameter(type=standard_artifacts.Examples),
-        # The trained model: its `transform_features` signature gives the label and features.
-        "model": component_spec.ChannelParameter(type=standard_artifacts.Model),
+        # BaselineScores' output: the baselines' metrics per slice on the eval split.
+        "scores": component_spec.ChannelParameter(type=NaiveBaselineScores),
         # The Evaluator's outputs: the model's gated metric, and its verdict.
         "model_evaluation": component_spec.ChannelParameter(
             type=standard_artifacts.ModelEvaluation),
@@ -37,22 +36,19 @@ class NaiveBaselinesSpec(component_spec.ComponentSpec):
 
 
 class NaiveBaselines(base_component.BaseComponent):
-    """Fits naive baselines on the train split (`components/naive_baselines/fit.py`),
-    evaluates them with TFMA on the eval split and the slices of `settings.eval_config`, and
-    blesses the model only when the Evaluator blessed it and it beats the best of the baselines
-    `settings.gated` names on the gated metric by more than `settings.min_lift` (`verdict.py`).
-    Its `blessing` is the one the pusher and the next run's baseline resolver read."""
+    """Blesses the model only when the Evaluator blessed it and it beats the best of the
+    baselines `settings.gated` names (BaselineScores' `scores`) on the gated metric by more
+    than `settings.min_lift` (`verdict.py`). Its `baselines` are the scores with the verdict;
+    its `blessing` is the one the pusher and the next run's baseline resolver read."""
 
     SPEC_CLASS = NaiveBaselinesSpec
-    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
-    def __init__(self, examples: channel.BaseChannel, model: channel.BaseChannel,
-                 model_evaluation: channel.BaseChannel, model_blessing: channel.BaseChannel,
-                 settings: BaselineSettings):
+    def __init__(self, scores: channel.BaseChannel, model_evaluation: channel.BaseChannel,
+                 model_blessing: channel.BaseChannel, settings: BaselineSettings):
         super().__init__(
             spec=NaiveBaselinesSpec(
-                examples=examples,
-                model=model,
+                scores=scores,
                 model_evaluation=model_evaluation,
                 model_blessing=model_blessing,
                 settings=encode(settings),

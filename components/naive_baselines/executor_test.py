@@ -1,7 +1,8 @@
-"""NaiveBaselines executor on small real artifacts: the tiny pipeline's raw examples and
-trained model (for its `transform_features` signature); the model's evaluation is a real TFMA
-evaluation of known scores on the same eval rows. The baselines' figures are checked against
-pandas and scikit-learn on those rows; a model no better than its baselines is not blessed."""
+"""The naive baselines' executors (BaselineScores, then the NaiveBaselines gate) on small real
+artifacts: the tiny pipeline's raw examples and trained model (for its `transform_features`
+signature); the model's evaluation is a real TFMA evaluation of known scores on the same eval
+rows. The baselines' figures are checked against pandas and scikit-learn on those rows; a model
+no better than its baselines is not blessed."""
 
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from tfx.types import standard_artifacts
 
-from components.naive_baselines import BaselineSettings
-from components.naive_baselines.executor import Executor, record_batch
+from components.naive_baselines import BaselineSettings, ScoreSettings
+from components.naive_baselines.executor import Executor
 from components.naive_baselines.fit import Baseline, fit_baselines
 from components.naive_baselines.rows import SplitRows
-from components.shared.artifacts import NaiveBaselineMetrics
+from components.naive_baselines.scores_executor import Executor as ScoresExecutor
+from components.naive_baselines.scores_executor import record_batch
+from components.shared.artifacts import NaiveBaselineMetrics, NaiveBaselineScores
 from components.shared.params import encode
 from tests.fixtures.tiny import artifact
 
@@ -78,19 +81,22 @@ def _run(tiny, root: str, scores_of, min_lift: float = 0.0, gated: tuple[str, ..
     evaluator_blessing.set_int_custom_property("blessed", 1)
     evaluator_blessing.set_int_custom_property("current_model_id", 7)
 
+    scores = {"scores": [artifact(NaiveBaselineScores, os.path.join(root, "scores"))]}
+    examples = artifact(standard_artifacts.Examples, tiny.examples)
+    examples.split_names = '["train", "eval"]'
+    ScoresExecutor().Do({"examples": [examples],
+                         "model": [artifact(standard_artifacts.Model, tiny.model)]}, scores,
+                        {"settings": encode(ScoreSettings(
+                            kind="binary", eval_config=json_format.MessageToJson(
+                                _eval_config("binary", ("prior", "logistic"), [])),
+                            sliced_metrics=sliced_metrics))})
     outputs = {"baselines": [artifact(NaiveBaselineMetrics, os.path.join(root, "baselines"))],
                "blessing": [artifact(standard_artifacts.ModelBlessing,
                                      os.path.join(root, "blessing"))]}
-    examples = artifact(standard_artifacts.Examples, tiny.examples)
-    examples.split_names = '["train", "eval"]'
-    settings = BaselineSettings(
-        kind="binary", eval_config=json_format.MessageToJson(
-            _eval_config("binary", ("prior", "logistic"), [])),
-        metric="auc", higher_is_better=True, min_lift=min_lift, gated=gated,
-        sliced_metrics=sliced_metrics)
-    Executor().Do({"examples": [examples],
-                   "model": [artifact(standard_artifacts.Model, tiny.model)],
-                   "model_evaluation": [evaluation], "model_blessing": [evaluator_blessing]},
+    settings = BaselineSettings(metric="auc", higher_is_better=True, min_lift=min_lift,
+                                gated=gated)
+    Executor().Do({**scores, "model_evaluation": [evaluation],
+                   "model_blessing": [evaluator_blessing]},
                   outputs, {"settings": encode(settings)})
     with open(os.path.join(root, "baselines", "baselines.json")) as handle:
         return json.load(handle), outputs["blessing"][0]
@@ -218,7 +224,7 @@ def test_the_gate_judges_the_baselines_it_is_given_the_constant_ones_by_default(
 
 def _evaluate(kind: str, baselines: list[Baseline], rows: SplitRows, tmp_path) -> list[dict]:
     config = _eval_config(kind, tuple(b.name for b in baselines), [])
-    return Executor()._evaluate(config, baselines, rows, str(tmp_path / "tfma"))
+    return ScoresExecutor()._evaluate(config, baselines, rows, str(tmp_path / "tfma"))
 
 
 def _slices(frame: pd.DataFrame):
@@ -262,3 +268,15 @@ def test_multiclass_prior_and_logistic_on_categorical_features_only(tmp_path):
         log_loss(label[240:], np.tile(shares, (60, 1)), labels=[0, 1, 2]), rel=1e-4)
     assert overall["logistic"]["sparse_categorical_accuracy"] == pytest.approx(
         (label[240:] == ids[240:]).mean())  # one category decides: the rule finds it
+
+
+def test_the_gate_without_the_baselines_scores_fails_with_what_to_do(tmp_path):
+    """Scores missing from their artifact (a run killed while writing them): one clear line."""
+    scores = artifact(NaiveBaselineScores, str(tmp_path / "scores"))
+    outputs = {"baselines": [artifact(NaiveBaselineMetrics, str(tmp_path / "baselines"))],
+               "blessing": [artifact(standard_artifacts.ModelBlessing,
+                                     str(tmp_path / "blessing"))]}
+    with pytest.raises(RuntimeError, match="scores are missing .* run the pipeline again"):
+        Executor().Do({"scores": [scores], "model_evaluation": [], "model_blessing": []},
+                      outputs, {"settings": encode(BaselineSettings(metric="auc"))})
+    assert not os.path.exists(os.path.join(str(tmp_path / "blessing"), "BLESSED"))

@@ -79,6 +79,15 @@ def write_json(artifact_uri: str, name: str, content: Any) -> str:
     return path
 
 
+class NaiveBaselineScores(artifact.Artifact):
+    """`scores.json`: the naive baselines fitted on the train split (name -> description), the
+    rows read, and each baseline's metrics per slice on the eval split; TFMA's output under
+    `tfma/`. What the lift gate (NaiveBaselineMetrics) judges the model against."""
+
+    TYPE_NAME = "NaiveBaselineScores"
+    FILE = "scores.json"
+
+
 class NaiveBaselineMetrics(artifact.Artifact):
     """`baselines.json`: each naive baseline's metrics per slice on the eval split, the model's
     lift over the best of them on the gated metric and the verdict; TFMA's output of the

@@ -24,7 +24,7 @@ import json
 import tensorflow_model_analysis as tfma
 from google.protobuf import json_format, wrappers_pb2
 
-from components.naive_baselines import BaselineSettings
+from components.naive_baselines import BaselineSettings, ScoreSettings
 from components.naive_baselines.fit import BASELINE_NAMES
 from components.shared.model_contract import (
     LABEL_KEY,
@@ -182,11 +182,11 @@ def pruned_eval_config(config: Config) -> tfma.EvalConfig:
     return eval_config_for(config, metrics)
 
 
-def baseline_settings(config: Config, label: LabelValues | None = None) -> BaselineSettings:
-    """The NaiveBaselines' settings: the model's metrics (no thresholds) and slices, one model
-    spec per baseline of the task; the lift gate on the ranking metric, overall."""
-    gated = gate(config, label)
-    metrics = [metric_config(config, name) for name in metric_names(config, gated)]
+def score_settings(config: Config, label: LabelValues | None = None) -> ScoreSettings:
+    """BaselineScores' settings: the model's metrics (no thresholds) and slices, one model
+    spec per baseline of the task; per slice only the ranking metric and the count."""
+    metrics = [metric_config(config, name)
+               for name in metric_names(config, gate(config, label))]
     metrics += [tfma.MetricConfig(class_name=name) for name in _ALWAYS[config.label.kind]]
     eval_config = tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(name=name, label_key=LABEL_KEY, prediction_key=name)
@@ -194,11 +194,17 @@ def baseline_settings(config: Config, label: LabelValues | None = None) -> Basel
         slicing_specs=slicing_specs(config),
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
         options=tfma.Options(include_default_metrics=wrappers_pb2.BoolValue(value=False)))
-    class_name, key, higher_is_better = config.metric_spec(config.ranking_metric)
-    return BaselineSettings(
+    class_name = config.metric_spec(config.ranking_metric)[0]
+    return ScoreSettings(
         kind=config.label.kind,
         eval_config=json_format.MessageToJson(eval_config, sort_keys=True, indent=None),
-        metric=key, higher_is_better=higher_is_better, min_lift=config.evaluation.min_lift,
-        gated=config.evaluation.gated_baselines(config.label.kind),
         # per slice the reviews show the gated metric only: the rest is computed overall
         sliced_metrics=(class_name, "ExampleCount"))
+
+
+def baseline_settings(config: Config) -> BaselineSettings:
+    """NaiveBaselines' settings: the lift gate on the ranking metric, overall."""
+    _, key, higher_is_better = config.metric_spec(config.ranking_metric)
+    return BaselineSettings(
+        metric=key, higher_is_better=higher_is_better, min_lift=config.evaluation.min_lift,
+        gated=config.evaluation.gated_baselines(config.label.kind))

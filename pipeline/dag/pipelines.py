@@ -5,8 +5,9 @@ The whole pipeline (`full`):
     CsvExampleGen (the target span) -> StatisticsGen -> ImportSchemaGen (curated schema; SchemaGen
     without one) -> ExampleValidator -> DataDrift (vs the previous validated span; train vs eval
     of the window) -> DataGate -> Transform -> [Tuner] -> Trainer -> Evaluator (baseline: the
-    latest blessed model other than the candidate) -> NaiveBaselines (the baselines' metrics;
-    the blessing: the Evaluator's and the lift gate's) -> [optimization stage] -> VersionedPusher
+    latest blessed model other than the candidate), and beside it BaselineScores (the naive
+    baselines' metrics) -> NaiveBaselines (the lift gate; the blessing: the Evaluator's and the
+    gate's) -> [optimization stage] -> VersionedPusher
 
 Transform, Trainer and Evaluator read the window of validated spans (`window_resolver` ->
 SpanWindow). The backfill builds the others: `ingest` (ExampleGen alone, one span),
@@ -38,7 +39,7 @@ from tfx.proto import trainer_pb2
 
 from components.data_drift import DataDrift, MinimumExamples
 from components.data_gate import DataGate, GateRules
-from components.naive_baselines import NaiveBaselines
+from components.naive_baselines import BaselineScores, NaiveBaselines
 from components.span_validation import SpanValidation
 from components.span_window import SpanWindow
 from components.versioned_pusher import (
@@ -50,7 +51,7 @@ from components.versioned_pusher import (
 from pipeline.config import Config
 from pipeline.dag import nodes, user_code
 from pipeline.dag.beam import beam_pipeline_args
-from pipeline.dag.evaluation import baseline_settings, model_eval_config
+from pipeline.dag.evaluation import baseline_settings, model_eval_config, score_settings
 from pipeline.dag.example_gen import example_gen
 from pipeline.dag.keys import schema_snapshot, validation_key
 from pipeline.dag.optimization import TrainedModel, optimization_components
@@ -191,12 +192,15 @@ class Pipelines:
             examples=window_examples, model=trainer.outputs["model"],
             baseline_model=baseline.outputs["model"],
             eval_config=model_eval_config(config, self.data.label))
+        # The naive baselines' scores need the model, not its evaluation: beside the Evaluator.
+        scores = BaselineScores(
+            examples=window_examples, model=trainer.outputs["model"],
+            settings=score_settings(config, self.data.label)).with_id(nodes.BASELINE_SCORES)
         # The blessing that counts: the Evaluator's and the lift over the naive baselines.
         naive = NaiveBaselines(
-            examples=window_examples, model=trainer.outputs["model"],
-            model_evaluation=evaluator.outputs["evaluation"],
+            scores=scores.outputs["scores"], model_evaluation=evaluator.outputs["evaluation"],
             model_blessing=evaluator.outputs["blessing"],
-            settings=baseline_settings(config, self.data.label)).with_id(nodes.NAIVE_BASELINES)
+            settings=baseline_settings(config)).with_id(nodes.NAIVE_BASELINES)
         optimization, variants = optimization_components(config, module_config, TrainedModel(
             model=trainer.outputs["model"],
             transformed_examples=transform.outputs["transformed_examples"],
@@ -211,7 +215,8 @@ class Pipelines:
                 examples=window_examples),
             provenance=self._provenance(), variants=variants)
         tuning = [tuner] if tuner else []
-        return [transform, *tuning, trainer, baseline, evaluator, naive, *optimization, pusher]
+        return [transform, *tuning, trainer, baseline, evaluator, scores, naive, *optimization,
+                pusher]
 
     @staticmethod
     def _transform(data: DataNodes, module_config: dict) -> Transform:

@@ -75,7 +75,7 @@ def scheduled(tmp_path_factory):
     made = run_cli("airflow", "dag", "--config", str(config), timeout=300)
     assert made.returncode == 0, made.stdout + made.stderr
     dags = folder / "out" / "airflow" / "dags"
-    assert "15 component tasks" in made.stdout and (dags / "tfxpipe_iris.py").is_file()
+    assert "16 component tasks" in made.stdout and (dags / "tfxpipe_iris.py").is_file()
     home = folder / "airflow_home"
     env = dict(os.environ, AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(dags),
                AIRFLOW__CORE__LOAD_EXAMPLES="False", AIRFLOW__CORE__EXECUTOR="DebugExecutor",
@@ -97,21 +97,21 @@ def test_the_dag_parses_fast_and_a_dag_test_pushes_version_1(scheduled):
     assert report.returncode == 0, report.stderr[-2000:]
     [row] = json.loads(report.stdout.strip().splitlines()[-1])
     hours, minutes, seconds = row["duration"].split(":")
-    assert row["dags"] == ["tfxpipe_iris"] and int(row["task_num"]) == 18
+    assert row["dags"] == ["tfxpipe_iris"] and int(row["task_num"]) == 19
     assert int(hours) == int(minutes) == 0 and float(seconds) < 2.0, row
 
     # A manual run for 2024-01-02 processes the interval ending then: 2024-01-01, span 1.
     tested = _airflow(env, "dags", "test", "tfxpipe_iris", "2024-01-02")
     assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]
     states = _states(env, "manual__2024-01-02T00:00:00+00:00")
-    assert len(states) == 18 and set(states.values()) == {"success"}, states
+    assert len(states) == 19 and set(states.values()) == {"success"}, states
     assert _served(pipeline) == [1]
     [run_id] = [p.name for p in (pipeline / "runs").iterdir() if p.is_dir()]
     summary = read_summary(pipeline / "runs", run_id)
     assert summary["outcome"] == "pushed" and int(summary["pushed_version"]) == 1
     assert [s["span"] for s in summary["spans"]] == [1]
     nodes = run_nodes(open_store(pipeline / "metadata.sqlite"), "iris", run_id)
-    assert len(nodes) == 15 and {n.state for n in nodes.values()} <= {"COMPLETE", "CACHED"}
+    assert len(nodes) == 16 and {n.state for n in nodes.values()} <= {"COMPLETE", "CACHED"}
     assert not (scheduled["folder"] / "out" / ".tfxpipe.lease.json").exists()
     assert not (scheduled["folder"] / "home").exists()  # nothing in the home directory
     listing = run_cli("runs", "--config", str(scheduled["config"]), timeout=120)

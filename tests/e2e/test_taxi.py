@@ -25,7 +25,7 @@ def test_first_run_pushes_version_1(taxi_runs):
     expected = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
                 "previous_span_resolver", "window_resolver", "SpanWindow", "DataDrift",
                 "DataGate", "Transform", "Trainer", "latest_blessed_model_resolver",
-                "Evaluator", "NaiveBaselines", "VersionedPusher",
+                "Evaluator", "BaselineScores", "NaiveBaselines", "VersionedPusher",
                 "ModelOptimizer", "PrunedModelEvaluator", "VariantEvaluator"}
     assert set(states) == expected
     # The schema was imported by the backfill of span 31 already, the rest runs here.
@@ -34,6 +34,19 @@ def test_first_run_pushes_version_1(taxi_runs):
     version_dir = taxi_runs.model_dir / "1"
     assert (version_dir / "saved_model.pb").is_file()
     assert sorted(p.name for p in version_dir.parent.iterdir()) == ["1"]
+
+
+def test_baseline_scores_need_the_model_not_its_evaluation(taxi_runs):
+    """The baselines are scored from the model and examples alone, so the scores can run beside
+    the Evaluator; the lift gate reads both."""
+    from pipeline.records.mlmd import open_store, run_nodes
+
+    records = run_nodes(open_store(taxi_runs.metadata), "taxi", taxi_runs.run_id("first"))
+    scores, gate, trainer = records["BaselineScores"], records["NaiveBaselines"], records["Trainer"]
+    assert set(scores.inputs) == {"examples", "model"}
+    assert scores.inputs["model"][0].id == trainer.outputs["model"][0].id
+    assert set(gate.inputs) == {"scores", "model_evaluation", "model_blessing"}
+    assert gate.inputs["scores"][0].id == scores.outputs["scores"][0].id
 
 
 def test_terminal_shows_progress_and_summary_but_no_tensorflow_noise(taxi_runs):
