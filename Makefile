@@ -52,7 +52,7 @@ help:
 	@echo "make airflow-stop  stop them; make test-airflow: scheduled runs end to end (DAG test, backfill)"
 	@echo "make test-runners  the pipeline on Beam's PortableRunner (job service, worker pool) vs the DirectRunner"
 	@echo "make bench   cold/warm timings and peak memory vs the stock TFX taxi example (slow)"
-	@echo "make bench-scale  the pipeline at 15k, 150k and 1.5M rows vs the stock example (about 35 minutes)"
+	@echo "make bench-scale  the pipeline at 15k, 150k and 1.5M rows vs the stock example (about 20 minutes here)"
 	@echo "make notebooks  JupyterLab on notebooks/ (review a run's data and model), on localhost"
 	@echo "make bench-optimize  sizes, AUC per slice and latency of the optimized variants (full data)"
 	@echo "make clean   remove outputs and materialised data (keeps the environment; 'make distclean' removes it too)"
