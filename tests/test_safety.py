@@ -251,3 +251,37 @@ def test_a_version_renamed_into_place_but_not_recorded_is_recorded_from_its_mani
     [event] = store.get_events_by_artifact_ids([pushed.id])
     assert (event.execution_id, event.type) == (pusher, metadata_store_pb2.Event.OUTPUT)
     assert not find_debris(config)
+
+
+def test_an_artifact_json_file_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    """write_json writes aside and renames: a write that stops half way (a full disk, a kill)
+    leaves the previous file as it was, not the half that was written."""
+    from components.shared import artifacts
+
+    uri = str(tmp_path / "artifact")
+    artifacts.write_json(uri, "record.json", {"passed": True})
+    real_open = artifacts.fileio.open
+
+    class HalfWritten:
+        def __init__(self, path, mode):
+            self._handle = real_open(path, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._handle.close()
+
+        def write(self, text):
+            self._handle.write(text[:len(text) // 2])
+            raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as failing:
+        failing.setattr(artifacts.fileio, "open", HalfWritten)
+        with pytest.raises(OSError, match="No space left"):
+            artifacts.write_json(uri, "record.json", {"passed": False, "note": "x" * 100})
+    assert artifacts.read_json(uri, "record.json") == {"passed": True}
+    artifacts.write_json(uri, "record.json", {"passed": False})
+    assert artifacts.read_json(uri, "record.json") == {"passed": False}
+    assert sorted(p.name for p in (tmp_path / "artifact").iterdir()
+                  if not p.name.startswith(".")) == ["record.json"]

@@ -71,11 +71,15 @@ def read_json(artifact_uri: str, name: str) -> dict[str, Any] | None:
 
 
 def write_json(artifact_uri: str, name: str, content: Any) -> str:
-    """Writes `content` as sorted, strict JSON (NaN and infinities become null); its path."""
+    """Writes `content` as sorted, strict JSON (NaN and infinities become null); its path.
+    Written aside, then renamed (with TFX's file system, so on any artifact store): a run
+    killed while writing leaves the old file or none, never a part of one."""
     path = os.path.join(artifact_uri, name)
     fileio.makedirs(artifact_uri)
-    with fileio.open(path, "w") as handle:
+    aside = os.path.join(artifact_uri, f".{name}.tmp")
+    with fileio.open(aside, "w") as handle:
         handle.write(to_json(content))
+    fileio.rename(aside, path, overwrite=True)
     return path
 
 
