@@ -11,7 +11,7 @@ import pytest
 from tfx.orchestration import metadata
 from tfx.orchestration.pipeline import Pipeline
 
-from pipeline.orchestration.runner import ProgressRunner, local_slots
+from pipeline.orchestration.runner import InProcess, ProgressRunner, local_slots
 from pipeline.orchestration.workers import WorkerError, node_workers
 from tests.fixtures.cli import states_of_run
 from tests.fixtures.runner_components import ExpectedFailure, Stamp
@@ -100,6 +100,27 @@ def test_a_worker_that_dies_is_an_error_that_says_so(tmp_path):
             ProgressRunner(local_slots([worker])).run(_pipeline(tmp_path, fail_b=2), "run-1")
     states = states_of_run(tmp_path / "metadata.sqlite", "runner_test", "run-1")
     assert states["A"] == "COMPLETE" and "C" not in states, states
+
+
+class _ReadyOnSecondLook(InProcess):
+    """A worker that finishes starting while the runner looks at its slots: not ready at the
+    first look, ready at every one after."""
+
+    def __init__(self):
+        self.looks = 0
+
+    def ready(self) -> bool:
+        self.looks += 1
+        return self.looks > 1
+
+
+def test_a_worker_that_finishes_starting_while_the_runner_looks_runs_the_nodes(tmp_path):
+    # The runner once looked twice, and ended a run given only this slot with no node run and
+    # no error: a backfill span ingested in the worker left nothing in ML Metadata.
+    results = ProgressRunner([_ReadyOnSecondLook()]).run(_pipeline(tmp_path), "run-1")
+    assert [r.state for r in results] == ["COMPLETE"] * 3
+    assert states_of_run(tmp_path / "metadata.sqlite", "runner_test", "run-1") == {
+        "A": "COMPLETE", "B": "COMPLETE", "C": "COMPLETE"}
 
 
 def test_the_worker_starts_after_real_work_and_not_for_a_run_served_from_cache(tmp_path):

@@ -248,12 +248,26 @@ class Backfill:
                 record = ingested.nodes.get(nodes.EXAMPLE_GEN)
                 examples = record.outputs.get("examples") if record else None
                 if not examples:
+                    self._not_ingested(span, ingested)
                     break
                 ids[span] = examples[0].id
                 self.line(f"  span {span:<6} {'ingested':<10} {ingested.seconds:7.1f} s")
         finally:
             pool.shutdown(cancel_futures=True)
         return ids
+
+    def _not_ingested(self, span: int, ingested: PipelineRun) -> None:
+        """The line of a span whose ingest left no Examples: why, and what happens instead."""
+        cause = (self._one_line(ingested.failure) if ingested.failure is not None
+                 else "the run ended without an ExampleGen output")
+        self.line(f"  span {span:<6} not ingested: {cause}; span {span} and the spans after it "
+                  "are ingested and validated one at a time")
+
+    def _one_line(self, failure: BaseException) -> str:
+        """`failure` in one line, with the cause a worker process that died of it left in the
+        run's log."""
+        log_path = self.pipelines.config.runs_dir / self.run_id / "run.log"
+        return one_line(failure, died_in(failure, log_path))
 
     # -- a span on its own: the data part of the pipeline ---------------------------------------
 
@@ -293,5 +307,4 @@ class Backfill:
         outcome.halt = "error"
         failed = next((n for n, r in result.nodes.items() if r.state == "FAILED"),
                       "the backfill")
-        log_path = died_in(result.failure, self.pipelines.config.runs_dir / self.run_id / "run.log")
-        summary["error"] = f"{failed} failed on span {span}: {one_line(result.failure, log_path)}"
+        summary["error"] = f"{failed} failed on span {span}: {self._one_line(result.failure)}"

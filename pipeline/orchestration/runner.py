@@ -161,8 +161,11 @@ class _Run:
     def step(self) -> bool:
         """Starts what can start, then waits for a node to end; False when the run is over."""
         failed = any(result.error is not None for result in self.results)
-        # A worker still starting takes no node: this process may well be free first.
+        # A worker still starting takes no node: this process may well be free first. Whether
+        # a slot is ready is asked once: a worker that finished starting between two questions
+        # would be neither usable nor starting, and the run would end with its nodes unrun.
         usable = [slot for slot in self.free if slot.ready()]
+        starting = [slot for slot in self.free if slot not in usable]
         for node in list(self.waiting):
             if failed or not usable:
                 break
@@ -170,7 +173,6 @@ class _Run:
                 self.waiting.remove(node)
                 self._start(usable.pop(0), node.node_info.id)
         if not self.running:
-            starting = [slot for slot in self.free if not slot.ready()]
             if failed or not self.waiting or not starting:
                 return False
             starting[0].wait_until_ready()  # the only slots left are starting

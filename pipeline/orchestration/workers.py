@@ -44,6 +44,16 @@ def died_in(error: BaseException | None, log_path: Path) -> Path | None:
     return None
 
 
+def _how_it_ended(exitcode: int | None) -> str:
+    """'exit code N', or 'killed by SIGNAME' for a process a signal ended (a negative code)."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:  # not a signal this platform names
+            pass
+    return f"exit code {exitcode}"
+
+
 def _portable_chain(error: BaseException) -> list[tuple[bytes | None, str]]:
     """The error and its causes, each pickled when it can be, always with its text."""
     chain = []
@@ -117,15 +127,22 @@ class NodeWorker:
         self._ready = False
 
     def start(self) -> None:
-        """Starts the process unless it is already started (never blocks)."""
+        """Starts the process unless it is already started (never blocks). WorkerError when it
+        cannot be started; the next call tries again."""
         if self._process is not None:
             return
         context = multiprocessing.get_context("spawn")
-        self._connection, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, self._quiet_logging),
-                                        name="tfxpipe-node-worker", daemon=True)
-        self._process.start()
-        child.close()
+        connection, child = context.Pipe()
+        process = context.Process(target=_serve, args=(child, self._quiet_logging),
+                                  name="tfxpipe-node-worker", daemon=True)
+        try:
+            process.start()
+        except Exception as error:  # half started, it would be waited for in vain
+            connection.close()
+            raise WorkerError(f"the worker process could not be started: {error}") from error
+        finally:
+            child.close()
+        self._connection, self._process = connection, process
 
     def ready(self) -> bool:
         """Whether the worker has been started and has finished starting (never blocks)."""
@@ -147,16 +164,17 @@ class NodeWorker:
         except (EOFError, OSError) as error:
             self._process.join(timeout=5)  # for its exit code
             raise WorkerError(
-                f"the worker process ended unexpectedly while {doing} (exit code "
-                f"{self._process.exitcode}); see the run's log") from error
+                f"the worker process ended unexpectedly while {doing} "
+                f"({_how_it_ended(self._process.exitcode)}); see the run's log") from error
 
     def launch(self, ir_bytes: bytes, node_id: str) -> int | None:
         self.wait_until_ready()
         try:
             self._connection.send((ir_bytes, node_id))
         except OSError as error:
-            raise WorkerError(f"the worker process could not be given {node_id} (exit code "
-                              f"{self._process.exitcode}); see the run's log") from error
+            raise WorkerError(f"the worker process could not be given {node_id} "
+                              f"({_how_it_ended(self._process.exitcode)}); see the run's log"
+                              ) from error
         status, payload = self._receive(f"running {node_id}")
         if status == "ok":
             return payload
