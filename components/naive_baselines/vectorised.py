@@ -10,7 +10,10 @@ those, some combiners have a closed form over a slice's rows:
   per bucket of the score (TFMA's bucket formula, in float64 as TFMA computes it), the count of
   rows, the sum of labels and the sum of scores;
 - the mean squared and mean absolute errors: each row's error in the dtypes TFMA computes it
-  in, summed.
+  in, summed;
+- the sums of labels, scores and rows (under calibration and the mean label);
+- the binary confusion matrices at given thresholds (under precision, recall, F1 and accuracy
+  at the decision threshold): the rows counted per threshold.
 Everything after them is TFMA's code: its computations and their order
 (`metric_specs.to_computations`), its slices (`slicer`, on each distinct combination of the
 slice columns' values), its derived metrics (confusion matrices, AUC) and its conversion to
@@ -18,10 +21,11 @@ slice columns' values), its derived metrics (confusion matrices, AUC) and its co
 TFMA pipeline on the same rows.
 
 `evaluate` answers None, and the caller runs TFMA's pipeline, for anything else: another TFMA
-version, a combiner not listed (the Keras-wrapped ones: multiclass accuracy, RMSE), weighted or
-per-class metrics, labels not finite or (for the histogram) not 0 or 1, scores not one per row
-or not finite, cross-slice specs, confidence intervals, a minimum slice size. Sums may differ
-from TFMA's in the last bits: TFMA adds partial sums in the order Beam merges them.
+version, a combiner not listed (the Keras-wrapped ones: multiclass accuracy, RMSE), example ids,
+weighted or per-class metrics, labels not finite or (for the histogram and fractional labels)
+not 0 or 1, scores not one per row or not finite, cross-slice specs, confidence intervals, a
+minimum slice size. Sums of non-integers may differ from TFMA's in the last bits: TFMA adds
+partial sums in the order Beam merges them.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ def evaluate(eval_config: Any, label: np.ndarray, scores: dict[str, np.ndarray],
     pipeline must run (the module docstring)."""
     import tensorflow_model_analysis as tfma
     from tensorflow_model_analysis.evaluators import metrics_plots_and_validations_evaluator as ev
-    from tensorflow_model_analysis.metrics import metric_specs
+    from tensorflow_model_analysis.metrics import metric_specs, metric_types
     from tensorflow_model_analysis.utils import config_util
     from tensorflow_model_analysis.writers import metrics_plots_and_validations_writer as writer
 
@@ -72,6 +76,8 @@ def evaluate(eval_config: Any, label: np.ndarray, scores: dict[str, np.ndarray],
             metrics.update(combine(rows))
         for derived in computations.derived_computations:
             metrics.update(derived.result(metrics))
+        # TFMA's metrics output: its metric keys (not plots), not the private ones
+        _, metrics = ev._filter_by_key_type((key, metrics), metric_types.MetricKey)  # pylint: disable=protected-access
         metrics = {k: v for k, v in metrics.items() if not ev._is_private_metrics(k)}  # pylint: disable=protected-access
         records.append(writer.convert_slice_metrics_to_proto((key, metrics), None))
     return records
@@ -95,6 +101,8 @@ def _vectorised(combiner: Any, label: np.ndarray, scores: dict[str, np.ndarray |
     are typed as in the RecordBatch TFMA would read (int64 or float32 labels, float32
     scores)."""
     from tensorflow_model_analysis.metrics import (
+        binary_confusion_matrices,
+        calibration,
         calibration_histogram,
         example_count,
         mean_regression_error,
@@ -111,7 +119,22 @@ def _vectorised(combiner: Any, label: np.ndarray, scores: dict[str, np.ndarray |
     if isinstance(combiner, (mean_regression_error._MeanSquaredErrorCombiner,  # pylint: disable=protected-access
                              mean_regression_error._MeanAbsoluteErrorCombiner)):  # pylint: disable=protected-access
         return _regression_error(combiner, label, scores)
+    if isinstance(combiner, calibration._WeightedLabelsPredictionsExamplesCombiner):  # pylint: disable=protected-access
+        return _sums(combiner, label, scores)
+    if isinstance(combiner, binary_confusion_matrices._BinaryConfusionMatrixCombiner):  # pylint: disable=protected-access
+        return _confusion_matrices(combiner, label, scores)
     return None
+
+
+def _scores_of(key: Any, label: np.ndarray, scores: dict[str, np.ndarray | None]
+               ) -> np.ndarray | None:
+    """The scores of `key`'s model, as float64; None for a model output, a class or a top-k of
+    it, a model without scores or labels that are not finite."""
+    values = scores.get(key.model_name)
+    if values is None or key.output_name or key.sub_key is not None \
+            or not np.isfinite(label).all():
+        return None
+    return values.astype(np.float64)
 
 
 def _histogram(combiner: Any, label: np.ndarray, scores: dict[str, np.ndarray | None]
@@ -122,13 +145,11 @@ def _histogram(combiner: Any, label: np.ndarray, scores: dict[str, np.ndarray | 
 
     settings = vars(combiner)
     key = settings["_key"]
-    values = scores.get(key.model_name)
+    values = _scores_of(key, label, scores)
     labels = label.astype(np.float64)
-    if (values is None or key.output_name or key.sub_key is not None
-            or not settings["_prediction_based_bucketing"]
+    if (values is None or not settings["_prediction_based_bucketing"]
             or not np.isin(labels, (0.0, 1.0)).all()):
         return None
-    values = values.astype(np.float64)
     buckets = bucket_indices(values, settings["_left"], settings["_range"],
                              settings["_num_buckets"])
     size = settings["_num_buckets"] + 2
@@ -152,13 +173,10 @@ def _regression_error(combiner: Any, label: np.ndarray, scores: dict[str, np.nda
     label minus the score (the norm of one value, squared, or its absolute value), summed."""
     from tensorflow_model_analysis.metrics import mean_regression_error
 
-    settings = vars(combiner)
-    key = settings["_metric_key"]
-    values = scores.get(key.model_name)
-    if values is None or key.output_name or key.sub_key is not None \
-            or not np.isfinite(label).all():
+    key = vars(combiner)["_metric_key"]
+    if _scores_of(key, label, scores) is None:
         return None
-    difference = label - values
+    difference = label - scores[key.model_name]
     if isinstance(combiner, mean_regression_error._MeanSquaredErrorCombiner):  # pylint: disable=protected-access
         errors = np.sqrt(difference * difference).astype(np.float64) ** 2
     else:
@@ -168,6 +186,61 @@ def _regression_error(combiner: Any, label: np.ndarray, scores: dict[str, np.nda
         accumulator = combiner.create_accumulator()
         accumulator.total_regression_error = float(np.sum(errors[rows]))
         accumulator.total_example_weights = float(len(rows))
+        return combiner.extract_output(accumulator)
+
+    return combine
+
+
+def _sums(combiner: Any, label: np.ndarray, scores: dict[str, np.ndarray | None]
+          ) -> Combine | None:
+    """TFMA's weighted labels, predictions and examples (under calibration, mean label and mean
+    prediction): their sums over the rows, each row's weight 1."""
+    values = _scores_of(vars(combiner)["_key"], label, scores)
+    if values is None:
+        return None
+    labels = label.astype(np.float64)
+
+    def combine(rows: np.ndarray) -> dict[Any, Any]:
+        accumulator = combiner.create_accumulator()
+        accumulator.total_weighted_labels = float(np.sum(labels[rows]))
+        accumulator.total_weighted_predictions = float(np.sum(values[rows]))
+        accumulator.total_weighted_examples = float(len(rows))
+        return combiner.extract_output(accumulator)
+
+    return combine
+
+
+def _confusion_matrices(combiner: Any, label: np.ndarray, scores: dict[str, np.ndarray | None]
+                        ) -> Combine | None:
+    """TFMA's binary confusion matrices at given thresholds (under precision, recall, F1 and
+    accuracy at the decision threshold): per threshold, the rows counted as TFMA counts them (a
+    score above the threshold is positive; with fractional labels, only labels 0 and 1)."""
+    from tensorflow_model_analysis.contrib.aggregates import binary_confusion_matrices as bcm
+    from tensorflow_model_analysis.metrics import metric_util
+
+    settings = vars(combiner)
+    values = _scores_of(settings["_key"], label, scores)
+    extract = settings["_extract_label_prediction_and_weight"]
+    stock = metric_util.to_label_prediction_example_weight
+    fractional = settings["_enable_fractional_labels"]
+    labels = label.astype(np.float64)
+    if (values is None or settings["_example_id_key"]
+            or extract not in (stock, getattr(stock, "original", None))
+            or (fractional and not np.isin(labels, (0.0, 1.0)).all())):
+        return None
+    thresholds = list(vars(settings["_binary_confusion_matrices"])["_thresholds"])
+
+    def combine(rows: np.ndarray) -> dict[Any, Any]:
+        score, truth = values[rows], labels[rows]
+        accumulator = {}
+        for threshold in thresholds:
+            positive = truth == 1.0 if fractional else truth > threshold
+            above = score > threshold
+            matrix = bcm.Matrix(tp=float(np.sum(positive & above)),
+                                tn=float(np.sum(~positive & ~above)),
+                                fp=float(np.sum(~positive & above)),
+                                fn=float(np.sum(positive & ~above)))
+            accumulator[threshold] = bcm._ThresholdEntry(matrix, [], [], [], [])  # pylint: disable=protected-access
         return combiner.extract_output(accumulator)
 
     return combine

@@ -33,6 +33,15 @@ def _config(metrics: list[tfma.MetricConfig], slices=SLICES) -> tfma.EvalConfig:
 SLICED = [tfma.MetricConfig(class_name="ExampleCount"),
           tfma.MetricConfig(class_name="AUC", config=json.dumps({"num_thresholds": 1000})),
           tfma.MetricConfig(class_name="AUCPrecisionRecall")]
+AT_CUTOFF = json.dumps({"thresholds": [0.5]})
+# The binary task's metrics (pipeline/config/catalogue.py), as the DAG configures them.
+OVERALL = SLICED + [
+    tfma.MetricConfig(class_name="Precision", config=AT_CUTOFF),
+    tfma.MetricConfig(class_name="Recall", config=AT_CUTOFF),
+    tfma.MetricConfig(class_name="F1Score", config=AT_CUTOFF),
+    tfma.MetricConfig(class_name="BinaryAccuracy", config=json.dumps({"threshold": 0.5})),
+    tfma.MetricConfig(class_name="Calibration"), tfma.MetricConfig(class_name="MeanLabel"),
+    tfma.MetricConfig(class_name="MeanPrediction"), tfma.MetricConfig(class_name="CalibrationPlot")]
 
 
 @pytest.fixture(scope="module")
@@ -86,15 +95,41 @@ def test_every_slices_figures_are_tfmas_own(rows, tmp_path):
     assert 0.9 < figures["{}"]["logistic"]["auc"] < 1 and figures["{}"]["prior"]["auc"] == 0.5
 
 
+def _assert_close(found: dict, expected: dict) -> None:
+    """The same slices, models and metrics; sums of scores to TFMA's merge order (1e-12)."""
+    assert found.keys() == expected.keys()
+    for key, models in expected.items():
+        for name, metrics in models.items():
+            assert found[key][name].keys() == metrics.keys(), (key, name)
+            for metric, value in metrics.items():  # None: not finite (one class)
+                close = None if value is None else pytest.approx(value, rel=1e-12)
+                assert found[key][name][metric] == close, (key, name, metric)
+
+
+def test_every_binary_metric_on_every_slice_is_tfmas(rows, tmp_path):
+    """Precision, recall, F1 and accuracy at the cutoff (a score of exactly 0.5 is negative),
+    calibration, mean label and prediction; the plot is TFMA's output too, not a metric."""
+    split, predictions = rows
+    config = _config(OVERALL)
+    found = _figures(vectorised.evaluate(config, split.label, predictions, split.slices))
+    expected = _figures(_tfma(config, split, predictions, tmp_path))
+    _assert_close(found, expected)
+    overall = found["{}"]["logistic"]
+    truth, above = split.label == 1, predictions["logistic"] > 0.5
+    assert overall["precision"] == (truth & above).sum() / above.sum()
+    assert overall["binary_accuracy"] == pytest.approx((truth == above).mean())
+    assert found["{}"]["prior"]["mean_label"] == truth.mean()
+
+
 def test_a_slice_of_one_class_and_a_float_label_are_tfmas_too(rows, tmp_path):
     split, predictions = rows
     label = split.label.astype(np.float32)
     label[np.asarray(split.slices["hour"].flatten()) == 0] = 1.0  # slice hour=0: one class
     float_split = SplitRows({}, label, split.slices)
-    config = _config(SLICED, [["hour"]])
+    config = _config(OVERALL, [["hour"]])
     found = vectorised.evaluate(config, label, predictions, split.slices)
     expected = _figures(_tfma(config, float_split, predictions, tmp_path))
-    assert _figures(found) == expected
+    _assert_close(_figures(found), expected)
     # TFMA's AUC of a slice holding one class is 0.0 (its curve has no negatives): the same.
     assert expected['{"hour": 0}']["logistic"]["auc"] == 0.0
 
@@ -113,10 +148,8 @@ def test_regression_errors_are_tfmas_to_the_last_digits(rows, tmp_path):
     for label in (target.astype(np.float32), target.astype(np.int64)):
         found = _figures(vectorised.evaluate(config, label, scores, split.slices))
         expected = _figures(_tfma(config, SplitRows({}, label, split.slices), scores, tmp_path))
-        assert found.keys() == expected.keys() and len(found) == 25
-        for key, models in expected.items():
-            for name, metrics in models.items():
-                assert found[key][name] == pytest.approx(metrics, rel=1e-12), (key, name)
+        assert len(found) == 25
+        _assert_close(found, expected)
         overall = found["{}"]["logistic"]["mean_squared_error"]
         assert overall == pytest.approx(np.mean((label - scores["logistic"]) ** 2), rel=1e-6)
 
@@ -128,8 +161,8 @@ def test_tfmas_pipeline_is_left_to_run_where_the_closed_forms_do_not_apply(rows,
     split, predictions = rows
     label, scores = split.label, dict(predictions)
     metrics = list(SLICED)
-    if case == "other combiner":
-        metrics.append(tfma.MetricConfig(class_name="BinaryAccuracy"))
+    if case == "other combiner":  # a Keras metric TFMA wraps
+        metrics.append(tfma.MetricConfig(class_name="BinaryCrossentropy"))
     config = _config(metrics)
     if case == "weighted":
         config.metrics_specs[0].example_weights.weighted = True
@@ -143,7 +176,7 @@ def test_tfmas_pipeline_is_left_to_run_where_the_closed_forms_do_not_apply(rows,
     if case == "scores per class":
         scores["logistic"] = np.stack([1 - scores["logistic"], scores["logistic"]], axis=1)
     if case == "keras metric":  # RMSE is TFMA's wrapper of a Keras metric
-        config.metrics_specs[0].metrics.add(class_name="RootMeanSquaredError")
+        config = _config([tfma.MetricConfig(class_name="RootMeanSquaredError")])
     if case == "nan label":
         config = _config([tfma.MetricConfig(class_name="MeanSquaredError")])
         label = label.astype(np.float32)
