@@ -102,6 +102,43 @@ def test_a_worker_that_dies_is_an_error_that_says_so(tmp_path):
     assert states["A"] == "COMPLETE" and "C" not in states, states
 
 
+def test_a_node_whose_state_cannot_be_read_back_fails_the_run_and_does_not_hang_it(
+        tmp_path, monkeypatch):
+    """ML Metadata unreadable after a node ran (a locked or lost database): the run ends with
+    that error and the node FAILED; the nodes after it do not run. (The reading was once outside
+    the node thread's error handling: the thread died, and the run waited for it for ever.)"""
+    import sqlite3
+    import threading
+
+    from pipeline.orchestration import runner as runner_module
+
+    real = runner_module._state_name
+
+    def unreadable(handle, execution_id):
+        if not unreadable.raised:
+            unreadable.raised = True
+            raise sqlite3.OperationalError("database is locked")
+        return real(handle, execution_id)
+
+    unreadable.raised = False
+    monkeypatch.setattr(runner_module, "_state_name", unreadable)
+    finished, outcome = [], []
+
+    def run() -> None:
+        try:
+            ProgressRunner(on_finish=finished.append).run(_pipeline(tmp_path), "run-1")
+        except BaseException as error:  # noqa: BLE001 - asserted below
+            outcome.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=120)
+    assert not thread.is_alive(), "the run hung"
+    assert len(outcome) == 1 and isinstance(outcome[0], sqlite3.OperationalError), outcome
+    assert [(r.node_id, r.state) for r in finished] == [(finished[0].node_id, "FAILED")]
+    assert "C" not in states_of_run(tmp_path / "metadata.sqlite", "runner_test", "run-1")
+
+
 class _ReadyOnSecondLook(InProcess):
     """A worker that finishes starting while the runner looks at its slots: not ready at the
     first look, ready at every one after."""

@@ -1,8 +1,8 @@
 """BaselineScores' executor: fit the naive baselines on train and evaluate them with TFMA on
 eval, on the model's slices; write their metrics per slice (the lift gate judges them later).
 TFMA's metric computations run in this process, vectorised over each slice's rows, where each
-combiner has a closed form (`vectorised.py`: the binary AUC and example count on every slice,
-the regression errors); TFMA's Beam pipeline runs the rest.
+combiner has a closed form (`vectorised.py`: every binary metric here, the regression errors);
+TFMA's Beam pipeline runs a pass with any other metric.
 
 It needs the trained model (its transform signature) and the examples, not the model's own
 evaluation: it runs beside the Evaluator, on the other core where the graph allows."""

@@ -108,22 +108,26 @@ def _vectorised(combiner: Any, label: np.ndarray, scores: dict[str, np.ndarray |
         mean_regression_error,
     )
 
+    closed_forms = {
+        example_count._ExampleCountCombiner: _count,  # pylint: disable=protected-access
+        calibration_histogram._CalibrationHistogramCombiner: _histogram,  # pylint: disable=protected-access
+        mean_regression_error._MeanSquaredErrorCombiner: _regression_error,  # pylint: disable=protected-access
+        mean_regression_error._MeanAbsoluteErrorCombiner: _regression_error,  # pylint: disable=protected-access
+        calibration._WeightedLabelsPredictionsExamplesCombiner: _sums,  # pylint: disable=protected-access
+        binary_confusion_matrices._BinaryConfusionMatrixCombiner: _confusion_matrices,  # pylint: disable=protected-access
+    }
+    closed_form = closed_forms.get(type(combiner))  # the very class: a subclass may differ
     settings = vars(combiner)
-    if settings.get("_example_weighted") or settings.get("_aggregation_type") \
-            or settings.get("_class_weights"):
+    if closed_form is None or settings.get("_example_weighted") \
+            or settings.get("_aggregation_type") or settings.get("_class_weights"):
         return None
-    if isinstance(combiner, example_count._ExampleCountCombiner):  # pylint: disable=protected-access
-        return lambda rows: combiner.extract_output(np.float64(len(rows)))
-    if isinstance(combiner, calibration_histogram._CalibrationHistogramCombiner):  # pylint: disable=protected-access
-        return _histogram(combiner, label, scores)
-    if isinstance(combiner, (mean_regression_error._MeanSquaredErrorCombiner,  # pylint: disable=protected-access
-                             mean_regression_error._MeanAbsoluteErrorCombiner)):  # pylint: disable=protected-access
-        return _regression_error(combiner, label, scores)
-    if isinstance(combiner, calibration._WeightedLabelsPredictionsExamplesCombiner):  # pylint: disable=protected-access
-        return _sums(combiner, label, scores)
-    if isinstance(combiner, binary_confusion_matrices._BinaryConfusionMatrixCombiner):  # pylint: disable=protected-access
-        return _confusion_matrices(combiner, label, scores)
-    return None
+    return closed_form(combiner, label, scores)
+
+
+def _count(combiner: Any, _label: np.ndarray, _scores: dict[str, np.ndarray | None]
+           ) -> Combine:
+    """TFMA's unweighted example count: the number of rows."""
+    return lambda rows: combiner.extract_output(np.float64(len(rows)))
 
 
 def _scores_of(key: Any, label: np.ndarray, scores: dict[str, np.ndarray | None]

@@ -205,12 +205,12 @@ class _Run:
 
     def _launch(self, slot: Slot, node_id: str) -> NodeResult:
         started = time.monotonic()
-        try:
+        try:  # the state read back too: a thread that raised would leave the run waiting
             execution_id = slot.launch(self.ir_bytes, node_id)
+            with metadata.Metadata(self.connection_config) as handle:
+                state = _state_name(handle, execution_id)
         except BaseException as error:  # noqa: BLE001 - reported, then raised by run()
             return NodeResult(node_id, "FAILED", time.monotonic() - started, error)
-        with metadata.Metadata(self.connection_config) as handle:
-            state = _state_name(handle, execution_id)
         result = NodeResult(node_id, state, time.monotonic() - started)
         if state == "FAILED":
             # A node can fail without raising (e.g. its inputs could not be resolved): the
