@@ -186,13 +186,7 @@ def _regression_error(combiner: Any, label: np.ndarray, scores: dict[str, np.nda
     else:
         errors = np.absolute(difference).astype(np.float64)
 
-    def combine(rows: np.ndarray) -> dict[Any, Any]:
-        accumulator = combiner.create_accumulator()
-        accumulator.total_regression_error = float(np.sum(errors[rows]))
-        accumulator.total_example_weights = float(len(rows))
-        return combiner.extract_output(accumulator)
-
-    return combine
+    return _summing(combiner, {"total_regression_error": errors}, "total_example_weights")
 
 
 def _sums(combiner: Any, label: np.ndarray, scores: dict[str, np.ndarray | None]
@@ -202,13 +196,20 @@ def _sums(combiner: Any, label: np.ndarray, scores: dict[str, np.ndarray | None]
     values = _scores_of(vars(combiner)["_key"], label, scores)
     if values is None:
         return None
-    labels = label.astype(np.float64)
+    return _summing(combiner, {"total_weighted_labels": label.astype(np.float64),
+                               "total_weighted_predictions": values},
+                    "total_weighted_examples")
+
+
+def _summing(combiner: Any, columns: dict[str, np.ndarray], count: str) -> Combine:
+    """TFMA's accumulator of `combiner` with each field in `columns` the sum of its per-row
+    values over the slice's rows, and `count` the number of rows (each row's weight 1)."""
 
     def combine(rows: np.ndarray) -> dict[Any, Any]:
         accumulator = combiner.create_accumulator()
-        accumulator.total_weighted_labels = float(np.sum(labels[rows]))
-        accumulator.total_weighted_predictions = float(np.sum(values[rows]))
-        accumulator.total_weighted_examples = float(len(rows))
+        for field, values in columns.items():
+            setattr(accumulator, field, float(np.sum(values[rows])))
+        setattr(accumulator, count, float(len(rows)))
         return combiner.extract_output(accumulator)
 
     return combine
@@ -261,12 +262,14 @@ def bucket_indices(scores: np.ndarray, left: float, width: float, count: int) ->
 def slice_rows(slicing_specs: Iterable[Any], columns: dict[str, pa.Array], rows: int
                ) -> dict[Slice, np.ndarray]:
     """{TFMA slice key: the indices of its rows, ascending}. TFMA's slicer runs once per
-    distinct combination of the slice columns' values, on a features dict shaped as TFMA's
-    unbatched extracts are (a numpy array per column; a missing value left out)."""
+    distinct combination of the values of the columns the specs name, on a features dict shaped
+    as TFMA's unbatched extracts are (a numpy array per column; a missing value left out)."""
     from tensorflow_model_analysis.slicer import slicer_lib as slicer
 
+    slicing_specs = list(slicing_specs)
     specs = [slicer.SingleSliceSpec(spec=spec) for spec in slicing_specs]
-    names = sorted(columns)
+    named = {key for spec in slicing_specs for key in (*spec.feature_keys, *spec.feature_values)}
+    names = sorted(name for name in columns if name in named)  # overall alone: no column read
     lists = [columns[name].to_pylist() for name in names]
     dtypes = [_dtype(columns[name].type) for name in names]
     combination_of_row = [tuple(None if v is None else tuple(v) for v in values)
