@@ -40,6 +40,21 @@ def cancer() -> tuple[pd.DataFrame, np.ndarray]:
     return slices.assign(label=data.target), scores
 
 
+@pytest.fixture(autouse=True)
+def _per_example_metrics(monkeypatch):
+    """TFMA's per-example metrics step and extractors, which these tests count calls in, even
+    where another test installed the batched step (pipeline/orchestration/
+    tfma_sliced_metrics.py)."""
+    from tensorflow_model_analysis.api import model_eval_lib
+    from tensorflow_model_analysis.evaluators import (
+        metrics_plots_and_validations_evaluator as ev,
+    )
+
+    for module, name in ((ev, "_ComputeMetricsAndPlots"), (model_eval_lib, "default_extractors")):
+        current = getattr(module, name)
+        monkeypatch.setattr(module, name, getattr(current, "original", current))
+
+
 def _eval_config() -> tfma.EvalConfig:
     """The Evaluator's metrics and plots (taxi config), on scores given as a column."""
     config = model_eval_config(load_config(TAXI_CONFIG))

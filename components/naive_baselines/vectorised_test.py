@@ -16,6 +16,7 @@ from sklearn.datasets import load_breast_cancer
 from components.naive_baselines import vectorised
 from components.naive_baselines.rows import SplitRows
 from components.naive_baselines.scores_executor import Executor, per_model, record_batch
+from components.shared import tfma_closed_forms as closed_forms
 from components.shared.tfma_metrics import slice_dict
 
 MODELS = ("prior", "logistic")
@@ -200,5 +201,5 @@ def test_bucket_indices_are_tfmas_formula():
     combiner = _CalibrationHistogramCombiner(None, None, None, None, False, 10000, 0.0, 1.0,
                                              True, True)
     expected = [combiner._bucket_index(float(s)) for s in scores]
-    assert vectorised.bucket_indices(scores.astype(np.float64), 0.0, 1.0, 10000).tolist() == \
+    assert closed_forms.bucket_indices(scores.astype(np.float64), 0.0, 1.0, 10000).tolist() == \
         expected

@@ -28,7 +28,7 @@ from tfx.orchestration.portable import launcher, runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 from tfx.utils import telemetry_utils
 
-from pipeline.orchestration import beam_patches, tfma_patches
+from pipeline.orchestration import beam_patches, tfma_patches, tfma_sliced_metrics
 
 
 class NodeFailedError(RuntimeError):
@@ -73,6 +73,7 @@ def launch_node(ir_bytes: bytes, node_id: str) -> int | None:
     execution id (None when TFX skipped it)."""
     beam_patches.install()
     tfma_patches.install()
+    tfma_sliced_metrics.install()
     ir = pipeline_pb2.Pipeline.FromString(ir_bytes)
     deployment_config, connection_config = _connection_config(ir)
     [pipeline_node] = [node.pipeline_node for node in ir.nodes

@@ -65,6 +65,11 @@ def test_terminal_shows_progress_and_summary_but_no_tensorflow_noise(taxi_runs):
     assert "tensorflow" not in (out + process.stderr).lower()
     log = (taxi_runs.pipeline_dir / "runs" / run_id / "run.log").read_text()
     assert "tensorflow" in log.lower()
+    # The Evaluator's metrics were combined a batch at a time (pipeline/orchestration/
+    # tfma_sliced_metrics.py); the figures are asserted against stock TFMA in
+    # tests/test_tfma_sliced_metrics.py.
+    assert "TFMA metrics per slice: a batch of examples at a time, in closed form" in log
+    assert "TFMA's per-example step" not in log
 
 
 def test_manifest_links_model_to_data_schema_hyperparameters_and_code(taxi_runs):
