@@ -30,7 +30,6 @@ from tfx.components import (
     SchemaGen,
     StatisticsGen,
     Trainer,
-    Transform,
 )
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.orchestration.metadata import sqlite_metadata_connection_config
@@ -42,6 +41,7 @@ from components.data_gate import DataGate, GateRules
 from components.naive_baselines import BaselineScores, NaiveBaselines
 from components.span_validation import SpanValidation
 from components.span_window import SpanWindow
+from components.transform import Transform
 from components.versioned_pusher import (
     Provenance,
     PushDestination,

@@ -1,0 +1,5 @@
+"""TFX's Transform, its examples read by TensorFlow's C++ TFRecord reader (`reading.py`)."""
+
+from components.transform.component import Transform
+
+__all__ = ["Transform"]
