@@ -36,20 +36,14 @@ def evaluate(eval_config: Any, label: np.ndarray, scores: dict[str, np.ndarray],
     """Every slice's MetricsForSlice of the models in `eval_config` (each model's scores in
     `scores` under its name; `columns`: the raw slice columns), or None where TFMA's own
     pipeline must run (the module docstring)."""
-    import tensorflow_model_analysis as tfma
     from tensorflow_model_analysis.evaluators import metrics_plots_and_validations_evaluator as ev
-    from tensorflow_model_analysis.metrics import metric_specs, metric_types
+    from tensorflow_model_analysis.metrics import metric_types
     from tensorflow_model_analysis.utils import config_util
     from tensorflow_model_analysis.writers import metrics_plots_and_validations_writer as writer
 
-    options = eval_config.options
-    if (tfma.__version__ != closed_forms.TFMA_VERSION or eval_config.cross_slicing_specs
-            or options.compute_confidence_intervals.value or options.min_slice_size.value):
-        return None
     config = config_util.update_eval_config_with_defaults(eval_config)
-    computations = ev._filter_and_separate_computations(  # pylint: disable=protected-access
-        metric_specs.to_computations(config.metrics_specs, eval_config=config))
-    if computations.cross_slice_computations or computations.ci_derived_computations:
+    computations = closed_forms.computations(config, list(config.metrics_specs))
+    if computations is None:
         return None
     typed = np.asarray(label).reshape(-1)
     typed = typed.astype(np.float32 if typed.dtype.kind == "f" else np.int64)

@@ -33,6 +33,28 @@ TFMA_VERSION = "0.47.1"
 Accumulate = Callable[[np.ndarray], Any]  # a slice's row indices -> TFMA's accumulator
 
 
+def computations(eval_config: Any, metrics_specs: list[Any], schema: Any = None) -> Any:
+    """TFMA's metric computations for `metrics_specs` (of `eval_config`, TFMA's defaults
+    applied), separated as TFMA's evaluator separates them; None where no data could let the
+    closed forms answer them a slice at a time: another TFMA version, cross-slice specs or
+    computations, confidence intervals, a minimum slice size (TFMA filters from 2 on), query
+    keys."""
+    import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis.evaluators import metrics_plots_and_validations_evaluator as ev
+    from tensorflow_model_analysis.metrics import metric_specs
+
+    options = eval_config.options
+    if (tfma.__version__ != TFMA_VERSION or eval_config.cross_slicing_specs
+            or options.compute_confidence_intervals.value or options.min_slice_size.value > 1
+            or any(spec.query_key for spec in metrics_specs)):
+        return None
+    separated = ev._filter_and_separate_computations(  # pylint: disable=protected-access
+        metric_specs.to_computations(metrics_specs, eval_config=eval_config, schema=schema))
+    if separated.cross_slice_computations or separated.ci_derived_computations:
+        return None
+    return separated
+
+
 def accumulating(combiner: Any, label: np.ndarray, scores: dict[str, np.ndarray | None]
                  ) -> Accumulate | None:
     """The closed form of TFMA's `combiner` over a slice's rows, or None. `label` and `scores`

@@ -18,7 +18,7 @@ from components.shared import tfma_slices
 Columns = tuple[np.ndarray, dict[str, np.ndarray]]  # labels; each model's scores
 
 
-def slice_rows(batch: list[dict[str, Any]]) -> dict[Any, np.ndarray]:
+def rows_of_slice_keys(batch: list[dict[str, Any]]) -> dict[Any, np.ndarray]:
     """{slice key: the indices of the batch's rows in it}, from the keys TFMA's slice key
     extractor gave each example (each key once per example, as TFMA's fan-out counts it)."""
     from tensorflow_model_analysis import constants

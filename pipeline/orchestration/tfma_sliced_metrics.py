@@ -105,22 +105,16 @@ def closed_form_computations(eval_config: Any, metrics_specs: list[Any],
                              eval_shared_models: dict[str, Any] | None, schema: Any = None
                              ) -> Any:
     """TFMA's metric computations for `metrics_specs` where each combiner has a closed form and
-    nothing else asks for TFMA's per-example path; else None. (The extractors and the metrics
-    step decide alike: neither is given a schema.)"""
+    nothing else asks for TFMA's per-example path (`closed_forms.computations`; a Keras model's
+    own metrics); else None. (The extractors and the metrics step decide alike: neither is
+    given a schema.)"""
     from tensorflow_model_analysis import constants
-    from tensorflow_model_analysis.evaluators import metrics_plots_and_validations_evaluator as ev
-    from tensorflow_model_analysis.metrics import metric_specs as specs
 
-    options = eval_config.options
-    keras_metrics = any(m.include_default_metrics and m.model_type == constants.TF_KERAS
-                        for m in (eval_shared_models or {}).values())
-    if (keras_metrics or eval_config.cross_slicing_specs or options.min_slice_size.value > 1
-            or options.compute_confidence_intervals.value
-            or any(spec.query_key for spec in metrics_specs)):
+    if any(m.include_default_metrics and m.model_type == constants.TF_KERAS
+           for m in (eval_shared_models or {}).values()):
         return None
-    computations = ev._filter_and_separate_computations(  # pylint: disable=protected-access
-        specs.to_computations(metrics_specs, eval_config=eval_config, schema=schema))
-    if computations.cross_slice_computations or computations.ci_derived_computations:
+    computations = closed_forms.computations(eval_config, metrics_specs, schema)
+    if computations is None:
         return None
     names = model_names(eval_config)
     label = np.zeros(1, np.int64)
@@ -143,12 +137,10 @@ def _BatchedMetricsAndPlots(extracts: beam.PCollection, *, eval_config: Any,  # 
                             ) -> dict[str, beam.PCollection]:
     """TFMA's evaluation output ({metrics, plots, attributions}: (slice, values) per slice)."""
     from tensorflow_model_analysis.evaluators import metrics_plots_and_validations_evaluator as ev
-    from tensorflow_model_analysis.metrics import metric_specs as specs
     from tensorflow_model_analysis.metrics import metric_types
     from tensorflow_model_analysis.utils import model_util
 
-    computations = ev._filter_and_separate_computations(  # pylint: disable=protected-access
-        specs.to_computations(metrics_specs, eval_config=eval_config, schema=schema))
+    computations = closed_forms.computations(eval_config, metrics_specs, schema)
     baseline = model_util.get_baseline_model_spec(eval_config)
     combine = computations.non_derived_computations
     per_slice = (
@@ -249,7 +241,7 @@ class AccumulateBatch(beam.DoFn):
     def _unbatched(self, batch: list[dict[str, Any]]) -> Iterator[tuple[Any, Accumulators]]:
         if not batch:
             return
-        groups = batches.slice_rows(batch)
+        groups = batches.rows_of_slice_keys(batch)
         accumulators = self._closed_forms(batches.label_and_scores(batch, self._names))
         if accumulators is None:
             yield from self._per_example(batch, groups)
