@@ -6,7 +6,6 @@ went; and the batched path is the one taken where it applies."""
 from __future__ import annotations
 
 import json
-import math
 
 import apache_beam as beam
 import numpy as np
@@ -25,6 +24,7 @@ from pipeline.config import load_config
 from pipeline.dag.evaluation import change_threshold, model_eval_config
 from pipeline.orchestration import tfma_sliced_metrics
 from tests.fixtures import TAXI_CONFIG
+from tests.fixtures.compare import assert_same
 
 STOCK = getattr(ev._ComputeMetricsAndPlots, "original", ev._ComputeMetricsAndPlots)
 STOCK_EXTRACTORS = getattr(model_eval_lib.default_extractors, "original",
@@ -151,21 +151,9 @@ def _name(slice_key) -> str:
                       for k in slice_key.single_slice_keys) or "overall"
 
 
-def _same(found, expected, path="") -> None:
+def _same(found, expected) -> None:
     """Equal, numbers to 1e-12 relative (TFMA adds sums row by row, the batches per slice)."""
-    if isinstance(expected, dict):
-        assert sorted(found) == sorted(expected), path
-        for key in expected:
-            _same(found[key], expected[key], f"{path}/{key}")
-    elif isinstance(expected, list):
-        assert len(found) == len(expected), path
-        for i, (f, e) in enumerate(zip(found, expected, strict=True)):
-            _same(f, e, f"{path}[{i}]")
-    elif isinstance(expected, float) and not isinstance(expected, bool):
-        assert math.isclose(found, expected, rel_tol=1e-12, abs_tol=1e-12) or \
-            (math.isnan(found) and math.isnan(expected)), (path, found, expected)
-    else:
-        assert found == expected, path
+    assert_same(found, expected, rel=1e-12)
 
 
 def _stock_and_batched(rows, scores, config, tmp_path, monkeypatch, unbatched=False

@@ -1,7 +1,8 @@
 """DataDrift executor: statistics of the span, its predecessor and the window's splits, compared.
 
 One Beam pipeline computes TFDV statistics of each dataset to compare (with the model's label
-added as a column; the datasets as slices of one TFDV pass), then TFDV's comparators measure
+added as a column; each record read, decoded, labelled and summarised once, whichever datasets
+it belongs to: `sliced.py`), then TFDV's comparators measure
 drift and skew. Everything measured is written to `drift.json` and to the report's custom
 properties, whether a threshold is exceeded or not, so that values can be trended across spans.
 """
@@ -19,18 +20,13 @@ from absl import logging
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import types
 from tfx.dsl.components.base import base_beam_executor
-from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components.data_drift import compare, labels
+from components.data_drift import compare, datasets, labels
 from components.data_drift.params import LabelSpec, MinimumExamples
 from components.data_drift.report import NO_SPAN, REPORT_FILE, Compared, write_report
-from components.data_drift.sliced import (
-    read_keyed_batches,
-    read_sliced_statistics,
-    write_sliced_statistics,
-)
+from components.data_drift.sliced import read_part_batches, read_statistics, write_statistics
 from components.shared.artifacts import span_of
 from components.shared.params import decode
 
@@ -41,28 +37,14 @@ MINIMUM_KEY = "minimum_examples"
 CODE_FINGERPRINT_KEY = "code_fingerprint"
 
 
-def _patterns(artifacts: list[types.Artifact], split: str | None = None) -> list[str]:
-    """The files of `artifacts`' splits (`<split folder>/*`): of `split`, or of every split."""
-    patterns = []
-    for artifact in artifacts:
-        splits = [split] if split else artifact_utils.decode_split_names(artifact.split_names)
-        patterns += [os.path.join(artifact_utils.get_split_uri([artifact], name), "*")
-                     for name in splits]
-    return patterns
-
-
 class DecodeWithLabel(beam.DoFn):
-    """Serialized tf.Examples -> an Arrow RecordBatch of their features plus the label.
+    """(key, serialized tf.Examples) -> (key, an Arrow RecordBatch of their features plus the
+    label)."""
 
-    With `keyed`, elements are (key, batch) and the output (key, RecordBatch).
-    """
-
-    def __init__(self, label: LabelSpec, schema: bytes, label_feature: str,
-                 keyed: bool = False):
+    def __init__(self, label: LabelSpec, schema: bytes, label_feature: str):
         self._label = label
         self._schema_bytes = schema
         self._label_feature = label_feature
-        self._keyed = keyed
 
     def setup(self):
         from tfx_bsl.coders import example_coder
@@ -74,9 +56,8 @@ class DecodeWithLabel(beam.DoFn):
         self._function = labels.label_function(self._label)
 
     def process(self, element):
-        key, batch = element if self._keyed else (None, element)
-        record_batch = self._with_label(batch)
-        yield (key, record_batch) if self._keyed else record_batch
+        key, batch = element
+        yield key, self._with_label(batch)
 
     def _with_label(self, batch: list[bytes]) -> pa.RecordBatch:
         record_batch = self._decoder.DecodeBatch(batch)
@@ -110,50 +91,26 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         label = decode(exec_properties[LABEL_KEY], LabelSpec)
         extended, label_feature = compare.comparison_schema(schema, label)
         baseline = _baseline(examples, input_dict.get("baseline_examples") or [])
-        datasets = _datasets(examples, baseline, window, label)
-        patterns: dict[str, tuple[str, ...]] = {}
-        for name, dataset_patterns in datasets.items():
-            for pattern in dataset_patterns:
-                patterns[pattern] = (*patterns.get(pattern, ()), name)
+        found = datasets.datasets(examples, baseline, window, label)
+        parts = datasets.file_parts(found, window, [examples, *([baseline] if baseline else [])])
 
         with tempfile.TemporaryDirectory(prefix="data_drift-") as scratch:
             path = os.path.join(scratch, "labelled.pb")
             with self._make_beam_pipeline() as pipeline:
-                _ = write_sliced_statistics(
-                    read_keyed_batches(pipeline, patterns)
+                _ = write_statistics(
+                    read_part_batches(pipeline, parts)
                     | "DecodeWithLabel" >> beam.ParDo(DecodeWithLabel(
-                        label, schema.SerializeToString(), label_feature, keyed=True)),
+                        label, schema.SerializeToString(), label_feature)),
                     tfdv.StatsOptions(schema=extended), path, "Labelled")
-            stats = read_sliced_statistics(path)
+            stats = read_statistics(path)
         window_spans = [s for w in window for s in (
             json.loads(w.get_string_custom_property("window_spans"))
             if w.has_custom_property("window_spans") else [span_of(w)])]
-        write_report(report, {name: stats.get(name) for name in datasets}, Compared(
+        write_report(report, {name: stats.get(name) for name in found}, Compared(
             extended, label_feature, label, span_of(examples),
             span_of(baseline) if baseline is not None else NO_SPAN, tuple(window_spans),
             decode(exec_properties.get(MINIMUM_KEY), MinimumExamples, MinimumExamples())))
         report.set_int_custom_property("examples_id", examples.id or 0)
-
-
-def _datasets(examples: types.Artifact, baseline: types.Artifact | None,
-              window: list[types.Artifact], label: LabelSpec) -> dict[str, list[str]]:
-    """{dataset: file patterns}: the span, the previous span, the window's train and eval
-    splits, and (for classes) the window's earlier spans, whose classes the label may use."""
-    datasets = {"span": _patterns([examples])}
-    if baseline is not None:
-        datasets["previous_span"] = _patterns([baseline])
-    if window:
-        datasets["train"] = _patterns(window, "train")
-        datasets["eval"] = _patterns(window, "eval")
-        if label.kind == "multiclass":
-            # SpanWindow names each file span-<N>-...: the files of the spans before this one.
-            own = f"span-{span_of(examples)}-"
-            history = [path for pattern in _patterns(window) for path in fileio.glob(pattern)
-                       if os.path.basename(path).startswith("span-")
-                       and not os.path.basename(path).startswith(own)]
-            if history:
-                datasets["history"] = history
-    return datasets
 
 
 def _baseline(examples: types.Artifact, baselines: list[types.Artifact]

@@ -1,7 +1,7 @@
 """SpanValidation executor: every span's statistics in one Beam job, then each span's gates.
 
-The Beam job reads every split of every span (and of the baseline span) once, batches the
-records by (span, split), and runs TFDV twice over the batches, keyed as slices:
+The Beam job reads and decodes every split of every span (and of the baseline span) once, adds
+the label, batches the records by (span, split), and runs TFDV twice over the batches:
 - by span and split, with no schema: what StatisticsGen computes for each split;
 - by span, with the curated schema plus the label as the model sees it: what DataDrift
   compares between a span and the previous one.
@@ -31,9 +31,10 @@ from components.data_drift.params import LabelSpec, MinimumExamples
 from components.data_drift.report import NO_SPAN, Compared, write_report
 from components.data_drift.sliced import (
     Stats,
-    read_keyed_batches,
-    read_sliced_statistics,
-    write_sliced_statistics,
+    parts_of_files,
+    read_part_batches,
+    read_statistics,
+    write_statistics,
 )
 from components.data_gate.executor import (
     ANOMALIES_FILE,
@@ -53,18 +54,20 @@ MINIMUM_KEY = "minimum_examples"
 CODE_FINGERPRINT_KEY = "code_fingerprint"
 
 
-class _Decode(beam.DoFn):
-    """(key, serialized tf.Examples) -> (key, Arrow RecordBatch), types inferred from the data
-    as StatisticsGen's reader does without a schema."""
+def _without(part: tuple[str, ...], record_batch, column: str = ""):
+    """(part, the batch without `column`): a split's statistics as StatisticsGen computes them
+    (no label), from the batch decoded once for both statistics."""
+    import pyarrow as pa
 
-    def setup(self):
-        from tfx_bsl.coders import example_coder
+    names = record_batch.schema.names
+    kept = [i for i, name in enumerate(names) if name != column]
+    return part, pa.RecordBatch.from_arrays([record_batch.column(i) for i in kept],
+                                            [names[i] for i in kept])
 
-        self._decoder = example_coder.ExamplesToRecordBatchDecoder()
 
-    def process(self, element):
-        key, batch = element
-        yield key, self._decoder.DecodeBatch(batch)
+def _spans(part: tuple[str, ...]) -> tuple[str, ...]:
+    """The datasets ("<dataset>") of a part of "<dataset>/<split>" keys."""
+    return tuple(sorted({key.split("/")[0] for key in part}))
 
 
 @dataclass(frozen=True)
@@ -191,21 +194,20 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         paths = {kind: os.path.join(scratch, f"{kind}.pb") for kind in ("splits", "labelled")}
         with self._make_beam_pipeline() as pipeline:
-            batches = read_keyed_batches(pipeline, patterns)
-            _ = write_sliced_statistics(
+            # Types come from the data (no schema), as StatisticsGen's reader infers them.
+            batches = (read_part_batches(pipeline, parts_of_files(patterns))
+                       | "DecodeWithLabel" >> beam.ParDo(DecodeWithLabel(
+                           rules.label, rules.schema.SerializeToString(), rules.label_feature)))
+            _ = write_statistics(
                 batches
-                | "SpansOnly" >> beam.Filter(lambda kv: not kv[0].startswith(BASELINE + "/"))
-                | "Decode" >> beam.ParDo(_Decode()),
+                | "SpansOnly" >> beam.Filter(
+                    lambda kv: not kv[0][0].startswith(BASELINE + "/"))
+                | "WithoutLabel" >> beam.MapTuple(_without, column=rules.label_feature),
                 tfdv.StatsOptions(), paths["splits"], "Splits")
-            _ = write_sliced_statistics(
-                batches
-                | "BySpan" >> beam.MapTuple(lambda key, records: (key.split("/")[0], records))
-                | "DecodeWithLabel" >> beam.ParDo(DecodeWithLabel(
-                    rules.label, rules.schema.SerializeToString(), rules.label_feature,
-                    keyed=True)),
+            _ = write_statistics(
+                batches | "BySpan" >> beam.MapTuple(lambda part, rb: (_spans(part), rb)),
                 tfdv.StatsOptions(schema=rules.extended), paths["labelled"], "Labelled")
-        return (read_sliced_statistics(paths["splits"]),
-                read_sliced_statistics(paths["labelled"]))
+        return read_statistics(paths["splits"]), read_statistics(paths["labelled"])
 
     def _validate_span(self, examples: types.Artifact, artifacts: dict[str, types.Artifact],
                        split_stats: dict[str, Stats], labelled: Stats, before: _Before,

@@ -1,4 +1,5 @@
-"""TFX's Transform, its examples read by TensorFlow's C++ TFRecord reader (`reading.py`)."""
+"""TFX's Transform, its examples read by TensorFlow's C++ TFRecord reader
+(`components/shared/tfrecord_reading.py`)."""
 
 from components.transform.component import Transform
 

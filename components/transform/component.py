@@ -10,6 +10,7 @@ from components.transform.executor import Executor
 
 
 class Transform(TfxTransform):
-    """TFX's Transform; its examples read a batch of records at a time (reading.py)."""
+    """TFX's Transform; its examples read a batch of records at a time
+    (components/shared/tfrecord_reading.py)."""
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)

@@ -1,22 +1,21 @@
-"""TFX's Transform executor, reading tf.Examples with `reading.FastTFExampleRecord`; everything
+"""TFX's Transform executor, reading tf.Examples with
+`components/shared/tfrecord_reading.FastTFExampleRecord`; everything
 else (analysis, transformation, the cache, materialisation, outputs) is TFX's.
 
 TFX's `Executor.Do` hands the work to a `TransformProcessor` it names directly; this executor
-runs TFX's `Do` with that name bound to the subclass below for the call (under a lock: one
-Transform at a time in a process, and the name restored however the call ends).
+runs TFX's `Do` with that name bound to the subclass below for the call (components/shared/
+bound.py).
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from tfx.components.transform import executor as tfx_executor
 from tfx_bsl.tfxio import tf_example_record
 
-from components.transform.reading import FastTFExampleRecord
-
-_SWAP = threading.Lock()
+from components.shared.bound import bound
+from components.shared.tfrecord_reading import FastTFExampleRecord
 
 
 class TransformProcessor(tfx_executor.TransformProcessor):
@@ -30,10 +29,5 @@ class TransformProcessor(tfx_executor.TransformProcessor):
 class Executor(tfx_executor.Executor):
     def Do(self, input_dict: dict[str, list[Any]], output_dict: dict[str, list[Any]],
            exec_properties: dict[str, Any]) -> None:
-        with _SWAP:
-            stock = tfx_executor.TransformProcessor
-            tfx_executor.TransformProcessor = TransformProcessor
-            try:
-                super().Do(input_dict, output_dict, exec_properties)
-            finally:
-                tfx_executor.TransformProcessor = stock
+        with bound(tfx_executor, "TransformProcessor", TransformProcessor):
+            super().Do(input_dict, output_dict, exec_properties)

@@ -1,7 +1,7 @@
 """The Transform executor (executor.py) against TFX's own on the same small real artifacts:
 raw tf.Examples in several gzipped files per split, the project's preprocessing_fn. The same
 transformed examples, in the same order, and the same transform graph; and the examples were
-read by TensorFlow's reader (reading.py), not Beam's."""
+read by TensorFlow's reader (components/shared/tfrecord_reading.py), not Beam's."""
 
 from __future__ import annotations
 
@@ -18,17 +18,10 @@ from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
-from components.transform import executor, reading
+from components.shared import tfrecord_reading as reading
+from components.transform import executor
 from tests.fixtures.tiny import BASE_CONFIG, raw_example, tiny_rows
 from tests.fixtures.transform import SPEC
-
-READ: list[str] = []  # the files reading.batches_of read
-ORIGINAL_BATCHES_OF = reading.batches_of
-
-
-def _counted_batches_of(path: str, size: int):
-    READ.append(os.path.basename(path))
-    return ORIGINAL_BATCHES_OF(path, size)
 
 
 @pytest.fixture(scope="module")
@@ -95,14 +88,14 @@ def _same_examples(found: list[dict], expected: list[dict]) -> None:
                 assert one[name] == values, name
 
 
-def test_the_same_transformed_examples_and_graph_as_tfxs_executor(raw, tmp_path, monkeypatch):
+def test_the_same_transformed_examples_and_graph_as_tfxs_executor(raw, tmp_path, files_read):
     stock = _run(tfx_executor.Executor, raw, str(tmp_path / "stock"))
-    monkeypatch.setattr(reading, "batches_of", _counted_batches_of)
-    READ.clear()
+    assert files_read == []  # TFX's executor reads with Beam's reader
     ours = _run(executor.Executor, raw, str(tmp_path / "ours"))
     # Analysis reads train; transformation reads train and eval: each file once per pass.
-    assert sorted(READ) == sorted(["data_tfrecord-00000.gz"] * 3 + ["data_tfrecord-00001.gz"] * 2
-                                  + ["data_tfrecord-00002.gz"] * 2)
+    assert sorted(files_read) == sorted(["data_tfrecord-00000.gz"] * 3
+                                        + ["data_tfrecord-00001.gz"] * 2
+                                        + ["data_tfrecord-00002.gz"] * 2)
     for split, rows in (("train", 240), ("eval", 60)):
         found = _examples(os.path.join(ours["transformed_examples"], f"Split-{split}"))
         _same_examples(found, _examples(os.path.join(stock["transformed_examples"],
@@ -118,7 +111,7 @@ def test_the_same_transformed_examples_and_graph_as_tfxs_executor(raw, tmp_path,
     assert assets[0]
 
 
-def test_a_projection_reads_the_same_way(raw, monkeypatch):
+def test_a_projection_reads_the_same_way(raw, files_read):
     import apache_beam as beam
     from apache_beam.testing.util import assert_that, equal_to
     from tfx_bsl.tfxio import tf_example_record
@@ -127,10 +120,8 @@ def test_a_projection_reads_the_same_way(raw, monkeypatch):
     fast = reading.FastTFExampleRecord.of(tf_example_record.TFExampleRecord(
         file_pattern=[os.path.join(raw["examples"], "Split-eval", "*")], schema=schema))
     projected = fast.Project(["fare"])
-    monkeypatch.setattr(reading, "batches_of", _counted_batches_of)
-    READ.clear()
     with beam.Pipeline() as pipeline:
         shapes = (pipeline | projected.BeamSource(batch_size=1000)
                   | beam.Map(lambda batch: (tuple(batch.schema.names), batch.num_rows)))
         assert_that(shapes, equal_to([(("fare",), 60)]))
-    assert READ == ["data_tfrecord-00000.gz"]
+    assert files_read == ["data_tfrecord-00000.gz"]

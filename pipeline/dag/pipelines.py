@@ -28,7 +28,6 @@ from tfx.components import (
     Evaluator,
     ExampleValidator,
     SchemaGen,
-    StatisticsGen,
     Trainer,
 )
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
@@ -41,6 +40,7 @@ from components.data_gate import DataGate, GateRules
 from components.naive_baselines import BaselineScores, NaiveBaselines
 from components.span_validation import SpanValidation
 from components.span_window import SpanWindow
+from components.statistics_gen import StatisticsGen
 from components.transform import Transform
 from components.versioned_pusher import (
     Provenance,

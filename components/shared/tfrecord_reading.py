@@ -1,19 +1,19 @@
-"""tf.Examples in gzipped TFRecord files, read for tf.Transform a batch of records at a time by
-TensorFlow's C++ reader.
+"""tf.Examples in gzipped TFRecord files, read a batch of records at a time by TensorFlow's C++
+reader (for Transform and StatisticsGen, and DataDrift's own reading).
 
-TFX's Transform reads its examples through tfx-bsl's `TFExampleRecord`, whose Beam source is
-Beam's TFRecord reader: Python per record (the framing, two CRC checks, the buffer), then a Beam
-element per record up to the batching. `FastTFExampleRecord` is that TFXIO with its sources
-replaced: the files Beam's file system matches, in the order it lists them (the order Beam's
-reader reads them in), each read by `tf.data.TFRecordDataset` in lists of records; `BeamSource`
-decodes each list into a RecordBatch with tfx-bsl's own decoder, so no Beam element is made per
-record. The schema, projections, the raw-record source and the TensorFlow dataset path are
-tfx-bsl's.
+TFX's Transform and StatisticsGen read examples through tfx-bsl's `TFExampleRecord`, whose Beam
+source is Beam's TFRecord reader: Python per record (the framing, two CRC checks, the buffer),
+then a Beam element per record up to the batching. `FastTFExampleRecord` is that TFXIO with
+its sources replaced: the files Beam's file system matches, in the order it lists them (the
+order Beam's reader reads them in), each read by `tf.data.TFRecordDataset` in lists of records;
+`BeamSource` decodes each list into a RecordBatch with tfx-bsl's own decoder, so no Beam element
+is made per record. The schema, projections, the raw-record source and the TensorFlow dataset
+path are tfx-bsl's.
 
 The batches are `_BATCH` records (or the size asked for) and the files' ends, where Beam sizes
-TFX's batches from timings; tf.Transform's analyzers sum over batches, so means and variances
-may differ from a run of TFX's reader in the last bits, as two runs of TFX's reader differ
-(`executor_test.py`; docs/performance.md, "Transform").
+TFX's batches from timings; tf.Transform's analyzers and TFDV's statistics sum over batches, so
+means and variances may differ from a run of TFX's reader in the last bits, as two runs of TFX's
+reader differ (the Transform and StatisticsGen executor tests; docs/performance.md).
 """
 
 from __future__ import annotations
