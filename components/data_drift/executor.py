@@ -2,9 +2,9 @@
 
 One Beam pipeline computes TFDV statistics of each dataset to compare (with the model's label
 added as a column; each record read, decoded, labelled and summarised once, whichever datasets
-it belongs to: `sliced.py`), then TFDV's comparators measure
-drift and skew. Everything measured is written to `drift.json` and to the report's custom
-properties, whether a threshold is exceeded or not, so that values can be trended across spans.
+it belongs to: `datasets.py`, `sliced.py`), then TFDV's comparators measure drift and skew.
+Everything measured is written to `drift.json` and to the report's custom properties, whether a
+threshold is exceeded or not, so that values can be trended across spans.
 """
 
 from __future__ import annotations
