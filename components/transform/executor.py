@@ -1,10 +1,10 @@
-"""TFX's Transform executor, reading tf.Examples with
-`components/shared/tfrecord_reading.FastTFExampleRecord`; everything
-else (analysis, transformation, the cache, materialisation, outputs) is TFX's.
+"""TFX's Transform executor, reading tf.Examples with `FastTFExampleRecord`
+(components/shared/tfrecord_reading.py); everything else (analysis, transformation, the cache,
+materialisation, outputs) is TFX's.
 
 TFX's `Executor.Do` hands the work to a `TransformProcessor` it names directly; this executor
-runs TFX's `Do` with that name bound to the subclass below for the call (components/shared/
-bound.py).
+runs TFX's `Do` with that name bound to the subclass below for the call
+(components/shared/bound.py).
 """
 
 from __future__ import annotations
