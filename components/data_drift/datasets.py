@@ -59,10 +59,11 @@ def file_parts(found: dict[str, list[str]], window: list[types.Artifact],
     """{file: the datasets it belongs to}, for the `found` datasets ({dataset: patterns}); a
     window file copied from an artifact of `read` (by id) is replaced by its original when that
     is read anyway and has the same size."""
-    by_file: dict[str, Part] = {}
-    for name, patterns in found.items():
-        for path, part in parts_of_files({pattern: (name,) for pattern in patterns}).items():
-            by_file[path] = tuple(sorted({*by_file.get(path, ()), *part}))
+    patterns: dict[str, Part] = {}
+    for name, dataset_patterns in found.items():
+        for pattern in dataset_patterns:
+            patterns[pattern] = (*patterns.get(pattern, ()), name)
+    by_file = parts_of_files(patterns)
     for copy, original in _copies(window, read).items():
         if copy in by_file and original in by_file and (
                 fileio.stat(copy).length == fileio.stat(original).length):

@@ -52,7 +52,7 @@ def read_part_batches(pipeline, parts: dict[str, Part], name: str = "Read"):
     `parts_of_files` gives). Each file is read once, as a whole (files spread over Beam's
     workers, not one file's records)."""
     return (pipeline
-            | f"{name}.Files" >> beam.Create(sorted(p for p, part in parts.items() if part))
+            | f"{name}.Files" >> beam.Create(sorted(parts))
             | f"{name}.Spread" >> beam.Reshuffle()
             | f"{name}.Records" >> beam.ParDo(_ReadFile(parts)))
 

@@ -59,6 +59,14 @@ class FastTFExampleRecord(tf_example_record.TFExampleRecord):
         return FastTFExampleRecord.of(super()._ProjectImpl(tensor_names))
 
 
+def batched(tfxio: Any) -> Any:
+    """`tfxio` read by `FastTFExampleRecord` where it is tfx-bsl's TFExampleRecord (that very
+    class, not a subclass); any other TFXIO as it is."""
+    if type(tfxio) is tf_example_record.TFExampleRecord:
+        return FastTFExampleRecord.of(tfxio)
+    return tfxio
+
+
 def matched_files(patterns: list[str]) -> list[str]:
     """The files each pattern matches, as Beam's file system lists them, pattern after
     pattern."""

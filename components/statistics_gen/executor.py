@@ -15,18 +15,14 @@ from typing import Any
 
 from tfx.components.statistics_gen import executor as tfx_executor
 from tfx.components.util import tfxio_utils
-from tfx_bsl.tfxio import tf_example_record
 
 from components.shared.bound import bound
-from components.shared.tfrecord_reading import FastTFExampleRecord
+from components.shared.tfrecord_reading import batched
 
 
 def get_split_tfxio(**kwargs: Any) -> Any:
     """TFX's TFXIO for a split; tfx-bsl's TFExampleRecord (that very class) read in batches."""
-    tfxio = tfxio_utils.get_split_tfxio(**kwargs)
-    if type(tfxio) is tf_example_record.TFExampleRecord:
-        return FastTFExampleRecord.of(tfxio)
-    return tfxio
+    return batched(tfxio_utils.get_split_tfxio(**kwargs))
 
 
 class Executor(tfx_executor.Executor):

@@ -12,18 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from tfx.components.transform import executor as tfx_executor
-from tfx_bsl.tfxio import tf_example_record
 
 from components.shared.bound import bound
-from components.shared.tfrecord_reading import FastTFExampleRecord
+from components.shared.tfrecord_reading import batched
 
 
 class TransformProcessor(tfx_executor.TransformProcessor):
     def _CreateTFXIO(self, dataset: Any, schema: Any) -> Any:
-        tfxio = super()._CreateTFXIO(dataset, schema)
-        if type(tfxio) is tf_example_record.TFExampleRecord:  # the very class, not subclasses
-            return FastTFExampleRecord.of(tfxio)
-        return tfxio
+        return batched(super()._CreateTFXIO(dataset, schema))
 
 
 class Executor(tfx_executor.Executor):
