@@ -7,9 +7,9 @@ names a column, else from every value of every file of the span, as TFX's CsvExa
 split (a column is int in every file or in none). Then each file is read and encoded in batches.
 
 With hash-bucket output splits (the pipeline's), the examples are assigned to splits by TFX's
-rule and written a batch at a time (writing.py), not one Beam element per row, in the order TFX's
-ExampleGen writes them on the DirectRunner; other split configurations go through TFX's base
-executor.
+rule and written a batch at a time where they are encoded (writing.py), not one Beam element per
+row: a file per batch and split, whose names sort in the order TFX's ExampleGen writes the
+examples on the DirectRunner; other split configurations go through TFX's base executor.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from components.shared.params import decode
 
 CSV_FORMAT_KEY = "csv_format"
 CODE_FINGERPRINT_KEY = "code_fingerprint"
+ASIDE_DIR = ".aside"  # in the Examples artifact, beside its splits: files being written
 
 
 def split_files(input_base: str, split_pattern: str, fmt: CsvFormat) -> list[str]:
@@ -74,25 +75,26 @@ def _CsvToExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any],  # 
             | "Encode" >> beam.FlatMap(reading.encode_file, types=types, fmt=fmt))
 
 
-def _batches(indexed_path: tuple[int, str], types: dict[str, str], fmt: CsvFormat
-             ) -> Iterator[tuple[int, int, list[bytes]]]:
-    """(file index, batch index, serialised examples) for every batch of a file."""
+def _write_batches(indexed_path: tuple[int, str], types: dict[str, str], fmt: CsvFormat,
+                   buckets: list[int], split_dirs: list[str], aside_dir: str) -> Iterator[str]:
+    """Encodes a file (its index, its path) a batch at a time and writes each batch's pieces
+    of the splits (writing.py); the paths written."""
     file_index, path = indexed_path
-    for batch_index, records in enumerate(reading.encode_batches(path, types, fmt)):
-        yield file_index, batch_index, records
+    batches = ((file_index, batch_index, records) for batch_index, records
+               in enumerate(reading.encode_batches(path, types, fmt)))
+    yield from writing.write_batches(batches, buckets, split_dirs, aside_dir)
 
 
 def _write_hash_splits(pipeline: beam.Pipeline, exec_properties: dict[str, Any],
-                       pattern: str, split_config, split_dirs: list[str]) -> None:
+                       pattern: str, split_config, split_dirs: list[str], aside_dir: str) -> None:
     """The input split's examples divided by hash buckets and written (writing.py)."""
     files, types, fmt = _files_and_types(exec_properties, pattern)
     buckets = list(itertools.accumulate(s.hash_buckets for s in split_config.splits))
     _ = (pipeline
          | "Files" >> beam.Create(list(enumerate(files)))
-         | "Encode" >> beam.FlatMap(_batches, types=types, fmt=fmt)
-         | "Split" >> beam.FlatMap(writing.pieces, buckets=buckets)
-         | "GroupSplits" >> beam.GroupByKey()
-         | "Write" >> beam.Map(writing.write_examples, split_dirs=split_dirs))
+         | "EncodeAndWrite" >> beam.FlatMap(_write_batches, types=types, fmt=fmt,
+                                            buckets=buckets, split_dirs=split_dirs,
+                                            aside_dir=aside_dir))
 
 
 class Executor(BaseExampleGenExecutor):
@@ -121,10 +123,13 @@ class Executor(BaseExampleGenExecutor):
         names = utils.generate_output_split_names(input_config, output_config)
         examples.split_names = artifact_utils.encode_split_names(names)
         split_dirs = [artifact_utils.get_split_uri([examples], name) for name in names]
+        aside_dir = os.path.join(examples.uri, ASIDE_DIR)
         with self._make_beam_pipeline() as pipeline:
             _write_hash_splits(pipeline, exec_properties, input_config.splits[0].pattern,
-                               split_config, split_dirs)
-        writing.write_missing_splits(split_dirs)
+                               split_config, split_dirs, aside_dir)
+        writing.write_missing_splits(split_dirs, aside_dir)
+        if fileio.exists(aside_dir):
+            fileio.rmtree(aside_dir)
         examples_utils.set_payload_format(examples, exec_properties.get(
             keys.OUTPUT_DATA_FORMAT_KEY, example_gen_pb2.FORMAT_TF_EXAMPLE))
         examples_utils.set_file_format(examples, write_split.to_file_format_str(

@@ -4,6 +4,7 @@ line endings as users write them."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -14,7 +15,7 @@ from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs as keys
 from tfx.utils import proto_utils
 
-from components.csv_example_gen import CsvFormat
+from components.csv_example_gen import CsvFormat, reading, writing
 from components.csv_example_gen.executor import Executor
 from components.shared.params import encode
 from pipeline.inputs.sources import tfx_taxi_csv
@@ -150,14 +151,15 @@ def _records_in_order(out) -> dict[str, list[bytes]]:
 
 def test_splits_hold_tfxs_records_in_tfxs_order_with_its_artifact_properties(tmp_path):
     """On the DirectRunner TFX's ExampleGen writes a split in the input's order; so does ours,
-    record for record (the Trainer's data order, and so its weights, depend on it)."""
+    record for record, in its files sorted by name (the Trainer's data order, and so its
+    weights, depend on it)."""
     (tmp_path / "in").mkdir()
     rows = "".join(f"{i},{i % 7},{'abc'[i % 3]}\n" for i in range(3000))
     (tmp_path / "in" / "data.csv").write_text("id,n,c\n" + rows)
     ours = _artifact_run(Executor(), tmp_path / "in", tmp_path / "ours")
     theirs = _artifact_run(tfx_csv.Executor(), tmp_path / "in", tmp_path / "theirs")
     assert sorted(_file_bytes(tmp_path / "ours")) == [
-        f"Split-{s}/data_tfrecord-00000-of-00001.gz" for s in ("eval", "train")]
+        f"Split-{s}/data_tfrecord-00000-00000.gz" for s in ("eval", "train")]
     found = _records_in_order(tmp_path / "ours")
     assert [len(found[s]) for s in ("train", "eval")] == [2262, 738]
     assert found == _records_in_order(tmp_path / "theirs")
@@ -166,12 +168,54 @@ def test_splits_hold_tfxs_records_in_tfxs_order_with_its_artifact_properties(tmp
         theirs.mlmd_artifact.custom_properties)
 
 
+def _ids(records: list[bytes]) -> list[int]:
+    return [tf.train.Example.FromString(r).features.feature["id"].int64_list.value[0]
+            for r in records]
+
+
+def test_a_file_per_batch_and_split_sorts_in_the_order_of_the_files_and_rows(tmp_path,
+                                                                            monkeypatch):
+    """Several CSV files read in small blocks: each batch's piece of a split is a file, and the
+    split's files sorted by name hold TFX's examples in the order of the files and their rows;
+    nothing else is left in the artifact (no file written aside)."""
+    (tmp_path / "in").mkdir()
+    for part in range(3):
+        ids = range(part * 1000, (part + 1) * 1000)
+        rows = "".join(f"{i},{i % 5},{'xyz'[i % 3]}\n" for i in ids)
+        (tmp_path / "in" / f"part-{part}.csv").write_text("id,n,c\n" + rows)
+    monkeypatch.setattr(reading, "_BLOCK_BYTES", 4096)
+    _artifact_run(Executor(), tmp_path / "in", tmp_path / "ours")
+    _artifact_run(tfx_csv.Executor(), tmp_path / "in", tmp_path / "theirs")
+    names = sorted(_file_bytes(tmp_path / "ours"))
+    assert len(names) > 6 and all(
+        re.fullmatch(r"Split-(train|eval)/data_tfrecord-0000[0-2]-\d{5}\.gz", n) for n in names)
+    found = _records_in_order(tmp_path / "ours")
+    for split in ("train", "eval"):
+        assert _ids(found[split]) == sorted(_ids(found[split]))
+    assert sum(len(records) for records in found.values()) == 3000
+    theirs = _records_in_order(tmp_path / "theirs")
+    assert {s: sorted(r) for s, r in found.items()} == {s: sorted(r) for s, r in theirs.items()}
+
+
+def test_a_write_that_fails_leaves_no_file_in_the_split(tmp_path):
+    def records():
+        yield b"one"
+        raise OSError("No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        writing.write_file(str(tmp_path / "Split-train" / writing.file_name(0, 0)), records(),
+                           str(tmp_path / ".aside"))
+    assert not list((tmp_path / "Split-train").iterdir())
+
+
 def test_a_split_no_row_goes_to_is_an_empty_file_as_in_tfxs_output(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "data.csv").write_text("id,c\n1,a\n")
     _artifact_run(Executor(), tmp_path / "in", tmp_path / "ours")
     _artifact_run(tfx_csv.Executor(), tmp_path / "in", tmp_path / "theirs")
-    assert sorted(_file_bytes(tmp_path / "ours")) == sorted(_file_bytes(tmp_path / "theirs"))
+    ours, theirs = (sorted(_file_bytes(tmp_path / name)) for name in ("ours", "theirs"))
+    assert [name.split("/")[0] for name in ours] == [name.split("/")[0] for name in theirs] == [
+        "Split-eval", "Split-train"]
     found = _records_in_order(tmp_path / "ours")
     assert sorted(len(records) for records in found.values()) == [0, 1]
     assert found == _records_in_order(tmp_path / "theirs")

@@ -1,13 +1,16 @@
-"""Hash-bucket splits written a batch at a time: split assignment and gzipped TFRecord files
-without a Beam element per example.
+"""Hash-bucket splits written where each batch is encoded: split assignment and gzipped
+TFRecord files without a Beam element per example, and without moving the examples again.
 
 TFX's ExampleGen writes each split through `WriteSplit`: a Beam element per example, a
 Reshuffle (a GroupByKey on a random key per example) and Beam's TFRecord sink; per example, that
-is most of the ingestion's time at a million rows. On the DirectRunner that Reshuffle keeps the
-input's order (its groups come out in the order their keys first came in), so a split's file
-holds its examples in the order of the CSV. Here each batch of examples is divided by split
-(TFX's rule, `split_of`), Beam groups the pieces by split (a few elements per batch), and each
-split is written in the input's order, as that one file, by TensorFlow's TFRecord writer.
+is most of the ingestion's time at a million rows. Here each batch of a file's examples is
+divided by split (TFX's rule, `split_of`) and each piece is written at once, by TensorFlow's
+TFRecord writer, as its own file of the split: `data_tfrecord-<file>-<batch>.gz`, the file's
+and the batch's indexes zero-padded, so the split's files sorted by name hold its examples in the
+order of the CSV files and their rows (the order TFX's ExampleGen writes them on the
+DirectRunner). A file is written aside (in `aside_dir`, outside every split, under a name of its
+own) and renamed into its split: a reader of `Split-<name>/*` never sees half a file, and a batch
+written twice (a retried bundle) leaves one copy.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from __future__ import annotations
 import bisect
 import hashlib
 import os
+import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 FILE_NAME = "data_tfrecord"  # TFX's name for ExampleGen's files
+_DIGITS = 5  # of a file's or a batch's index in a file name
 
 
 def split_of(record: bytes, buckets: list[int]) -> int:
@@ -27,28 +33,48 @@ def split_of(record: bytes, buckets: list[int]) -> int:
     return bisect.bisect(buckets, bucket)
 
 
-def pieces(batch: tuple[int, int, list[bytes]], buckets: list[int]
-           ) -> Iterator[tuple[int, tuple[int, int, list[bytes]]]]:
-    """(split, (file index, batch index, examples)) for a batch of a file."""
+def file_name(file_index: int, batch_index: int) -> str:
+    """The name of the file holding a batch's piece of a split."""
+    return f"{FILE_NAME}-{file_index:0{_DIGITS}d}-{batch_index:0{_DIGITS}d}.gz"
+
+
+def write_batch(batch: tuple[int, int, list[bytes]], buckets: list[int], split_dirs: list[str],
+                aside_dir: str) -> Iterator[str]:
+    """Writes a batch of a file (file index, batch index, examples) divided by split, a file in
+    each split it has examples for; the files' paths."""
     file_index, batch_index, records = batch
     parts: dict[int, list[bytes]] = {}
     for record in records:
         parts.setdefault(split_of(record, buckets), []).append(record)
     for split, part in sorted(parts.items()):
-        yield split, (file_index, batch_index, part)
+        yield write_file(os.path.join(split_dirs[split], file_name(file_index, batch_index)),
+                          part, aside_dir)
 
 
-def _file(folder: str) -> str:
-    return os.path.join(folder, f"{FILE_NAME}-00000-of-00001.gz")
+def write_batches(batches: Iterable[tuple[int, int, list[bytes]]], buckets: list[int],
+                  split_dirs: list[str], aside_dir: str) -> Iterator[str]:
+    """`write_batch` for each batch, in a thread beside the one making the next batch
+    (TensorFlow's writer compresses, and Arrow computes, without holding Python's lock), one
+    batch at most waiting to be written; the paths written, batch after batch."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-batch") as pool:
+        waiting: Future | None = None
+        for batch in batches:
+            writing = pool.submit(lambda b=batch: list(write_batch(b, buckets, split_dirs,
+                                                                  aside_dir)))
+            if waiting is not None:
+                yield from waiting.result()
+            waiting = writing
+        if waiting is not None:
+            yield from waiting.result()
 
 
-def _write_file(folder: str, records: Iterable[bytes]) -> str:
-    """`records` as the folder's gzipped TFRecord file, written aside then renamed; its path."""
+def write_file(path: str, records: Iterable[bytes], aside_dir: str) -> str:
+    """`records` as the gzipped TFRecord file `path`, written in `aside_dir` then renamed."""
     import tensorflow as tf
 
-    path = _file(folder)
-    tf.io.gfile.makedirs(folder)
-    aside = f"{path}.tmp"
+    tf.io.gfile.makedirs(aside_dir)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    aside = os.path.join(aside_dir, f"{uuid.uuid4().hex}.gz")
     with tf.io.TFRecordWriter(aside, options="GZIP") as writer:
         for record in records:
             writer.write(record)
@@ -56,18 +82,10 @@ def _write_file(folder: str, records: Iterable[bytes]) -> str:
     return path
 
 
-def write_examples(element: tuple[int, Iterable[tuple[int, int, list[bytes]]]],
-                   split_dirs: list[str]) -> str:
-    """Writes a split's examples in the input's order; the file's path."""
-    split, grouped = element
-    ordered = sorted(grouped, key=lambda piece: piece[:2])
-    return _write_file(split_dirs[split], (r for _, _, part in ordered for r in part))
-
-
-def write_missing_splits(split_dirs: list[str]) -> None:
+def write_missing_splits(split_dirs: list[str], aside_dir: str) -> None:
     """An empty file for each split no example went to, as TFX's sink writes one."""
     import tensorflow as tf
 
     for folder in split_dirs:
-        if not tf.io.gfile.exists(_file(folder)):
-            _write_file(folder, [])
+        if not tf.io.gfile.glob(os.path.join(folder, f"{FILE_NAME}-*")):
+            write_file(os.path.join(folder, file_name(0, 0)), [], aside_dir)

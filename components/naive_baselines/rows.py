@@ -35,7 +35,8 @@ def read_split(examples: types.Artifact, split: str, model_uri: str,
     transform = tf.saved_model.load(os.path.join(model_uri, SERVING_DIR)).signatures[
         TRANSFORM_SIGNATURE]
     pattern = os.path.join(artifact_utils.get_split_uri([examples], split), "*")
-    dataset = tf.data.TFRecordDataset(tf.io.gfile.glob(pattern), compression_type="GZIP")
+    dataset = tf.data.TFRecordDataset(sorted(tf.io.gfile.glob(pattern)),
+                                      compression_type="GZIP")
     parts: dict[str, list[np.ndarray]] = {}
     raw: list[bytes] = []
     for batch in dataset.batch(_BATCH):

@@ -4,8 +4,9 @@ reader (for Transform and StatisticsGen, and DataDrift's own reading).
 TFX's Transform and StatisticsGen read examples through tfx-bsl's `TFExampleRecord`, whose Beam
 source is Beam's TFRecord reader: Python per record (the framing, two CRC checks, the buffer),
 then a Beam element per record up to the batching. `FastTFExampleRecord` is that TFXIO with
-its sources replaced: the files Beam's file system matches, in the order it lists them (the
-order Beam's reader reads them in), each read by `tf.data.TFRecordDataset` in lists of records;
+its sources replaced: the files Beam's file system matches, sorted by path (a local file system
+lists a folder in an order of its own; sorted, a split's ExampleGen files are read in the order
+of the input's rows), each read by `tf.data.TFRecordDataset` in lists of records;
 `BeamSource` decodes each list into a RecordBatch with tfx-bsl's own decoder, so no Beam element
 is made per record. The schema, projections, the raw-record source and the TensorFlow dataset
 path are tfx-bsl's.
@@ -68,12 +69,13 @@ def batched(tfxio: Any) -> Any:
 
 
 def matched_files(patterns: list[str]) -> list[str]:
-    """The files each pattern matches, as Beam's file system lists them, pattern after
-    pattern."""
+    """The files each pattern matches (Beam's file system), sorted by path, pattern after
+    pattern: the same order on every file system (a local one lists a folder in its own order),
+    which for ExampleGen's files is the order of the input's rows."""
     from apache_beam.io.filesystems import FileSystems
 
-    return [meta.path for result in FileSystems.match(list(patterns))
-            for meta in result.metadata_list]
+    return [path for result in FileSystems.match(list(patterns))
+            for path in sorted(meta.path for meta in result.metadata_list)]
 
 
 @beam.ptransform_fn

@@ -1,7 +1,8 @@
 """The Transform executor (executor.py) against TFX's own on the same small real artifacts:
 raw tf.Examples in several gzipped files per split, the project's preprocessing_fn. The same
-transformed examples, in the same order, and the same transform graph; and the examples were
-read by TensorFlow's reader (components/shared/tfrecord_reading.py), not Beam's."""
+transformed examples, in the same order but for the files' (ours reads a split's files sorted by
+name, TFX's in the order the file system lists them), and the same transform graph; and the
+examples were read by TensorFlow's reader (components/shared/tfrecord_reading.py), not Beam's."""
 
 from __future__ import annotations
 
@@ -88,6 +89,20 @@ def _same_examples(found: list[dict], expected: list[dict]) -> None:
                 assert one[name] == values, name
 
 
+def _in_sorted_file_order(examples: list[dict], raw_split: str) -> list[dict]:
+    """TFX's transformed examples of a split, which follow its raw files in the order Beam's
+    file system lists them, rearranged file by file into the files' sorted order (ours)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    listed = [m.path for m in FileSystems.match([os.path.join(raw_split, "*")])[0].metadata_list]
+    chunks, start = {}, 0
+    for path in listed:
+        count = sum(1 for _ in tf.data.TFRecordDataset(path, "GZIP"))
+        chunks[path], start = examples[start:start + count], start + count
+    assert start == len(examples)
+    return [example for path in sorted(listed) for example in chunks[path]]
+
+
 def test_the_same_transformed_examples_and_graph_as_tfxs_executor(raw, tmp_path, files_read):
     stock = _run(tfx_executor.Executor, raw, str(tmp_path / "stock"))
     assert files_read == []  # TFX's executor reads with Beam's reader
@@ -98,8 +113,9 @@ def test_the_same_transformed_examples_and_graph_as_tfxs_executor(raw, tmp_path,
                                         + ["data_tfrecord-00002.gz"] * 2)
     for split, rows in (("train", 240), ("eval", 60)):
         found = _examples(os.path.join(ours["transformed_examples"], f"Split-{split}"))
-        _same_examples(found, _examples(os.path.join(stock["transformed_examples"],
-                                                     f"Split-{split}")))
+        _same_examples(found, _in_sorted_file_order(
+            _examples(os.path.join(stock["transformed_examples"], f"Split-{split}")),
+            os.path.join(raw["examples"], f"Split-{split}")))
         assert len(found) == rows
     graphs = [tft.TFTransformOutput(o["transform_graph"]) for o in (stock, ours)]
     assert graphs[0].transformed_feature_spec() == graphs[1].transformed_feature_spec()
