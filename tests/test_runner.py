@@ -11,6 +11,7 @@ import pytest
 from tfx.orchestration import metadata
 from tfx.orchestration.pipeline import Pipeline
 
+from pipeline.orchestration.executor_exits import ExecutorExited
 from pipeline.orchestration.runner import InProcess, ProgressRunner, local_slots
 from pipeline.orchestration.workers import WorkerError, node_workers
 from tests.fixtures.cli import states_of_run
@@ -102,6 +103,17 @@ def test_a_worker_that_dies_is_an_error_that_says_so(tmp_path):
     assert states["A"] == "COMPLETE" and "C" not in states, states
 
 
+@pytest.mark.parametrize("slots", ["this process", "this process and a worker"])
+def test_a_component_that_calls_sys_exit_fails_as_that_component(tmp_path, worker, slots):
+    """TFX's launcher records only an Exception as a failure: sys.exit in an executor left the
+    execution RUNNING and ended the whole run without saying where (executor_exits.py)."""
+    chosen = local_slots([worker]) if slots == "this process and a worker" else local_slots()
+    with pytest.raises(ExecutorExited, match=r"called sys.exit\(5\)"):
+        ProgressRunner(chosen).run(_pipeline(tmp_path, fail_b=3), "run-1")
+    states = states_of_run(tmp_path / "metadata.sqlite", "runner_test", "run-1")
+    assert states == {"A": "COMPLETE", "B": "FAILED"}, states
+
+
 def test_a_node_whose_state_cannot_be_read_back_fails_the_run_and_does_not_hang_it(
         tmp_path, monkeypatch):
     """ML Metadata unreadable after a node ran (a locked or lost database): the run ends with
@@ -180,3 +192,11 @@ def test_workers_started_now_are_started_before_any_node_runs():
         assert worker.ready()
     with node_workers(1) as [lazy]:
         assert lazy.pid is None
+
+
+def test_how_a_worker_ended_is_said_in_words():
+    from pipeline.orchestration.workers import _how_it_ended
+
+    assert _how_it_ended(3) == "exit code 3"
+    assert _how_it_ended(-9) == "killed by SIGKILL"
+    assert _how_it_ended(None) == "its connection closed, the process not ended 5 s later"

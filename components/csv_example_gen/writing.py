@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 FILE_NAME = "data_tfrecord"  # TFX's name for ExampleGen's files
-_DIGITS = 5  # of a file's or a batch's index in a file name
+_DIGITS = 5  # of a file's or a batch's index in a file name: names sort in order below 100,000
 
 
 def split_of(record: bytes, buckets: list[int]) -> int:
@@ -59,11 +59,11 @@ def write_batches(batches: Iterable[tuple[int, int, list[bytes]]], buckets: list
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-batch") as pool:
         waiting: Future | None = None
         for batch in batches:
-            writing = pool.submit(lambda b=batch: list(write_batch(b, buckets, split_dirs,
-                                                                  aside_dir)))
+            submitted = pool.submit(lambda b=batch: list(write_batch(b, buckets, split_dirs,
+                                                                    aside_dir)))
             if waiting is not None:
                 yield from waiting.result()
-            waiting = writing
+            waiting = submitted
         if waiting is not None:
             yield from waiting.result()
 

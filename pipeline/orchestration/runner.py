@@ -28,7 +28,7 @@ from tfx.orchestration.portable import launcher, runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 from tfx.utils import telemetry_utils
 
-from pipeline.orchestration import beam_patches, tfma_patches, tfma_sliced_metrics
+from pipeline.orchestration import beam_patches, executor_exits, tfma_patches, tfma_sliced_metrics
 
 
 class NodeFailedError(RuntimeError):
@@ -72,6 +72,7 @@ def launch_node(ir_bytes: bytes, node_id: str) -> int | None:
     """Launches node `node_id` of the compiled pipeline `ir_bytes` in this process; its
     execution id (None when TFX skipped it)."""
     beam_patches.install()
+    executor_exits.install()
     tfma_patches.install()
     tfma_sliced_metrics.install()
     ir = pipeline_pb2.Pipeline.FromString(ir_bytes)

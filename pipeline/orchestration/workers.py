@@ -45,8 +45,11 @@ def died_in(error: BaseException | None, log_path: Path) -> Path | None:
 
 
 def _how_it_ended(exitcode: int | None) -> str:
-    """'exit code N', or 'killed by SIGNAME' for a process a signal ended (a negative code)."""
-    if exitcode is not None and exitcode < 0:
+    """'exit code N', or 'killed by SIGNAME' for a process a signal ended (a negative code), or
+    that it had not ended (no code yet)."""
+    if exitcode is None:
+        return "its connection closed, the process not ended 5 s later"
+    if exitcode < 0:
         try:
             return f"killed by {signal.Signals(-exitcode).name}"
         except ValueError:  # not a signal this platform names
