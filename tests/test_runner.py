@@ -108,7 +108,7 @@ def test_a_component_that_calls_sys_exit_fails_as_that_component(tmp_path, worke
     """TFX's launcher records only an Exception as a failure: sys.exit in an executor left the
     execution RUNNING and ended the whole run without saying where (executor_exits.py)."""
     chosen = local_slots([worker]) if slots == "this process and a worker" else local_slots()
-    with pytest.raises(ExecutorExited, match=r"called sys.exit\(5\)"):
+    with pytest.raises(ExecutorExited, match=r"^B's code called sys.exit\(5\)"):
         ProgressRunner(chosen).run(_pipeline(tmp_path, fail_b=3), "run-1")
     states = states_of_run(tmp_path / "metadata.sqlite", "runner_test", "run-1")
     assert states == {"A": "COMPLETE", "B": "FAILED"}, states

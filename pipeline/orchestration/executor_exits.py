@@ -25,8 +25,10 @@ def _raising_exits(run_executor: Any) -> Any:
         try:
             return run_executor(self, execution_info)
         except SystemExit as error:
-            raise ExecutorExited(f"the component's code called sys.exit({error.code!r}); a "
-                                 "component must raise an error instead") from error
+            node = execution_info.pipeline_node
+            name = node.node_info.id if node else "a component"
+            raise ExecutorExited(f"{name}'s code called sys.exit({error.code!r}); a component "
+                                 "must raise an error instead") from error
 
     run.original = run_executor
     return run
