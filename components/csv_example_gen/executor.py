@@ -80,9 +80,8 @@ def _write_batches(indexed_path: tuple[int, str], types: dict[str, str], fmt: Cs
     """Encodes a file (its index, its path) a batch at a time and writes each batch's pieces
     of the splits (writing.py); the paths written."""
     file_index, path = indexed_path
-    batches = ((file_index, batch_index, records) for batch_index, records
-               in enumerate(reading.encode_batches(path, types, fmt)))
-    yield from writing.write_batches(batches, buckets, split_dirs, aside_dir)
+    yield from writing.write_batches(file_index, reading.encode_batches(path, types, fmt),
+                                     buckets, split_dirs, aside_dir)
 
 
 def _write_hash_splits(pipeline: beam.Pipeline, exec_properties: dict[str, Any],

@@ -38,29 +38,28 @@ def file_name(file_index: int, batch_index: int) -> str:
     return f"{FILE_NAME}-{file_index:0{_DIGITS}d}-{batch_index:0{_DIGITS}d}.gz"
 
 
-def write_batch(batch: tuple[int, int, list[bytes]], buckets: list[int], split_dirs: list[str],
-                aside_dir: str) -> Iterator[str]:
-    """Writes a batch of a file (file index, batch index, examples) divided by split, a file in
-    each split it has examples for; the files' paths."""
-    file_index, batch_index, records = batch
+def write_batch(name: str, records: list[bytes], buckets: list[int], split_dirs: list[str],
+                aside_dir: str) -> list[str]:
+    """Writes a batch of examples divided by split, as the file `name` in each split it has
+    examples for; the files' paths."""
     parts: dict[int, list[bytes]] = {}
     for record in records:
         parts.setdefault(split_of(record, buckets), []).append(record)
-    for split, part in sorted(parts.items()):
-        yield write_file(os.path.join(split_dirs[split], file_name(file_index, batch_index)),
-                          part, aside_dir)
+    return [write_file(os.path.join(split_dirs[split], name), part, aside_dir)
+            for split, part in sorted(parts.items())]
 
 
-def write_batches(batches: Iterable[tuple[int, int, list[bytes]]], buckets: list[int],
+def write_batches(file_index: int, batches: Iterable[list[bytes]], buckets: list[int],
                   split_dirs: list[str], aside_dir: str) -> Iterator[str]:
-    """`write_batch` for each batch, in a thread beside the one making the next batch
-    (TensorFlow's writer compresses, and Arrow computes, without holding Python's lock), one
-    batch at most waiting to be written; the paths written, batch after batch."""
+    """`write_batch` for each batch of examples of the file `file_index`, in a thread beside
+    the one making the next batch (TensorFlow's writer compresses, and Arrow computes, without
+    holding Python's lock), one batch at most waiting to be written; the paths written, batch
+    after batch."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-batch") as pool:
         waiting: Future | None = None
-        for batch in batches:
-            submitted = pool.submit(lambda b=batch: list(write_batch(b, buckets, split_dirs,
-                                                                    aside_dir)))
+        for batch_index, records in enumerate(batches):
+            submitted = pool.submit(write_batch, file_name(file_index, batch_index), records,
+                                    buckets, split_dirs, aside_dir)
             if waiting is not None:
                 yield from waiting.result()
             waiting = submitted
