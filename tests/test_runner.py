@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,10 +20,12 @@ from tests.fixtures.cli import states_of_run
 from tests.fixtures.runner_components import ExpectedFailure, Stamp
 
 
-def _pipeline(root: Path, fail_b: int = 0, cache: bool = False, meet: bool = False) -> Pipeline:
-    """A and B independent, C after both. `meet`: A and B wait for each other before they sleep."""
+def _pipeline(root: Path, fail_b: int = 0, cache: bool = False, meet: bool = False,
+              seconds: float = 1.5) -> Pipeline:
+    """A and B independent, C after both. `meet`: A and B wait for each other before they
+    sleep. `seconds`: how long A sleeps."""
     folder = str(root / "meet") if meet else ""
-    a = Stamp("A", meet=folder).with_id("A")
+    a = Stamp("A", seconds=seconds, meet=folder).with_id("A")
     b = Stamp("B", fail=fail_b, meet=folder).with_id("B")
     c = Stamp("C", seconds=0.0, after=a.outputs["stamp"]).with_id("C")
     c.add_upstream_node(b)
@@ -101,6 +105,21 @@ def test_a_worker_that_dies_is_an_error_that_says_so(tmp_path):
             ProgressRunner(local_slots([worker])).run(_pipeline(tmp_path, fail_b=2), "run-1")
     states = states_of_run(tmp_path / "metadata.sqlite", "runner_test", "run-1")
     assert states["A"] == "COMPLETE" and "C" not in states, states
+
+
+def test_a_worker_that_dies_while_starting_fails_the_run_after_the_running_node_ends(
+        tmp_path):
+    """Raised at once, it left the node running in this process's thread RUNNING in ML
+    Metadata: the run ended, its summary written, with a component still at work."""
+    with node_workers(1, start_now=True) as [starting]:
+        timer = threading.Timer(0.5, os.kill, (starting.pid, signal.SIGKILL))
+        timer.start()  # long before its TensorFlow and TFX imports end; A runs here meanwhile
+        with pytest.raises(WorkerError, match=r"while starting \(killed by SIGKILL\)"):
+            ProgressRunner(local_slots([starting])).run(_pipeline(tmp_path, seconds=3.0),
+                                                        "run-1")
+        timer.join()
+    states = states_of_run(tmp_path / "metadata.sqlite", "runner_test", "run-1")
+    assert states == {"A": "COMPLETE"}, states  # B and C not started after the worker died
 
 
 @pytest.mark.parametrize("slots", ["this process", "this process and a worker"])

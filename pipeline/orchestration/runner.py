@@ -140,7 +140,7 @@ class ProgressRunner:
         while run.step():
             pass
         failure = next((result.error for result in run.results if result.error is not None),
-                       None)
+                       run.slot_failure)
         if failure is not None:
             raise failure
         return run.results
@@ -159,14 +159,16 @@ class _Run:
         self.results: list[NodeResult] = []
         self.finished: queue.Queue[tuple[Slot, NodeResult]] = queue.Queue()
         self.running = 0
+        self.slot_failure: BaseException | None = None  # a worker that died or never started
 
     def step(self) -> bool:
         """Starts what can start, then waits for a node to end; False when the run is over."""
-        failed = any(result.error is not None for result in self.results)
+        failed = self.slot_failure is not None or any(
+            result.error is not None for result in self.results)
         # A worker still starting takes no node: this process may well be free first. Whether
         # a slot is ready is asked once: a worker that finished starting between two questions
         # would be neither usable nor starting, and the run would end with its nodes unrun.
-        usable = [slot for slot in self.free if slot.ready()]
+        usable = [slot for slot in list(self.free) if self._ask(slot, slot.ready)]
         starting = [slot for slot in self.free if slot not in usable]
         for node in list(self.waiting):
             if failed or not usable:
@@ -177,7 +179,7 @@ class _Run:
         if not self.running:
             if failed or not self.waiting or not starting:
                 return False
-            starting[0].wait_until_ready()  # the only slots left are starting
+            self._ask(starting[0], starting[0].wait_until_ready)  # only starting slots left
             return True
         try:  # woken now and then, to give nodes to a worker that has finished starting
             slot, result = self.finished.get(timeout=0.5)
@@ -202,8 +204,20 @@ class _Run:
         self.results.append(result)
         self.runner.on_finish(result)
         if result.state == "COMPLETE":  # real work, not a run served from cache
-            for other in self.runner.slots:
-                other.start()
+            for other in list(self.free):
+                self._ask(other, other.start)
+
+    def _ask(self, slot: Slot, question: Callable[[], object]) -> bool:
+        """`question()` of a free slot, False when it raised: a worker that died while
+        starting, or could not be started. That slot is dropped and no node starts after it;
+        the nodes already running end (raised at once, a node running in this process's
+        thread would be left RUNNING in ML Metadata), then `run` raises its error."""
+        try:
+            return bool(question())
+        except Exception as error:  # noqa: BLE001 - raised by run() once the running nodes end
+            self.free.remove(slot)
+            self.slot_failure = self.slot_failure or error
+            return False
 
     def _launch(self, slot: Slot, node_id: str) -> NodeResult:
         started = time.monotonic()
