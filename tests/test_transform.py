@@ -215,6 +215,27 @@ def test_binary_label_from_positive_values_or_numbers():
     assert label.dtype == tf.int64 and label.numpy().ravel().tolist() == [1, 0, 0]
 
 
+CELLS = ["yes", "No", " TRUE ", "f", "Y", "n", "t", "False", "1", "0", "0.0", "-2", "3e-1",
+         "+.5", "1E3", "7.", "-0.0"]
+
+
+@pytest.mark.parametrize("positive_values", [None, ["Yes", "1", "TRUE"]])
+def test_a_binary_label_reads_each_cell_as_the_pre_flight_does(positive_values):
+    """The graph (`binary_label`) and the pre-flight (`labels.binary_class`, on stripped cells)
+    give every cell the same class: text they disagreed on would pass the pre-flight and crash
+    Transform, or train on labels the pre-flight did not count."""
+    from pipeline.modules.labels import binary_class
+
+    config = {"column": "y", "kind": "binary", "derive": None, "positive_values": positive_values}
+    graph = binary_label({"y": tf.constant([[c] for c in CELLS])}, config)
+    assert graph.numpy().ravel().tolist() == [binary_class(c.strip(), positive_values)
+                                              for c in CELLS]
+    if positive_values is None:
+        assert graph.numpy().ravel().tolist() == [1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1,
+                                                  1, 0]
+    assert binary_class("maybe", None) is None
+
+
 def test_feature_list_excludes_the_label_and_orders_floats_buckets_ids():
     config = copy.deepcopy(CONFIG)
     config["features"]["numeric"].append("tips")  # listing the label as a feature is ignored

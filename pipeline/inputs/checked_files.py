@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 from components.shared.files import write_atomically
@@ -63,7 +63,7 @@ def _file_digest(path: str) -> str:
 def _key(path: str, span: int, rules: CsvRules, file_digest: str) -> str:
     described = [_CODE, file_digest, str(path), span, rules.delimiter, sorted(rules.missing),
                  sorted((k, list(v)) for k, v in rules.numeric.items()),
-                 list(rules.label) if rules.label else None]
+                 astuple(rules.label) if rules.label else None]
     return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:32]
 
 
@@ -81,3 +81,4 @@ def _decoded(kept: dict) -> FileCheck:
     values = None if label is None else LabelValues(
         label["kind"], Counter(label["classes"]), label["count"], label["mean"], label["squares"])
     return FileCheck(kept["header"], kept["delimiter"], kept["problems"], values)
+

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.config.sections import AUTO, DELIMITERS
-from pipeline.inputs.labels import LabelValues
+from pipeline.inputs.labels import OTHER_UNREAD, LabelRule, LabelValues
 
 INPUT_SPLIT = "-"  # pre-flight rows are about files, before ExampleGen splits them
 HALT, REPORT = "halt", "report"
@@ -42,12 +42,12 @@ class CsvRules:
     """How the files are read: the delimiter (or "auto": the one the header line is written
     with), the cells that mean a missing value (lower case, stripped), the columns whose
     present values must be numbers ({column: "int" or "float", with the column's role}), and
-    the label column and kind (its values are counted)."""
+    how the label column is read (its values are counted)."""
 
     delimiter: str = AUTO
     missing: frozenset[str] = frozenset({""})
     numeric: dict[str, tuple[str, str]] = field(default_factory=dict)
-    label: tuple[str, str] | None = None  # (column, kind)
+    label: LabelRule | None = None
 
 
 @dataclass
@@ -113,7 +113,8 @@ def read_csv(path: str, span: int = 0, rules: CsvRules = CsvRules()) -> FileChec
         return FileCheck(None, delimiter, problems)
     scan = _Scan(ref, rules, delimiter)
     scan.run(text)
-    return FileCheck(scan.header, delimiter, scan.problems + scan.numeric_problems(),
+    return FileCheck(scan.header, delimiter,
+                     scan.problems + scan.numeric_problems() + scan.label_problems(),
                      scan.label_values)
 
 
@@ -130,7 +131,7 @@ class _Scan:
         self.bad_counts: dict[str, int] = {}
         self.columns: dict[int, tuple[str, str]] = {}  # index -> (column, kind)
         self.label_index: int | None = None
-        self.label_values = LabelValues(rules.label[1]) if rules.label else None
+        self.label_values = LabelValues(rules.label.kind, rule=rules.label) if rules.label else None
 
     def run(self, text: str) -> None:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter,
@@ -163,8 +164,8 @@ class _Scan:
         self.problems += header_problems(self.ref, record)
         self.columns = {i: (name, self.rules.numeric[name][0]) for i, name in enumerate(record)
                         if name in self.rules.numeric}
-        if self.rules.label and self.rules.label[0] in record:
-            self.label_index = record.index(self.rules.label[0])
+        if self.rules.label and self.rules.label.column in record:
+            self.label_index = record.index(self.rules.label.column)
 
     def _record(self, record: list[str], start: int, line: int) -> dict[str, str] | None:
         """The structural problem of one record, if any; else its numeric values checked."""
@@ -209,6 +210,21 @@ class _Scan:
                 "else fix the data or the column's type"),
                 (f"{self.bad_counts[column]} of {self.records} rows", f"{what} only")))
         return rows
+
+
+    def label_problems(self) -> list[dict[str, str]]:
+        """A binary label's text read as neither 0 nor 1 (`labels.LabelValues`)."""
+        unread = self.label_values.unread() if self.label_values else {}
+        if not unread:
+            return []
+        column = self.rules.label.column
+        shown = ", ".join(repr(text) for text in unread if text != OTHER_UNREAD)
+        return [self.ref.row(column, "NOT_BINARY", (
+            "Label not read", f"binary label '{column}' holds text that is neither a number "
+            f"nor true/false or yes/no, e.g. {shown}: set [label] positive_values to the "
+            "text of the positive class (the rest is 0), or add the text to [data] "
+            "missing_values if it means a missing label"),
+            (f"{sum(unread.values())} of {self.records} rows", "numbers, true/false, yes/no"))]
 
 
 def _is_number(cell: str, kind: str) -> bool:

@@ -6,6 +6,10 @@ would score, and so what a model must beat when the config sets no threshold.
 - regression: always the mean, whose mean squared error is the label's variance.
 The shares and the variance are of every row of the window with a label (train and eval: the
 split is ExampleGen's, after this).
+
+A binary label that is not derived is read cell by cell as the pipeline reads it
+(`pipeline.modules.labels.binary_class`): its 0s and 1s are counted, and the text it cannot read
+(a few examples), so that the pre-flight halts on such text, or on a window of one class.
 """
 
 from __future__ import annotations
@@ -13,20 +17,46 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from pipeline.modules.labels import binary_class
+
+UNREAD_KEPT = 3  # texts a binary label could not read, kept as examples (the rest counted)
+OTHER_UNREAD = "(other text)"
+
+
+@dataclass(frozen=True)
+class LabelRule:
+    """How the label column is read: its name and kind, and for a binary label its
+    `positive_values` and whether it is derived (computed from two columns: not read here)."""
+
+    column: str
+    kind: str
+    positive_values: tuple[str, ...] | None = None
+    derived: bool = False
+
 
 @dataclass
 class LabelValues:
-    """Running counts of one label column's present values (raw text, as written)."""
+    """Running counts of one label column's present values (raw text, as written; a binary
+    label's as 0, 1 and the text not read as either)."""
 
     kind: str
     classes: Counter = field(default_factory=Counter)
     count: int = 0
     mean: float = 0.0
     squares: float = 0.0  # sum of squared deviations from the mean (Welford)
+    rule: LabelRule | None = None  # how a binary label's cells are read (None: not counted)
 
     def add(self, text: str) -> None:
         if self.kind == "multiclass":
             self.classes[text] += 1
+        elif self.kind == "binary" and self.rule is not None and not self.rule.derived:
+            read = binary_class(text, self.rule.positive_values)
+            if read is not None:
+                self.classes[str(read)] += 1
+            else:
+                unread = self.unread()
+                kept = text in unread or len(unread) < UNREAD_KEPT
+                self.classes[text if kept else OTHER_UNREAD] += 1
         elif self.kind == "regression":
             try:
                 value = float(text)
@@ -37,8 +67,14 @@ class LabelValues:
             self.mean += delta / self.count
             self.squares += delta * (value - self.mean)
 
+    def unread(self) -> Counter:
+        """A binary label's texts read as neither 0 nor 1, with their counts."""
+        if self.kind != "binary":
+            return Counter()
+        return Counter({k: n for k, n in self.classes.items() if k not in ("0", "1")})
+
     def merge(self, other: LabelValues) -> None:
-        if self.kind == "multiclass":
+        if self.kind in ("multiclass", "binary"):
             self.classes.update(other.classes)
         elif self.kind == "regression" and other.count:
             total = self.count + other.count

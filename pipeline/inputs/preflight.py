@@ -28,7 +28,8 @@ from pathlib import Path
 from pipeline.config import Config, ConfigError
 from pipeline.inputs.checked_files import Kept, read_checked
 from pipeline.inputs.csv_files import HALT, CsvRules, FileRef
-from pipeline.inputs.labels import LabelValues
+from pipeline.inputs.labels import LabelRule, LabelValues
+from pipeline.modules.labels import rule_text
 
 _NUMERIC_TYPES = {"INT": "int", "FLOAT": "float"}
 
@@ -115,7 +116,14 @@ def csv_rules(config: Config, schema) -> CsvRules:
     return CsvRules(delimiter=config.data.delimiter,
                     missing=frozenset(v.strip().lower() for v in config.data.missing_values),
                     numeric=numeric_columns(config, schema),
-                    label=(config.label.column, config.label.kind))
+                    label=label_rule(config))
+
+
+def label_rule(config: Config) -> LabelRule:
+    positive = config.label.positive_values
+    return LabelRule(config.label.column, config.label.kind,
+                     None if positive is None else tuple(str(v) for v in positive),
+                     config.label.derive is not None)
 
 
 def check_files(config: Config, files_by_span: dict[int, list[str]], contract: bool = True,
@@ -154,6 +162,8 @@ def check_files(config: Config, files_by_span: dict[int, list[str]], contract: b
                     "of a span with the first file's columns"),
                     (_short(checked.header), _short(first_header))))
     rows += _mixed_delimiters(delimiters, files_by_span)
+    if not any(r["kind"] == "NOT_BINARY" for r in rows):
+        rows += _one_class(config, label, files_by_span)
     halting = [r for r in rows if r["severity"] == HALT]
     if halting:
         raise DataInputError(halting + [r for r in rows if r["severity"] != HALT])
@@ -174,6 +184,31 @@ def _mixed_delimiters(delimiters: dict[str, str], files_by_span: dict[int, list[
         "Another delimiter", f"this file is written with {delimiters[path]!r}, earlier files "
         f"with {first!r}: every file of the window must use one delimiter"),
         (repr(delimiters[path]), repr(first)))]
+
+
+def _one_class(config: Config, label: LabelValues, files_by_span: dict[int, list[str]]
+               ) -> list[dict[str, str]]:
+    """One row when a binary label that is read (not derived) is 0 in every row of the window
+    that has one, or 1 in every row: no model can learn from one class."""
+    counts = {k: label.classes[k] for k in ("0", "1")}
+    if config.label.kind != "binary" or config.label.derive or not any(counts.values()) \
+            or all(counts.values()):
+        return []
+    only = "1" if counts["1"] else "0"
+    spans = sorted(files_by_span)
+    paths = [path for span in spans for path in files_by_span[span]]
+    where = paths[0] if len(paths) == 1 else (
+        f"the {len(paths)} files of span(s) {spans[0]}-{spans[-1]}" if len(spans) > 1
+        else f"the {len(paths)} files of span {spans[0]}")
+    column = config.label.column
+    rule = rule_text({"column": column, "kind": "binary",
+                      "positive_values": config.label.positive_values})
+    return [FileRef(where, spans[-1]).row(column, "ONE_LABEL_CLASS", (
+        "One label class", f"binary label '{column}' ({rule}) is "
+        f"{'positive (1)' if only == '1' else 'negative (0)'} in all {counts[only]} rows that "
+        "have one: no model can learn from one class; check [label] positive_values (written "
+        "as in the data) or the label column"),
+        (f"{counts[only]} rows of {only}", "both 0 and 1"))]
 
 
 def _short(header: list[str]) -> str:

@@ -14,6 +14,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.shared.model_contract import LABEL_KEY
+from pipeline.modules import labels
 from pipeline.modules.features import (
     LABEL_VOCABULARY,
     MISSING_CATEGORY,
@@ -185,8 +186,10 @@ def binary_label(inputs: dict[str, TensorLike], label_config: dict[str, Any]) ->
     """int64 0/1 [batch, 1]. Needs no analyzer, so it is the same on every split.
 
     - derive ratio_above: 1 iff column > threshold * denominator (missing or zero -> 0);
-    - positive_values: 1 iff the value's text is one of them;
-    - otherwise the column is numeric and positive numbers are 1 (0/1 data maps to itself).
+    - positive_values: 1 iff the value's text (stripped) is one of them;
+    - otherwise positive numbers are 1 (0/1 data maps to itself), and so are true/yes in any
+      case against false/no (`labels.binary_class`: the pre-flight reads every cell the same
+      way, and halts on text that is neither).
     """
     column = inputs[label_config["column"]]
     derive = label_config.get("derive")
@@ -199,9 +202,19 @@ def binary_label(inputs: dict[str, TensorLike], label_config: dict[str, Any]) ->
         above = numerator > float(derive["threshold"]) * denominator
         positive = has_numerator & has_denominator & tf.not_equal(denominator, 0.0) & above
     elif positive_values is not None:
-        targets = tf.constant([str(v) for v in positive_values], dtype=tf.string)
-        positive = tf.reduce_any(tf.equal(string_column(column), targets), axis=1, keepdims=True)
+        positive = _text_in(tf.strings.strip(string_column(column)), positive_values)
+    elif column.dtype == tf.string:  # text: numbers, or true/false, yes/no
+        text = tf.strings.lower(tf.strings.strip(string_column(column)))
+        number = tf.strings.regex_full_match(text, labels.NUMBER)
+        value = tf.strings.to_number(tf.where(number, text, "0"), out_type=tf.float32)
+        positive = (number & (value > 0)) | _text_in(text, labels.TRUE_WORDS)
     else:
         value, present = numeric_column(column)
         positive = present & (value > 0)
     return tf.cast(positive, tf.int64)
+
+
+def _text_in(text: tf.Tensor, values: Any) -> tf.Tensor:
+    """bool [batch, 1]: whether each row's text [batch, 1] is one of `values`."""
+    targets = tf.constant([str(v) for v in values], dtype=tf.string)
+    return tf.reduce_any(tf.equal(text, targets), axis=1, keepdims=True)

@@ -1,7 +1,8 @@
 """Public datasets the pipeline was not written around run to a pushed model by config alone.
 
 scikit-learn's bundled tables (binary, two multiclass, regression), each clean and as a user's
-dirty copy (BOM, semicolons, CRLF, `NA`/`N/A`/empty cells), through the CLI with a config that
+dirty copy (BOM, semicolons, CRLF, `NA`/`N/A`/empty cells, a binary label written `True` and
+`False`), through the CLI with a config that
 names only the label, its kind and the features: no bucketized feature, no threshold (the
 default gate), the optimization stage on. Each run pushes a model that beats the naive predictor
 on its own eval split, measured here from the examples the pipeline split off.
@@ -92,6 +93,8 @@ def test_a_new_users_csv_runs_to_a_pushed_model_that_beats_the_naive_predictor(
     # preprocessing.json say it alike (a multiclass model's classes in output order).
     outputs = manifest["model"]["outputs"]
     assert outputs["kind"] == run.dataset.kind
+    if run.dataset.kind == "binary":
+        assert outputs["positive"] == "target > 0 or true/yes"
     if run.dataset.kind == "multiclass":
         assert sorted(outputs["classes"]) == sorted(set(r[-1] for r in run.dataset.rows))
     described = list((run.pipeline_dir / "pipeline_root" / "ModelOptimizer").glob(
