@@ -67,6 +67,13 @@ def test_missing_required_key(toy):
     assert "missing required key 'label.kind'" in error_of(toy(text))
 
 
+def test_balanced_class_weights_for_a_regression_label_are_refused(toy):
+    text = MINIMAL.replace('kind = "binary"', 'kind = "regression"')
+    assert "'model.class_weight' = 'balanced' is for binary and multiclass labels" in error_of(
+        toy(text, '[model]\nclass_weight = "balanced"\n'))
+    assert load_config(toy(text, '[model]\nclass_weight = "none"\n')).model.class_weight == "none"
+
+
 def test_label_listed_as_feature_is_refused(toy):
     text = MINIMAL.replace('numeric = ["a"]', 'numeric = ["a", "y"]')
     assert "label column 'y' is listed as a feature" in error_of(toy(text))

@@ -18,7 +18,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.config import ConfigError, load_config
 from pipeline.orchestration.cleanup import clear_debris, find_debris
-from pipeline.orchestration.lock import RootBusy, output_root_lock
+from pipeline.orchestration.lock import RootBusy, is_locked, output_root_lock
 from pipeline.records.mlmd import open_store
 from pipeline.records.outcomes import one_line
 from pipeline.records.store_check import StoreError, check_store
@@ -100,6 +100,25 @@ def test_a_holder_killed_with_sigkill_never_blocks_the_next(tmp_path):
     holder.wait()
     with output_root_lock(root, "third", wait=False):  # the kernel released it
         pass
+
+
+def test_a_lock_file_deleted_by_hand_under_a_holder_still_keeps_a_second_run_out(tmp_path):
+    """Taken for a stale lock and deleted, the file was made again by the next run, which then
+    held a lock of its own: both runs went on, and both pushed."""
+    root = tmp_path / "out"
+    holder = _hold(root, 600)
+    try:
+        (root / ".tfxpipe.lock").unlink()
+        with pytest.raises(RootBusy, match=f"pid {holder.pid}"):
+            with output_root_lock(root, "second", wait=False):
+                pass
+        assert is_locked(root)
+    finally:
+        holder.kill()
+        holder.wait()
+    with output_root_lock(root, "third", wait=False):
+        pass
+    assert not is_locked(root)
 
 
 @pytest.mark.parametrize("key,value,expected", [

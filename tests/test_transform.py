@@ -213,6 +213,12 @@ def test_binary_label_from_positive_values_or_numbers():
     config["positive_values"] = None
     label = binary_label({"y": numbers}, config)
     assert label.dtype == tf.int64 and label.numpy().ravel().tolist() == [1, 0, 0]
+    # A float column holds "1.0" as 1: positive_values written as in the CSV still match it.
+    config["positive_values"] = ["1.0"]
+    assert binary_label({"y": numbers}, config).numpy().ravel().tolist() == [1, 0, 0]
+    spaced = tf.constant([[b" setosa "], [b"setosa"], [b"  "]])
+    assert string_column(spaced).numpy().ravel().tolist() == [
+        b"setosa", b"setosa", MISSING_CATEGORY.encode()]
 
 
 CELLS = ["yes", "No", " TRUE ", "f", "Y", "n", "t", "False", "1", "0", "0.0", "-2", "3e-1",
@@ -246,3 +252,17 @@ def test_feature_list_excludes_the_label_and_orders_floats_buckets_ids():
         TransformedFeature("company_xf", "company", "id", vocabulary="company"),
         TransformedFeature("hour_xf", "hour", "id", vocabulary="hour"),
     ]
+
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_a_feature_named_label_is_an_input_of_its_own(kind):
+    """Its input was the label's (label_xf), its vocabulary a multiclass label's: the Trainer
+    failed after Transform had run."""
+    config = copy.deepcopy(CONFIG)
+    config["label"] = {**config["label"], "kind": kind}
+    config["features"] = {"numeric": ["label"], "categorical": ["Label", "label "]}
+    features = transformed_features(config)
+    assert [(f.name, f.vocabulary) for f in features] == [
+        ("f_label_xf", None), ("Label_xf", "Label"), ("label__xf", "label_")]
+    assert LABEL_KEY not in [f.name for f in features]

@@ -108,6 +108,9 @@ def _label_and_features(config: Config, check: _Checker) -> None:
         check(config.label.kind == "binary", "'label.derive' is only for label.kind = 'binary'")
     check(config.label.positive_values is None or config.label.kind == "binary",
           "'label.positive_values' is only for label.kind = 'binary'")
+    check(config.model.class_weight == "none" or config.label.kind != "regression",
+          "'model.class_weight' = 'balanced' is for binary and multiclass labels: a regression "
+          "label has no classes to weigh; remove it")
     features = config.all_features
     check(bool(features), "no features: list some under [features] numeric or categorical")
     seen: set[str] = set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,6 +133,7 @@ class _Scan:
         self.columns: dict[int, tuple[str, str]] = {}  # index -> (column, kind)
         self.label_index: int | None = None
         self.label_values = LabelValues(rules.label.kind, rule=rules.label) if rules.label else None
+        self.missing_labels: list[int] = []  # [line of the first, count]
 
     def run(self, text: str) -> None:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter,
@@ -189,6 +191,10 @@ class _Scan:
             cell = record[self.label_index].strip()
             if cell.lower() not in self.rules.missing:
                 self.label_values.add(cell)
+            elif not self.missing_labels:
+                self.missing_labels = [line, 1]
+            else:
+                self.missing_labels[1] += 1
         for index, (column, kind) in self.columns.items():
             cell = record[index].strip()
             if cell.lower() not in self.rules.missing and not _is_number(cell, kind):
@@ -213,13 +219,22 @@ class _Scan:
 
 
     def label_problems(self) -> list[dict[str, str]]:
-        """A binary label's text read as neither 0 nor 1 (`labels.LabelValues`)."""
+        """Rows without a label (but of a derived one: a missing input reads as 0), and a binary
+        label's text read as neither 0 nor 1 (`labels.LabelValues`)."""
+        rows = []
+        column = self.rules.label.column if self.rules.label else ""
+        if self.missing_labels and not self.rules.label.derived:
+            line, count = self.missing_labels
+            rows.append(self.ref.row(column, "MISSING_LABEL", (
+                "Label missing", f"label '{column}' is missing in {count} of {self.records} "
+                f"rows (the first on line {line}): a row without a label can be neither "
+                "trained on nor evaluated; remove those rows, or fill in their label"),
+                (f"{count} of {self.records} rows", "a label in every row")))
         unread = self.label_values.unread() if self.label_values else {}
         if not unread:
-            return []
-        column = self.rules.label.column
+            return rows
         shown = ", ".join(repr(text) for text in unread if text != OTHER_UNREAD)
-        return [self.ref.row(column, "NOT_BINARY", (
+        return rows + [self.ref.row(column, "NOT_BINARY", (
             "Label not read", f"binary label '{column}' holds text that is neither a number "
             f"nor true/false or yes/no, e.g. {shown}: set [label] positive_values to the "
             "text of the positive class (the rest is 0), or add the text to [data] "
@@ -228,9 +243,12 @@ class _Scan:
 
 
 def _is_number(cell: str, kind: str) -> bool:
+    """A finite number (an int when `kind` is int): 'inf' would train a model to NaN."""
     try:
         value = float(cell)
     except ValueError:
+        return False
+    if not math.isfinite(value):
         return False
     return kind != "int" or (value.is_integer() and "." not in cell and "e" not in cell.lower())
 

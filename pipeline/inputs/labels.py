@@ -67,6 +67,21 @@ class LabelValues:
             self.mean += delta / self.count
             self.squares += delta * (value - self.mean)
 
+    def only_value(self) -> tuple[str, int] | None:
+        """(the value, rows) when two rows or more have a label and all the same one (a derived
+        binary label is not counted: None)."""
+        if self.kind == "regression":
+            same = self.count >= 2 and self.squares == 0.0
+            return (f"{self.mean:g}", self.count) if same else None
+        read = {k: n for k, n in self.classes.items()
+                if self.kind != "binary" or k in ("0", "1")}
+        if len(read) != 1 or sum(read.values()) < 2:
+            return None
+        [(value, rows)] = read.items()
+        if self.kind == "binary":
+            return ("positive (1)" if value == "1" else "negative (0)"), rows
+        return f"'{value}'", rows
+
     def unread(self) -> Counter:
         """A binary label's texts read as neither 0 nor 1, with their counts."""
         if self.kind != "binary":

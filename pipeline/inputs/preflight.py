@@ -188,27 +188,28 @@ def _mixed_delimiters(delimiters: dict[str, str], files_by_span: dict[int, list[
 
 def _one_class(config: Config, label: LabelValues, files_by_span: dict[int, list[str]]
                ) -> list[dict[str, str]]:
-    """One row when a binary label that is read (not derived) is 0 in every row of the window
-    that has one, or 1 in every row: no model can learn from one class."""
-    counts = {k: label.classes[k] for k in ("0", "1")}
-    if config.label.kind != "binary" or config.label.derive or not any(counts.values()) \
-            or all(counts.values()):
+    """One row when the label has one value in every row of the window that has one (two rows
+    at least; fewer are the empty-split gate's): no model can learn from it."""
+    only = label.only_value()
+    if only is None:
         return []
-    only = "1" if counts["1"] else "0"
+    value, rows = only
     spans = sorted(files_by_span)
     paths = [path for span in spans for path in files_by_span[span]]
     where = paths[0] if len(paths) == 1 else (
         f"the {len(paths)} files of span(s) {spans[0]}-{spans[-1]}" if len(spans) > 1
         else f"the {len(paths)} files of span {spans[0]}")
-    column = config.label.column
-    rule = rule_text({"column": column, "kind": "binary",
-                      "positive_values": config.label.positive_values})
+    column, kind = config.label.column, config.label.kind
+    if kind == "binary":
+        rule = rule_text({"column": column, "kind": kind,
+                          "positive_values": config.label.positive_values})
+        what, fix = f"binary label '{column}' ({rule})", (
+            "check [label] positive_values (written as in the data) or the label column")
+    else:
+        what, fix = f"{kind} label '{column}'", "check the label column and the span window"
     return [FileRef(where, spans[-1]).row(column, "ONE_LABEL_CLASS", (
-        "One label class", f"binary label '{column}' ({rule}) is "
-        f"{'positive (1)' if only == '1' else 'negative (0)'} in all {counts[only]} rows that "
-        "have one: no model can learn from one class; check [label] positive_values (written "
-        "as in the data) or the label column"),
-        (f"{counts[only]} rows of {only}", "both 0 and 1"))]
+        "One label value", f"{what} is {value} in all {rows} rows that have one: no model can "
+        f"learn from one value; {fix}"), (f"{rows} rows of {value}", "two values or more"))]
 
 
 def _short(header: list[str]) -> str:

@@ -22,9 +22,11 @@ MISSING_CATEGORY = "__MISSING__"
 
 def safe_name(column: str) -> str:
     """A raw column's name as TensorFlow names may be written (letters, digits, '_'): CSV headers
-    hold spaces, parentheses and slashes ("mean radius", "od280/od315")."""
+    hold spaces, parentheses and slashes ("mean radius", "od280/od315"). A feature named
+    'label' is 'f_label': its input would be the label's (LABEL_KEY), its vocabulary a multiclass
+    label's."""
     name = re.sub(r"[^A-Za-z0-9_]", "_", column)
-    return name if name[:1].isalpha() else f"f_{name}"
+    return name if name[:1].isalpha() and name != LABEL_VOCABULARY else f"f_{name}"
 
 
 def transformed_name(key: str) -> str:
@@ -83,10 +85,6 @@ def transformed_features(custom_config: dict[str, Any]) -> list[TransformedFeatu
         sources = sorted(f.source for f in result if f.name in duplicates)
         raise ValueError(f"features {', '.join(repr(s) for s in sources)} have the same name as "
                          f"model inputs ({', '.join(duplicates)}): rename a column")
-    if (custom_config["label"]["kind"] == "multiclass"
-            and LABEL_VOCABULARY in {safe_name(c) for c in columns.categorical}):
-        raise ValueError(f"a categorical feature may not be named '{LABEL_VOCABULARY}' with a "
-                         "multiclass label: both would write the same vocabulary file")
     return result
 
 

@@ -39,10 +39,18 @@ def binary_class(text: str, positive_values: list[str] | None) -> int | None:
     """1 or 0 for a present cell (stripped) of a binary label that is not derived, as the
     pipeline reads it; None for text it cannot read as either."""
     if positive_values is not None:
-        return int(text in positive_values)
+        return int(text in positive_values or (
+            re.fullmatch(NUMBER, text) is not None
+            and float(text) in numeric_values(positive_values)))
     if re.fullmatch(NUMBER, text):
         return int(float(text) > 0)
     word = text.lower()
     if word in TRUE_WORDS or word in FALSE_WORDS:
         return int(word in TRUE_WORDS)
     return None
+
+
+def numeric_values(positive_values: list[str]) -> list[float]:
+    """The positive values that are numbers: they match a cell of the same number however it
+    is written ("1.0" matches 1, as a float column holds it)."""
+    return [float(v) for v in positive_values if re.fullmatch(NUMBER, str(v).strip())]

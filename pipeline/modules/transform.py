@@ -101,8 +101,9 @@ def numeric_column(x: TensorLike) -> tuple[tf.Tensor, tf.Tensor]:
 
 
 def string_column(x: TensorLike) -> tf.Tensor:
-    """String [batch, 1]; numbers become their text, missing or empty becomes MISSING_CATEGORY."""
-    value = _dense_column(_map_values(x, _to_string), MISSING_CATEGORY)
+    """String [batch, 1], without the spaces around it (as the pre-flight reads a cell); numbers
+    become their text, missing or empty becomes MISSING_CATEGORY."""
+    value = tf.strings.strip(_dense_column(_map_values(x, _to_string), MISSING_CATEGORY))
     return tf.where(tf.equal(value, ""), MISSING_CATEGORY, value)
 
 
@@ -202,19 +203,31 @@ def binary_label(inputs: dict[str, TensorLike], label_config: dict[str, Any]) ->
         above = numerator > float(derive["threshold"]) * denominator
         positive = has_numerator & has_denominator & tf.not_equal(denominator, 0.0) & above
     elif positive_values is not None:
-        positive = _text_in(tf.strings.strip(string_column(column)), positive_values)
-    elif column.dtype == tf.string:  # text: numbers, or true/false, yes/no
-        text = tf.strings.lower(tf.strings.strip(string_column(column)))
-        number = tf.strings.regex_full_match(text, labels.NUMBER)
-        value = tf.strings.to_number(tf.where(number, text, "0"), out_type=tf.float32)
-        positive = (number & (value > 0)) | _text_in(text, labels.TRUE_WORDS)
-    else:
-        value, present = numeric_column(column)
-        positive = present & (value > 0)
+        value, number = _number_in(column)
+        positive = _text_in(string_column(column), positive_values) | (
+            number & _text_in(value, labels.numeric_values(positive_values)))
+    else:  # numbers, or true/false and yes/no in any case
+        value, number = _number_in(column)
+        positive = (number & (value > 0)) | _text_in(tf.strings.lower(string_column(column)),
+                                                     labels.TRUE_WORDS)
     return tf.cast(positive, tf.int64)
 
 
-def _text_in(text: tf.Tensor, values: Any) -> tf.Tensor:
-    """bool [batch, 1]: whether each row's text [batch, 1] is one of `values`."""
-    targets = tf.constant([str(v) for v in values], dtype=tf.string)
-    return tf.reduce_any(tf.equal(text, targets), axis=1, keepdims=True)
+def _number_in(column: TensorLike) -> tuple[tf.Tensor, tf.Tensor]:
+    """(float32 [batch, 1], bool [batch, 1]): each row's number, and whether it has one; a
+    text column's cells that are not numbers (`labels.NUMBER`) have none, and do not fail."""
+    if column.dtype != tf.string:
+        return numeric_column(column)
+    text = string_column(column)
+    number = tf.strings.regex_full_match(text, labels.NUMBER)
+    return tf.strings.to_number(tf.where(number, text, "0"), out_type=tf.float32), number
+
+
+def _text_in(values: tf.Tensor, targets: Any) -> tf.Tensor:
+    """bool [batch, 1]: whether each row's value [batch, 1] (text or float32) is one of
+    `targets`."""
+    if not len(targets):
+        return tf.zeros_like(values, dtype=tf.bool)
+    wanted = tf.constant([str(t) for t in targets] if values.dtype == tf.string else targets,
+                         dtype=values.dtype)
+    return tf.reduce_any(tf.equal(values, wanted), axis=1, keepdims=True)

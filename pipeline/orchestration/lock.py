@@ -2,10 +2,13 @@
 
 The lock is `flock` on an open file: the kernel releases it when the process ends, however it
 ends (kill -9 included), so a killed run never blocks the next one and there is no stale lock
-to clean up. Who holds it (pid, run id, since when) is written beside it, in
-`.tfxpipe.lock.json`, for the line a waiting run prints; that file is only believed while the
-lock is held. Read-only commands (runs, report, lineage, the notebooks) never take the lock:
-what they read is written aside and renamed into place.
+to clean up. The output root folder itself is locked too, after the file: a lock file deleted
+by hand (taken for a stale lock) is made again by the next run, whose lock on it would hold,
+but the folder's lock still holds. (Where the file system cannot lock a folder, as some network
+file systems, the file's lock is the lock.) Who holds it (pid, run id, since when) is written
+beside it, in `.tfxpipe.lock.json`, for the line a waiting run prints; that file is only
+believed while the lock is held. Read-only commands (runs, report, lineage, the notebooks)
+never take the lock: what they read is written aside and renamed into place.
 
 A run scheduled on Airflow is many processes, one per task, so no process can hold the lock
 for the whole run. Its first task takes the lock and leaves a *lease* (`.tfxpipe.lease.json`:
@@ -22,6 +25,7 @@ import datetime
 import fcntl
 import json
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -64,14 +68,19 @@ def output_root_lock(output_root: Path, command: str, wait: bool = True,
     said = False
     while True:
         fd = os.open(output_root / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        folder = os.open(output_root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            _acquire(fd, output_root, wait, say if not said else lambda line: None)
+            quiet = said
+            for locked in (fd, folder):
+                quiet = _acquire(locked, output_root, wait,
+                                 say if not quiet else lambda line: None) or quiet
             lease = read_lease(output_root)
             if lease is None or lease.get("owner") == lease_owner:
                 yield _holder_writer(output_root, command)
                 return
         finally:
-            os.close(fd)  # releases the lock
+            os.close(folder)
+            os.close(fd)  # releases the locks
         busy = f"the output root {output_root} is in use by {lease_text(lease)}"
         if not wait:
             raise RootBusy(f"{busy}; run again when it has ended, or without --no-wait to "
@@ -82,9 +91,12 @@ def output_root_lock(output_root: Path, command: str, wait: bool = True,
         time.sleep(LEASE_POLL_SECONDS)
 
 
-def _acquire(fd: int, output_root: Path, wait: bool, say: Callable[[str], None]) -> None:
+def _acquire(fd: int, output_root: Path, wait: bool, say: Callable[[str], None]) -> bool:
+    """Locks `fd` (the lock file, or the folder); whether it had to say it waits. A folder the
+    file system cannot lock is left unlocked (OSError other than 'held by another')."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
     except BlockingIOError:
         holder = holder_text(output_root)
         if not wait:
@@ -92,6 +104,11 @@ def _acquire(fd: int, output_root: Path, wait: bool, say: Callable[[str], None])
                            "when it has ended, or without --no-wait to wait for it") from None
         say(f"waiting: the output root {output_root} is in use by {holder}")
         fcntl.flock(fd, fcntl.LOCK_EX)
+        return True
+    except OSError:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            return False
+        raise
 
 
 def _holder_writer(output_root: Path, command: str) -> Callable[[str | None], None]:
@@ -142,14 +159,15 @@ def release_lease(output_root: Path, owner: str | None = None) -> bool:
 
 def is_locked(output_root: Path) -> bool:
     """Whether a run holds the output root's lock now (never blocks, never takes it)."""
-    path = output_root / LOCK_NAME
-    if not path.exists():
-        return False
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
+    paths = [path for path in (output_root / LOCK_NAME, output_root) if path.exists()]
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            pass  # a folder the file system cannot lock
+        finally:
+            os.close(fd)
     return False
