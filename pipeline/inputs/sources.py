@@ -99,8 +99,13 @@ def sample_csv(source: Path, dest: Path, rows: int) -> Path:
 def input_location(config: Config) -> tuple[Path, str]:
     """(input base folder, span pattern) that ExampleGen reads, materialising data if needed."""
     if config.data.source == TFX_TAXI_SOURCE:
-        materialize_taxi(config.data_dir, config.data.sample_rows)
-        return config.data_dir, TAXI_PATTERN
+        # A sample is written under the output root: the data folder is shared by every output
+        # root, and a sample written there cut the spans of a run reading them.
+        rows = config.data.sample_rows
+        folder = (config.pipeline_dir / "samples" / f"taxi-first-{rows}") if rows > 0 \
+            else config.data_dir
+        materialize_taxi(folder, rows)
+        return folder, TAXI_PATTERN
     if os.path.isfile(config.data.source):
         source = Path(config.data.source)
         if config.data.sample_rows > 0:  # a copy under the output root: the user's file stays
