@@ -33,7 +33,7 @@ from pipeline.orchestration.lock import (
     read_lease,
     release_lease,
 )
-from pipeline.orchestration.rollback import rollback, rollback_lines
+from pipeline.orchestration.rollback import checked_source, rollback, rollback_lines
 from pipeline.orchestration.run import run
 from pipeline.records import lineage as lineage_lib
 from pipeline.records.outcomes import EXIT_BUSY, EXIT_ERROR, EXIT_SIGINT, EXIT_USAGE, one_line
@@ -122,6 +122,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.output_root)
     with output_root_lock(config.output_root, "tfxpipe rollback", not args.no_wait) as holder:
         check_store(config, locked=True)
+        checked_source(config, args.to, args.reason)  # a refused rollback leaves no run
         run_id = datetime.datetime.now(datetime.timezone.utc).strftime(RUN_ID_FORMAT)
         holder(run_id)
         with process.redirected_output(config.runs_dir / run_id / "run.log", args.verbose):

@@ -33,17 +33,7 @@ def rollback(config: Config, to: int, reason: str, run_id: str) -> tuple[int, di
     from components.versioned_pusher.publish import publish  # loads TFX's file utilities
 
     model_dir = str(config.model_dir)
-    served = existing_versions(model_dir)
-    source = read_manifest(model_dir, to) if to in served else None
-    if to not in served:
-        raise ConfigError(f"version {to} of '{config.pipeline.model_name}' is not in "
-                          f"{config.model_dir} (versions: "
-                          f"{', '.join(map(str, served)) or 'none'})")
-    if source is None:
-        raise ConfigError(f"version {to} has no readable manifest.json in "
-                          f"{config.model_dir / str(to)}: it cannot be served again by rollback")
-    if to == served[-1]:
-        raise ConfigError(f"version {to} is already the served version (the highest)")
+    served, source = existing_versions(model_dir), checked_source(config, to, reason)
     section = {"of_version": to, "from_version": served[-1], "reason": reason,
                "run_id": run_id, "at": datetime.datetime.now(datetime.timezone.utc).isoformat()}
 
@@ -58,6 +48,28 @@ def rollback(config: Config, to: int, reason: str, run_id: str) -> tuple[int, di
         "components": [], "outcome": f"rollback to v{to}", "exit_code": 0, "pushed": True,
         "pushed_version": version, "rollback": section})
     return version, manifest
+
+
+def checked_source(config: Config, to: int, reason: str) -> dict[str, Any]:
+    """The manifest of version `to` when it can be served again by a rollback giving `reason`;
+    ConfigError (one line) else. Asked before the rollback opens its log: a refused rollback
+    leaves nothing, not a run without a summary."""
+    if not reason.strip():
+        raise ConfigError("--reason must say why the version is rolled back (it is kept in the "
+                          "manifest and ML Metadata)")
+    model_dir = str(config.model_dir)
+    served = existing_versions(model_dir)
+    if to not in served:
+        raise ConfigError(f"version {to} of '{config.pipeline.model_name}' is not in "
+                          f"{config.model_dir} (versions: "
+                          f"{', '.join(map(str, served)) or 'none'})")
+    source = read_manifest(model_dir, to)
+    if source is None:
+        raise ConfigError(f"version {to} has no readable manifest.json in "
+                          f"{config.model_dir / str(to)}: it cannot be served again by rollback")
+    if to == served[-1]:
+        raise ConfigError(f"version {to} is already the served version (the highest)")
+    return source
 
 
 def _record(config: Config, manifest: dict[str, Any], folder: Path) -> None:

@@ -170,6 +170,15 @@ def test_concurrent_killed_stopped_and_lost_runs_never_push_twice_or_leave_debri
     assert lineage.returncode == 0 and "has no PushedModel" not in lineage.stdout, lineage
     assert "span 2" in lineage.stdout and "span 3" in lineage.stdout, lineage.stdout
 
+    # A refused rollback (no such version, the served one, no reason) is one line, exit 2, and
+    # leaves no run behind (it left a run without a summary, which `report` took as the latest).
+    runs_before = sorted((pipeline_dir / "runs").iterdir())
+    for refused in (("9", "x"), ("2", "x"), ("1", " ")):
+        out = run_cli("rollback", "--config", str(config), "--to", refused[0], "--reason",
+                      refused[1], timeout=120)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stdout + out.stderr
+    assert sorted((pipeline_dir / "runs").iterdir()) == runs_before
+
     # A rollback serves version 1 again as version 3, recorded as such.
     back = run_cli("rollback", "--config", str(config), "--to", "1", "--reason",
                    "v2 misroutes setosa", timeout=300)
