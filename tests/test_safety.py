@@ -183,6 +183,41 @@ def test_a_store_missing_empty_or_older_than_the_pipeline_root_is_refused(tmp_pa
     assert not config.runs_dir.exists()
 
 
+def test_a_store_of_another_root_or_with_a_damaged_page_is_refused(tmp_path):
+    """A store copied from another output root was read as this one's (its runs listed, its
+    artifacts served from cache, its model the baseline); a page zeroed in place passed the
+    check, and the run failed at its first write ('database disk image is malformed')."""
+    import sqlite3
+
+    config = load_config(_config(tmp_path))
+    config.metadata_path.parent.mkdir(parents=True)
+    store = _store(config.metadata_path, 2)
+    kind = store.put_artifact_type(metadata_store_pb2.ArtifactType(name="Model"))
+    store.put_artifacts([metadata_store_pb2.Artifact(
+        type_id=kind, uri=str(config.pipeline_root / "Trainer" / "model" / "2"))])
+    check_store(config)
+    store.put_artifacts([metadata_store_pb2.Artifact(
+        type_id=kind, uri=str(tmp_path / "other" / "p" / "pipeline_root" / "Trainer" / "model"
+                              / "1"))])
+    with pytest.raises(StoreError, match=r"records artifacts outside .*another output root"):
+        check_store(config)
+
+    (tmp_path / "damaged").mkdir()
+    damaged = load_config(_config(tmp_path / "damaged"))
+    damaged.metadata_path.parent.mkdir(parents=True)
+    _store(damaged.metadata_path, 40)
+    with sqlite3.connect(damaged.metadata_path) as connection:
+        (page,) = connection.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'ExecutionProperty'").fetchone()
+        (size,) = connection.execute("PRAGMA page_size").fetchone()
+    check_store(damaged)
+    with open(damaged.metadata_path, "r+b") as handle:
+        handle.seek((page - 1) * size)
+        handle.write(b"\0" * size)
+    with pytest.raises(StoreError, match=r"cannot be read \((it is damaged|database disk)"):
+        check_store(damaged)
+
+
 def test_an_empty_store_beside_an_empty_pipeline_root_is_a_fresh_start(tmp_path):
     config = load_config(_config(tmp_path))
     config.metadata_path.parent.mkdir(parents=True)

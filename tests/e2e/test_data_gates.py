@@ -26,6 +26,7 @@ import pytest
 
 from pipeline.config.sections import TFX_TAXI_SOURCE
 from tests.fixtures.cli import TAXI_CONFIG, last_run_id, read_summary, run_cli, write_config
+from tests.fixtures.history import copy_history
 
 pytestmark = pytest.mark.slow
 
@@ -81,9 +82,7 @@ class Shop:
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory, taxi_runs) -> Shop:
     shop = Shop(tmp_path_factory.mktemp("gates"))
-    (shop.pipeline_dir).mkdir(parents=True)
-    shutil.copy2(taxi_runs.metadata, shop.pipeline_dir / "metadata.sqlite")
-    shutil.copytree(taxi_runs.pipeline_dir / "serving", shop.pipeline_dir / "serving")
+    copy_history(taxi_runs.pipeline_dir, shop.pipeline_dir)
     for span in GOOD_SPANS:
         shutil.copytree(taxi_runs.data_dir / f"span-{span}", shop.spans / f"span-{span}")
     write_config(shop.config, taxi_runs.config, {
