@@ -3,7 +3,7 @@
 
 import pytest
 
-from pipeline.config import load_config
+from pipeline.config import ConfigError, load_config
 from pipeline.dag.user_code import custom_config
 from tests.fixtures.configs import MINIMAL, TAXI, error_of
 
@@ -238,3 +238,12 @@ def test_the_configs_baseline_names_are_those_the_component_fits():
 
     assert BASELINES == BASELINE_NAMES
     assert all(set(CONSTANT_BASELINES[k]) <= set(BASELINES[k]) for k in BASELINES)
+
+
+
+@pytest.mark.parametrize("below", ["", "below"])
+def test_an_output_root_that_is_a_file_is_one_line(toy, tmp_path, below):
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(ConfigError) as info:  # it was a raw FileExistsError
+        load_config(toy(), str(tmp_path / "afile" / below))
+    assert f"but {tmp_path / 'afile'} is a file, not a folder" in str(info.value)

@@ -108,3 +108,4 @@ def test_infinite_numbers_halt_as_not_numbers(toy, tmp_path):
         prepare_input(load_config(path, str(tmp_path / "out")))
     [row] = info.value.rows
     assert row["kind"] == "NOT_NUMERIC" and "'inf', '-Infinity'" in row["description"]
+

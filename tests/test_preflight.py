@@ -308,3 +308,22 @@ def test_missing_values_as_users_write_them_pass_and_other_text_is_named(shop):
     assert "'unknown', '12 dollars'" in row["description"]
     assert "add them to [data] missing_values" in row["description"]
     assert row["observed"] == f"2 of {len(rows)} rows"
+
+
+def test_empty_lines_are_not_counted_as_rows(tmp_path):
+    """ExampleGen skips them: a file ending in blank lines was said to hold more rows than the
+    pipeline read."""
+    from pipeline.inputs.prepare import fingerprint
+
+    path = tmp_path / "blank.csv"
+    path.write_bytes(b"a,y\r\n1,0\r\n\r\n2,1\n\n\n")
+    assert fingerprint(path).rows == 2
+
+
+def test_a_delimiter_at_the_end_of_every_line_is_named_with_the_fix(tmp_path):
+    from pipeline.inputs.csv_files import read_csv
+
+    path = tmp_path / "trailing.csv"
+    path.write_text("a,b,y,\n1,x,0,\n2,y,1,\n")
+    [row] = [r for r in read_csv(str(path)).problems if r["short"] == "Unnamed column"]
+    assert "last column has no name" in row["description"] and "remove it" in row["description"]

@@ -9,6 +9,7 @@ import datetime
 import math
 import os
 import re
+from pathlib import Path
 
 from pipeline.config.catalogue import (
     BASELINES,
@@ -70,6 +71,10 @@ def _names_and_roots(config: Config, check: _Checker) -> None:
         system = system_folder(path)
         check(system is None, f"'{key}' is {path}, which is the system folder {system} or "
               "inside it: choose a folder of your own (--output-root for the output)")
+    root = Path(config.pipeline.output_root)
+    blocker = next((p for p in (root, *root.parents) if p.exists()), root)
+    check(blocker.is_dir(), f"'pipeline.output_root' is {root}, but {blocker} is a file, not a "
+          "folder: choose another output root (--output-root)")
 
 
 def _pipeline_and_beam(config: Config, check: _Checker) -> None:

@@ -262,8 +262,12 @@ def header_problems(ref: FileRef, header: list[str]) -> list[dict[str, str]]:
                 "Duplicate column", f"column '{name}' appears twice in the header"),
                 ("2 columns", "unique names")))
         seen.add(name)
-    if any(not name.strip() for name in header):
+    unnamed = [i + 1 for i, name in enumerate(header) if not name.strip()]
+    if unnamed:
+        where = "last" if unnamed == [len(header)] else f"number {unnamed[0]}"
         problems.append(ref.row("(header)", "MALFORMED_CSV", (
-            "Unnamed column", "the header has an empty column name"),
+            "Unnamed column", f"the header's {where} column has no name"
+            + (" (a delimiter at the end of every line, as some spreadsheets write: remove it)"
+               if where == "last" else ": name it in the header")),
             ("''", "every column named")))
     return problems

@@ -83,15 +83,18 @@ class InputData:
         return next(s for s in self.spans if s.span == number)
 
 
+_EMPTY_LINES = (b"\n", b"\r\n", b"\r")
+
+
 def fingerprint(path: str | os.PathLike[str]) -> DataFile:
     digest = hashlib.sha256()
-    rows = -1  # the header is not a row
+    rows = -1  # the header is not a row, nor is an empty line (ExampleGen skips those)
     size = 0
     with open(path, "rb") as handle:
         for line in handle:
             digest.update(line)
             size += len(line)
-            rows += 1
+            rows += line not in _EMPTY_LINES
     return DataFile(path=str(path), sha256=digest.hexdigest(), bytes=size, rows=max(rows, 0))
 
 
