@@ -78,3 +78,14 @@ def test_a_key_slice_names_typed_slice_values_as_strings():
     assert same_slice({"payment_type": "Credit Card"}, {"payment_type": "Credit Card"})
     assert not same_slice({"trip_start_hour": 7}, {"trip_start_hour": "8"})
     assert not same_slice({"a": "x", "b": 1}, {"a": "x"})
+
+
+def test_a_rows_line_without_spans_names_no_window():
+    """A run stopped by a signal records rows but not its spans: 'window : ...' was printed."""
+    rows = {"train": 28, "eval": 12}
+    lines = render({"rows": rows, "window_rows": rows}, 143)
+    assert "rows read: train 28, eval 12 (total 40)" in lines
+    spans = [{"span": 2, "files": []}, {"span": 3, "files": []}]
+    lines = render({"rows": rows, "window_rows": rows, "spans": spans}, 0)
+    assert "rows read: train 28, eval 12 (total 40) in span 3; window 2-3: train 28, eval 12 " \
+           "(total 40)" in lines

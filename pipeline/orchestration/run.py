@@ -85,8 +85,9 @@ def _locked_run(config: Config, run_id: str, verbose: bool) -> int:
             outcome, summary = _execute(config, run_id, terminal, verbose, log_path)
     except Stopped as stop:
         with signals_ignored():
-            return record_run(config, run_id, stop.exit_code, _stopped(config, run_id, stop),
-                              verbose)
+            with redirected_output(log_path, verbose) as terminal:  # ML Metadata's logging
+                summary = _stopped(config, run_id, stop, terminal.line)
+            return record_run(config, run_id, stop.exit_code, summary, verbose)
     return record_run(config, run_id, outcome, summary, verbose)
 
 
@@ -198,14 +199,15 @@ def data_record(config: Config, data: InputData, backfill: Any) -> dict[str, Any
             "backfilled_spans": backfill.spans, "backfill_seconds": round(backfill.seconds, 1)}
 
 
-def _stopped(config: Config, run_id: str, stop: Stopped) -> dict[str, Any]:
+def _stopped(config: Config, run_id: str, stop: Stopped, say: Callable[[str], None]
+             ) -> dict[str, Any]:
     """The summary of a run a signal stopped: what ML Metadata holds of it, its unfinished
     executions marked failed (the worker processes have ended by now)."""
     debris = find_debris(config)
     running = sorted({s.node for s in debris.stale})
     clear_debris(config, debris, by=f"run {run_id} when {stop.name} stopped it")
-    print(f"stopped by {stop.name}" + (f" while {', '.join(running)} ran (marked failed)"
-                                       if running else ""), flush=True)
+    say(f"stopped by {stop.name}" + (f" while {', '.join(running)} ran (marked failed)"
+                                     if running else ""))
     summary: dict[str, Any] = {"run_id": run_id, "pipeline": config.pipeline.name,
                                "config": config.config_path, "components": []}
     if any(r.run_id == run_id for r in known_runs(config) if r.pipeline_runs):

@@ -153,7 +153,7 @@ def _rows_line(summary: dict[str, Any]) -> str:
     spans = summary.get("spans") or []
     target = f" in span {spans[-1]['span']}" if window and spans else ""
     text = "rows read: " + _counts(summary["rows"]) + target
-    if window:
+    if window and spans:  # a run stopped by a signal records no spans
         text += f"; window {_ranges([s['span'] for s in spans])}: " + _counts(window)
     return text
 
