@@ -5,6 +5,7 @@ store (no pipeline run; the end-to-end scenarios are in tests/e2e/test_faults.py
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -304,6 +305,46 @@ def test_a_version_renamed_into_place_but_not_recorded_is_recorded_from_its_mani
     assert pushed.custom_properties["pushed_destination"].string_value.endswith("/p/1")
     [event] = store.get_events_by_artifact_ids([pushed.id])
     assert (event.execution_id, event.type) == (pusher, metadata_store_pb2.Event.OUTPUT)
+    assert not find_debris(config)
+
+
+def test_a_rollback_killed_after_its_rename_is_recorded_and_revokes_as_it_would_have(tmp_path):
+    """Killed between the rename of its version and its record, a rollback served v1 again as v3
+    while v2's blessing stood: the next run was judged against v2, the model rolled back from,
+    and neither doctor nor the next run said a thing."""
+    config = load_config(_config(tmp_path))
+    config.pipeline_dir.mkdir(parents=True)
+    store = _store(config.metadata_path, 0)
+    pushed = store.put_artifact_type(metadata_store_pb2.ArtifactType(name="PushedModel"))
+    blessing_type = store.put_artifact_type(metadata_store_pb2.ArtifactType(name="ModelBlessing"))
+    blessing = metadata_store_pb2.Artifact(type_id=blessing_type)
+    blessing.custom_properties["blessed"].int_value = 1
+    [blessing_id] = store.put_artifacts([blessing])
+    for version in (1, 2):
+        record = metadata_store_pb2.Artifact(type_id=pushed)
+        record.custom_properties["pushed"].int_value = 1
+        record.custom_properties["pushed_version"].string_value = str(version)
+        record.custom_properties["pushed_destination"].string_value = str(
+            config.model_dir / str(version))
+        store.put_artifacts([record])
+        (config.model_dir / str(version)).mkdir(parents=True)
+        (config.model_dir / str(version) / "manifest.json").write_text(json.dumps(
+            {"version": version, "blessing": {"id": blessing_id if version == 2 else None}}))
+    (config.model_dir / "3").mkdir()
+    (config.model_dir / "3" / "manifest.json").write_text(json.dumps(
+        {"version": 3, "rollback": {"of_version": 1, "from_version": 2, "reason": "v2 is off",
+                                    "at": "2026-12-02T00:00:00+00:00"}}))
+
+    debris = find_debris(config)
+    assert [v for v, _ in debris.rollbacks] == [3] and "a rollback to v1" in debris.lines()[0]
+    clear_debris(config, debris, by="a test")
+    assert debris.cleared_text() == "1 rollback(s) recorded from their manifest"
+    store = open_store(config.metadata_path)
+    [revoked] = store.get_artifacts_by_id([blessing_id])
+    assert revoked.custom_properties["blessed"].int_value == 0
+    assert "rollback to v1" in revoked.custom_properties["revoked"].string_value
+    [rollback] = store.get_executions_by_type("tfxpipe.Rollback")
+    assert rollback.custom_properties["pushed_version"].string_value == "3"
     assert not find_debris(config)
 
 

@@ -12,6 +12,9 @@ A process killed mid-run (kill -9, a lost machine) leaves:
 - a version renamed into place whose push was not yet recorded in ML Metadata: it is recorded
   from its manifest (a PushedModel output of that run's pusher execution, which is marked
   COMPLETE), so lineage and the baseline resolver see it.
+- a rollback's version renamed into place, not yet recorded: recorded from its manifest as
+  `tfxpipe rollback` records it, the blessings it revokes revoked (else the next run is judged
+  against the model rolled back from).
 
 Only ever called with the lock held (`lock.py`).
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ml_metadata.proto import metadata_store_pb2
 
@@ -33,6 +37,7 @@ from pipeline.records.mlmd import STATE_NAMES, custom_property, open_store
 Execution = metadata_store_pb2.Execution
 _UNFINISHED = (Execution.RUNNING, Execution.NEW)
 NOTE = "tfxpipe_note"
+ROLLBACK_TYPE = "tfxpipe.Rollback"
 
 
 @dataclass
@@ -49,9 +54,10 @@ class Debris:
     stale: list[Stale] = field(default_factory=list)
     temp_paths: list[Path] = field(default_factory=list)
     unrecorded: list[tuple[int, dict]] = field(default_factory=list)  # (version, manifest)
+    rollbacks: list[tuple[int, dict]] = field(default_factory=list)  # the same, of rollbacks
 
     def __bool__(self) -> bool:
-        return bool(self.stale or self.temp_paths or self.unrecorded)
+        return bool(self.stale or self.temp_paths or self.unrecorded or self.rollbacks)
 
     def lines(self) -> list[str]:
         lines = [f"execution {s.execution_id} ({s.node} of run {s.run_id}) is still {s.state}, "
@@ -60,13 +66,17 @@ class Debris:
         lines += [f"version {version} is in the serving folder but ML Metadata has no record of "
                   f"its push (run {manifest.get('pipeline_run_id')})"
                   for version, manifest in self.unrecorded]
+        lines += [f"version {version} (a rollback to v{manifest['rollback'].get('of_version')}) "
+                  "is in the serving folder but ML Metadata has no record of it: the blessings "
+                  "it revokes are not revoked" for version, manifest in self.rollbacks]
         return lines
 
     def cleared_text(self) -> str:
         """What `clear_debris` did with it, in one line."""
         parts = [(len(self.stale), "unfinished execution(s) marked failed"),
                  (len(self.temp_paths), "temporary folder(s) or file(s) removed"),
-                 (len(self.unrecorded), "pushed version(s) recorded from their manifest")]
+                 (len(self.unrecorded), "pushed version(s) recorded from their manifest"),
+                 (len(self.rollbacks), "rollback(s) recorded from their manifest")]
         return ", ".join(f"{count} {what}" for count, what in parts if count)
 
 
@@ -86,9 +96,11 @@ def find_debris(config: Config) -> Debris:
     for version in existing_versions(str(config.model_dir)):
         manifest = read_manifest(str(config.model_dir), version) or {}
         run = manifest.get("pipeline_run_id")
-        if ((config.pipeline.model_name, str(version)) not in recorded and run
-                and not manifest.get("rollback")  # its manifest is its record (lineage)
-                and store.get_context_by_type_and_name("pipeline_run", str(run)) is not None):
+        if (config.pipeline.model_name, str(version)) in recorded:
+            continue
+        if manifest.get("rollback"):  # killed between its rename and its record
+            debris.rollbacks.append((version, manifest))
+        elif run and store.get_context_by_type_and_name("pipeline_run", str(run)) is not None:
             debris.unrecorded.append((version, manifest))  # its run is known: it can be
     return debris
 
@@ -100,11 +112,13 @@ def clear_debris(config: Config, debris: Debris, by: str) -> None:
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
-    if not (debris.stale or debris.unrecorded):
+    if not (debris.stale or debris.unrecorded or debris.rollbacks):
         return
     store = open_store(config.metadata_path, writable=True)
     completed = {_reconcile(store, config, version, manifest, by)
                  for version, manifest in debris.unrecorded}
+    for version, manifest in debris.rollbacks:
+        record_rollback(store, config, manifest, config.model_dir / str(version))
     stale = [s.execution_id for s in debris.stale if s.execution_id not in completed]
     for execution in store.get_executions_by_id(stale):
         execution.custom_properties[NOTE].string_value = (
@@ -179,3 +193,44 @@ def _describe(store, execution, pipeline_name: str) -> Stale:
     node = next((c.name.split(".", 1)[-1] for c in contexts if c.type == "node"), "?")
     run = next((c.name for c in contexts if c.type == "pipeline_run"), "?")
     return Stale(execution.id, node, run, STATE_NAMES(execution.last_known_state))
+
+
+def record_rollback(store, config: Config, manifest: dict[str, Any], folder: Path) -> None:
+    """The rollback that published `folder` (its manifest: `manifest`) in ML Metadata: a
+    PushedModel output of a tfxpipe.Rollback execution whose input is the version served again;
+    and the blessings of the versions above that one revoked (`rollback.py`: the next run is
+    judged against the model served again)."""
+    section = manifest["rollback"]
+    previous = [a for a in store.get_artifacts_by_type("PushedModel")
+                if custom_property(a, "pushed_version") == str(section["of_version"])
+                and custom_property(a, "pushed") == 1]
+    kind = store.put_execution_type(metadata_store_pb2.ExecutionType(name=ROLLBACK_TYPE))
+    execution = metadata_store_pb2.Execution(
+        type_id=kind, last_known_state=metadata_store_pb2.Execution.COMPLETE)
+    artifact = pushed_model_record(store, folder, manifest["version"], folder)
+    artifact.custom_properties["rollback_of"].int_value = section["of_version"]
+    for message in (artifact, execution):
+        message.custom_properties["reason"].string_value = section["reason"]
+    for key in ("pushed_version", "pushed_destination", "manifest"):
+        execution.custom_properties[key].string_value = \
+            artifact.custom_properties[key].string_value
+    events = [(artifact, event_for(metadata_store_pb2.Event.OUTPUT, "pushed_model"))]
+    events += [(a, event_for(metadata_store_pb2.Event.INPUT, "rolled_back_to"))
+               for a in previous[-1:]]
+    store.put_execution(execution, events, [])
+    _revoke_blessings(config, store, section)
+
+
+def _revoke_blessings(config: Config, store, section: dict[str, Any]) -> None:
+    """Blessings of the models of versions above the one served again: revoked, with why."""
+    ids = set()
+    for version in existing_versions(str(config.model_dir)):
+        manifest = read_manifest(str(config.model_dir), version) or {}
+        blessing = manifest.get("blessing") or {}
+        if version > section["of_version"] and not manifest.get("rollback") and blessing.get("id"):
+            ids.add(int(blessing["id"]))
+    for blessing in store.get_artifacts_by_id(sorted(ids)):
+        blessing.custom_properties["blessed"].int_value = 0
+        blessing.custom_properties["revoked"].string_value = (
+            f"rollback to v{section['of_version']} at {section['at']}: {section['reason']}")
+        store.put_artifacts([blessing])
