@@ -59,3 +59,19 @@ def test_the_report_names_the_baseline_and_both_figures():
             "  tuned (from the Tuner, replacing the values above): learning_rate=0.002") in text
     assert text.endswith("warning: the manifest names another model artifact than ML Metadata")
     assert "warning: the manifest names another model artifact" in text
+
+
+def test_a_manifest_cut_or_edited_by_hand_is_one_line_naming_it(toy, tmp_path):
+    import pytest
+
+    from pipeline.config import ConfigError, load_config
+    from pipeline.records.lineage import lineage
+
+    config = load_config(toy(), str(tmp_path / "out"))
+    folder = config.model_dir / "2"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text('{"version": 2, "model": {"path": ')
+    with pytest.raises(ConfigError, match=r"manifest.json is not valid JSON .*restore it"):
+        lineage(config, 2)
+    with pytest.raises(ConfigError, match=r"version 3 of 'toy' is not in .*versions there: 2"):
+        lineage(config, 3)

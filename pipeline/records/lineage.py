@@ -52,13 +52,17 @@ def _read_manifest(config: Config, version: int | None) -> tuple[int, Path, dict
                           f"{model_dir}: run 'tfxpipe run' first")
     version = version or versions[-1]
     if version not in versions:
-        raise ConfigError(f"version {version} of '{config.pipeline.model_name}' was not pushed; "
-                          f"pushed versions: {', '.join(map(str, versions))}")
+        raise ConfigError(f"version {version} of '{config.pipeline.model_name}' is not in "
+                          f"{model_dir}; versions there: {', '.join(map(str, versions))}")
     folder = model_dir / str(version)
     path = folder / MANIFEST_FILE
     if not path.is_file():
         raise ConfigError(f"{path} is missing: version {version} has no manifest")
-    return version, folder, json.loads(path.read_text())
+    try:
+        return version, folder, json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:  # a manifest edited or cut by hand: the pusher writes it whole
+        raise ConfigError(f"{path} is not valid JSON ({error}): restore it, or roll back to "
+                          "another version") from None
 
 
 def lineage(config: Config, version: int | None = None, metrics: bool = True
