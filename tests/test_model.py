@@ -239,3 +239,19 @@ def test_the_same_rows_config_and_seed_train_the_same_weights_bit_for_bit(traine
     for other in others:
         assert len(other) == len(first)
         assert all(np.array_equal(a, b) for a, b in zip(first, other, strict=True))
+
+
+def test_a_loss_that_is_no_longer_a_number_fails_the_training_in_one_sentence():
+    """Values too large for float32 trained to NaN weights, which the Trainer exported; the
+    Evaluator and the baselines then failed without saying why."""
+    import tensorflow as tf
+
+    from pipeline.modules.trainer import FailOnNaN
+
+    model = tf.keras.Sequential([tf.keras.Input(shape=(1,)), tf.keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = tf.constant([[3e38], [-3e38]], tf.float32)
+    with pytest.raises(ValueError, match=r"the training loss is (nan|inf) after epoch 1: .*"
+                                         r"too large for float32"):
+        model.fit(x, x, epochs=3, callbacks=[FailOnNaN()], verbose=0)
+    FailOnNaN().on_epoch_end(0, {"loss": 0.25})  # a number: nothing to say

@@ -15,6 +15,7 @@ trained model expect (components/shared/model_contract.py):
 from __future__ import annotations
 
 import json
+import math
 import os
 from typing import Any
 
@@ -187,8 +188,22 @@ def _fit(model: tf.keras.Model, train: tf.data.Dataset, evaluation: tf.data.Data
     board = tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", profile_batch=0)
     history = model.fit(train, epochs=epochs, steps_per_epoch=steps_per_epoch,
                         validation_data=evaluation, validation_steps=eval_steps,
-                        class_weight=class_weight, callbacks=[stopper, board], verbose=2)
+                        class_weight=class_weight, callbacks=[stopper, board, FailOnNaN()],
+                        verbose=2)
     return history, stopper
+
+
+class FailOnNaN(tf.keras.callbacks.Callback):
+    """Fails the Trainer when its loss is no longer a number: a model of NaN weights would be
+    exported, and fail later in the Evaluator and the baselines without saying why."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise ValueError(
+                f"the training loss is {loss} after epoch {epoch + 1}: a feature or the label "
+                "holds values too large for float32, or [model] learning_rate is too high; "
+                "check the data's ranges in the run's statistics, or lower the learning rate")
 
 
 def training_summary(history: tf.keras.callbacks.History,
