@@ -81,4 +81,3 @@ def _decoded(kept: dict) -> FileCheck:
     values = None if label is None else LabelValues(
         label["kind"], Counter(label["classes"]), label["count"], label["mean"], label["squares"])
     return FileCheck(kept["header"], kept["delimiter"], kept["problems"], values)
-

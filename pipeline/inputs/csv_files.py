@@ -217,7 +217,6 @@ class _Scan:
                 (f"{self.bad_counts[column]} of {self.records} rows", f"{what} only")))
         return rows
 
-
     def label_problems(self) -> list[dict[str, str]]:
         """Rows without a label (but of a derived one: a missing input reads as 0), and a binary
         label's text read as neither 0 nor 1 (`labels.LabelValues`)."""
