@@ -102,8 +102,11 @@ class FakeRuns:
 def runs(tmp_path):
     config = load_config(TAXI_CONFIG, str(tmp_path / "out"))
     fake = FakeRuns(config.metadata_path)
-    old = fake.artifact(_stats_dir(tmp_path / "stats-1", {"Cash": 60, "Card": 40}), span=35)
-    new = fake.artifact(_stats_dir(tmp_path / "stats-2", {"Cash": 20, "Card": 80}), span=36)
+    # Under the pipeline's folder, as every artifact is: the store check refuses another's.
+    old = fake.artifact(_stats_dir(config.pipeline_dir / "stats-1", {"Cash": 60, "Card": 40}),
+                        span=35)
+    new = fake.artifact(_stats_dir(config.pipeline_dir / "stats-2", {"Cash": 20, "Card": 80}),
+                        span=36)
     fake.run("20250101T000000000000Z", old)   # first run
     fake.run("20250102T000000000000Z", old)   # a cached rerun: same statistics
     fake.run("20250103T000000000000Z", new)   # new data

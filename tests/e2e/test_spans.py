@@ -136,4 +136,4 @@ def test_lineage_of_the_pushed_version(taxi_runs):
     assert "baseline: none" in text.stdout
     missing = run_cli("lineage", "--config", str(taxi_runs.config),
                       "--output-root", str(taxi_runs.out), "--version", "7", timeout=300)
-    assert missing.returncode == 2 and "pushed versions: 1" in missing.stderr
+    assert missing.returncode == 2 and "versions there: 1" in missing.stderr
