@@ -10,7 +10,9 @@ Pure Python, before TensorFlow or Beam start, over every file of the run's spans
   repeated inside a file, duplicate column names, files of one span whose headers differ;
 - values: a column that must hold numbers (a numeric feature, a regression label, a derived
   label's inputs, a column the curated schema types INT or FLOAT) holds text that is not one of
-  the missing values (`[data] missing_values`);
+  the missing values (`[data] missing_values`), or an infinite number;
+- the label: missing in a row (unless derived), a binary label's text read as neither class
+  (`labels.py`), one value only over the window;
 - columns: a column the pipeline needs (label, its derive denominator, features, slice
   columns) or the curated schema requires is missing; a column the schema does not know.
 
@@ -120,6 +122,7 @@ def csv_rules(config: Config, schema) -> CsvRules:
 
 
 def label_rule(config: Config) -> LabelRule:
+    """How the pre-flight reads the config's label column."""
     positive = config.label.positive_values
     return LabelRule(config.label.column, config.label.kind,
                      None if positive is None else tuple(str(v) for v in positive),
