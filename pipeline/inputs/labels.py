@@ -21,6 +21,7 @@ from pipeline.modules.labels import binary_class
 
 UNREAD_KEPT = 3  # texts a binary label could not read, kept as examples (the rest counted)
 OTHER_UNREAD = "(other text)"
+READ_KEPT = 1000  # distinct texts of a binary label whose reading is remembered
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,19 @@ class LabelValues:
     mean: float = 0.0
     squares: float = 0.0  # sum of squared deviations from the mean (Welford)
     rule: LabelRule | None = None  # how a binary label's cells are read (None: not counted)
+    # A binary label's class of each distinct text read so far: a handful of texts, one
+    # reading each, not a regular expression on every row of the pre-flight's pass.
+    _read: dict[str, int | None] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, text: str) -> None:
         if self.kind == "multiclass":
             self.classes[text] += 1
         elif self.kind == "binary" and self.rule is not None and not self.rule.derived:
-            read = binary_class(text, self.rule.positive_values)
+            read = self._read.get(text, -1)
+            if read == -1:
+                read = binary_class(text, self.rule.positive_values)
+                if len(self._read) < READ_KEPT:  # a column of free text is not kept whole
+                    self._read[text] = read
             if read is not None:
                 self.classes[str(read)] += 1
             else:
