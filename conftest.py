@@ -12,4 +12,4 @@ process.set_up(keras_home=Path(__file__).parent / ".pytest_cache" / "keras", tf_
 os.environ.setdefault("AIRFLOW_HOME", str(Path(__file__).parent / ".pytest_cache" / "airflow"))
 
 pytest_plugins = ["tests.fixtures.tiny", "tests.fixtures.taxi", "tests.fixtures.configs",
-                  "tests.fixtures.datasets", "tests.fixtures.reading"]
+                  "tests.fixtures.datasets", "tests.fixtures.reading", "tests.fixtures.same_run"]

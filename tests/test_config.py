@@ -42,6 +42,9 @@ def test_output_root_override(toy, tmp_path):
     ("[model]\ntype = 'cnn'\n", "'model.type' must be one of dnn, wide_deep, got 'cnn'"),
     ("[beam]\ndirect_running_mode = 'fast'\n", "'beam.direct_running_mode' must be one of"),
     ("[beam]\nrunner = 'PortableRunner'\n", "'beam.job_endpoint' is required"),
+    ("[beam]\nrunner = 'FlinkRunner'\n", "'beam.job_endpoint' is required with runner = "
+     "'FlinkRunner'"),
+    ("[beam]\nparallelism = -1\n", "'beam.parallelism' must be >= 0"),
     ("[evaluation.thresholds.mse]\nupper_bound = 1.0\n",
      "metric 'mse' is not available for a binary label"),
     ("[evaluation.thresholds.auc]\n", "'evaluation.thresholds.auc' sets no bound"),

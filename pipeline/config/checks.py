@@ -88,6 +88,10 @@ def _pipeline_and_beam(config: Config, check: _Checker) -> None:
           "'beam.direct_num_workers' must be >= 0 (0 = all cores)")
     check(config.beam.runner != "PortableRunner" or bool(config.beam.job_endpoint),
           "'beam.job_endpoint' is required with runner = 'PortableRunner' (e.g. 'localhost:8099')")
+    check(config.beam.parallelism >= 0, "'beam.parallelism' must be >= 0 (0 = the cluster's)")
+    check(config.beam.runner != "FlinkRunner" or bool(config.beam.job_endpoint),
+          "'beam.job_endpoint' is required with runner = 'FlinkRunner': Beam's Flink job "
+          "server, e.g. 'localhost:8099' as 'make flink' starts it")
 
 
 def _model_and_transform(config: Config, check: _Checker) -> None:

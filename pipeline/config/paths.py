@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+from pathlib import Path
 
 # One path component: no separator, no leading dot (so never "." or ".."), nothing a shell or
 # another file system would read differently.
@@ -38,3 +40,12 @@ def system_folder(path: str) -> str | None:
     if resolved in _SYSTEM_FOLDERS:
         return resolved
     return None
+
+
+def java_dir() -> Path:
+    """Where `make flink-jars` puts the Java engines' jars: inside this Python environment (so
+    that `make distclean` removes them with it), never in the home directory."""
+    return Path(sys.prefix) / "java"
+
+
+FLINK_JOB_SERVER_JAR = "beam-flink-job-server.jar"  # in java_dir()

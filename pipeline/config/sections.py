@@ -25,7 +25,7 @@ from pipeline.modules import space
 MODEL_TYPES = ("dnn", "wide_deep")
 IMPUTE_KINDS = ("mean", "median")
 BEAM_MODES = ("in_memory", "multi_threading", "multi_processing")
-BEAM_RUNNERS = ("DirectRunner", "PortableRunner")
+BEAM_RUNNERS = ("DirectRunner", "PortableRunner", "FlinkRunner")
 NEW_COLUMN_ACTIONS = ("halt", "report")
 SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
 TFX_TAXI_SOURCE = "tfx:chicago_taxi"
@@ -141,6 +141,7 @@ class BeamSection:
     direct_running_mode: str = "in_memory"
     direct_num_workers: int = 1
     job_endpoint: str = ""
+    parallelism: int = 0    # FlinkRunner: a job's parallelism; 0: the cluster's default
     extra_args: list[str] = field(default_factory=list)
 
 

@@ -6,21 +6,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.config import Config
+from pipeline.config.sections import BeamSection
 
 DEPENDENCY_FLAGS = ("--extra_package", "--setup_file", "--requirements_file",
                     "--worker_harness_container_image", "--sdk_container_image")
 DIRECT_SDK_IMAGE = "apache/beam_python3.10_sdk:2.59.0"
 PACKAGES_DIR = ".beam-packages"  # in the output root
+IN_PROCESS = "LOOPBACK"  # Beam's name for an SDK harness in the submitting process
 
 
 def worker_packages(config: Config) -> list[Path]:
     """The sdists a PortableRunner's workers install (TFX's executors repackaged as TFX does
     it, then this project's components and modules), at paths that stay the same from run to
     run so that they are no new input to TFX's cache. None for the DirectRunner, whose workers
-    run in this environment, or when `extra_args` name the dependencies themselves."""
+    run in this environment, for Flink's default SDK harness (in this process), or when
+    `extra_args` name the dependencies themselves."""
     from importlib import metadata
 
-    if config.beam.runner == "DirectRunner" or _names_dependencies(config.beam.extra_args):
+    beam = config.beam
+    if beam.runner == "DirectRunner" or _names_dependencies(beam.extra_args) or \
+            _environment(beam) == IN_PROCESS:
         return []
     folder = config.output_root / PACKAGES_DIR
     return [folder / f"tfx_ephemeral-{metadata.version('tfx')}.tar.gz",
@@ -31,20 +36,34 @@ def _names_dependencies(extra_args: list[str]) -> bool:
     return any(a.startswith(DEPENDENCY_FLAGS) for a in extra_args)
 
 
+def _environment(beam: BeamSection) -> str:
+    """The SDK harness's environment type that `extra_args` name, else the runner's default."""
+    named = [a.split("=", 1)[1] for a in beam.extra_args if a.startswith("--environment_type=")]
+    return named[-1] if named else IN_PROCESS if beam.runner == "FlinkRunner" else ""
+
+
 def beam_pipeline_args(config: Config) -> list[str]:
     beam = config.beam
+    # Built once, not by TFX for every Beam job (it does unless a dependency flag is set).
+    packages = [f"--extra_package={path}" for path in worker_packages(config)]
     if beam.runner == "PortableRunner":
-        # Built once, not by TFX for every Beam job (it does unless a dependency flag is set).
-        args = ["--runner=PortableRunner", f"--job_endpoint={beam.job_endpoint}",
-                *(f"--extra_package={path}" for path in worker_packages(config))]
+        args = ["--runner=PortableRunner", f"--job_endpoint={beam.job_endpoint}", *packages]
+    elif beam.runner == "FlinkRunner":
+        args = ["--runner=FlinkRunner", f"--job_endpoint={beam.job_endpoint}", *packages]
+        if beam.parallelism:
+            args.append(f"--parallelism={beam.parallelism}")
+        if not any(a.startswith("--environment_type=") for a in beam.extra_args):
+            # The SDK harness in the process that runs the component: its Python is this one.
+            args.append(f"--environment_type={IN_PROCESS}")
     else:
         args = [f"--direct_running_mode={beam.direct_running_mode}",
                 f"--direct_num_workers={beam.direct_num_workers}"]
-        if not _names_dependencies(beam.extra_args):
-            # TFX re-packages its own install as an sdist for Beam's workers on every Beam
-            # component execution unless a dependency flag is set (tfx/utils/
-            # dependency_utils.py): seconds each, and useless to the DirectRunner, whose
-            # workers run in this Python environment. Naming the SDK image, which the
-            # DirectRunner does not use, skips it; it matters with a span per execution.
-            args.append(f"--sdk_container_image={DIRECT_SDK_IMAGE}")
+    if not packages and not _names_dependencies(beam.extra_args):
+        # TFX re-packages its own install as an sdist for Beam's workers on every Beam
+        # component execution unless a dependency flag is set (tfx/utils/
+        # dependency_utils.py): seconds each, and useless to workers that run in this Python
+        # environment (the DirectRunner's, an SDK harness in process). Naming the SDK image,
+        # which they do not use, skips it; it matters with a span per execution.
+        args.append(f"--sdk_container_image={DIRECT_SDK_IMAGE}")
     return args + list(beam.extra_args)
+

@@ -19,16 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.cli import read_summary, run_cli
-from tests.fixtures.datasets import load, write
+from tests.fixtures.cli import run_cli
+from tests.fixtures.same_run import assert_same_run, config_for, free_port, pipeline_root, run_id
 
 pytestmark = [pytest.mark.slow, pytest.mark.runners]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -47,7 +41,7 @@ def services(tmp_path_factory):
     """Beam's job service and an SDK worker pool (EXTERNAL environment) in this environment."""
     folder = tmp_path_factory.mktemp("beam-services")
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    job, pool = _free_port(), _free_port()
+    job, pool = free_port(), free_port()
     commands = {"job-service": ["apache_beam.runners.portability.local_job_service_main",
                                 "--port", str(job)],
                 "worker-pool": ["apache_beam.runners.worker.worker_pool_main",
@@ -67,26 +61,9 @@ def services(tmp_path_factory):
             process.wait(timeout=60)
 
 
-def _examples(root: Path) -> dict[str, list[bytes]]:
-    """The serialised examples of each split CsvExampleGen wrote under a pipeline's output
-    folder, sorted."""
-    splits: dict[str, list[bytes]] = {}
-    for path in sorted(root.glob("pipeline_root/CsvExampleGen/examples/*/Split-*/*.gz")):
-        import tensorflow as tf
-
-        records = tf.data.TFRecordDataset(str(path), compression_type="GZIP")
-        splits.setdefault(path.parent.name, []).extend(r.numpy() for r in records)
-    return {split: sorted(records) for split, records in splits.items()}
-
-
-def test_the_portable_runner_gives_what_the_direct_runner_gives(services, tmp_path):
+def test_the_portable_runner_gives_what_the_direct_runner_gives(services, direct_run, tmp_path):
     job, pool = services
-    config = write(load("iris"), tmp_path / "direct", dirty=False, optimization="")
-    direct = run_cli("run", "--config", str(config))
-    assert direct.returncode == 0, direct.stdout + direct.stderr
-
-    portable_config = write(load("iris"), tmp_path / "portable", dirty=False, optimization="")
-    portable_config.write_text(portable_config.read_text() + f"""
+    portable_config = config_for(tmp_path, f"""
 [beam]
 runner = "PortableRunner"
 job_endpoint = "localhost:{job}"
@@ -97,23 +74,13 @@ extra_args = ["--environment_type=EXTERNAL", "--environment_config=localhost:{po
     assert portable.returncode == 0, out + portable.stderr
     assert f"Beam PortableRunner at localhost:{job}" in out
     assert out.count("building the packages Beam's workers install") == 1
+    root = pipeline_root(tmp_path)
+    assert_same_run(root, direct_run)
 
-    roots = {name: tmp_path / name / "out" / "iris" for name in ("direct", "portable")}
-    summaries = {name: read_summary(root / "runs", _run_id(root)) for name, root in roots.items()}
-    ours, theirs = summaries["portable"], summaries["direct"]
-    assert ours["pushed_version"] == theirs["pushed_version"] == "1"
-    assert ours["rows"] == theirs["rows"] and ours["gate"] == theirs["gate"]
-    assert ours["metrics_overall"].keys() == theirs["metrics_overall"].keys()
-    for metric, value in theirs["metrics_overall"].items():
-        assert ours["metrics_overall"][metric] == pytest.approx(value, abs=1e-6), metric
-    examples = _examples(roots["portable"])
-    assert examples == _examples(roots["direct"]) and set(examples) == {"Split-train",
-                                                                        "Split-eval"}
-
-    packages = sorted((tmp_path / "portable" / "out" / ".beam-packages").glob("*.tar.gz"))
+    packages = sorted((tmp_path / "out" / ".beam-packages").glob("*.tar.gz"))
     assert [p.name.split("-")[0] for p in packages] == ["tabular_tfx", "tfx_ephemeral"]
     assert all(gzip.open(p).read(2) for p in packages)  # real archives
-    log = (roots["portable"] / "runs" / _run_id(roots["portable"]) / "run.log").read_text()
+    log = (root / "runs" / run_id(root) / "run.log").read_text()
     assert "Creating temporary sdist" not in log  # TFX did not package itself per Beam job
     built = [p.stat().st_mtime_ns for p in packages]
 
@@ -122,6 +89,3 @@ extra_args = ["--environment_type=EXTERNAL", "--environment_config=localhost:{po
     assert "building the packages" not in again.stdout
     assert [p.stat().st_mtime_ns for p in packages] == built
 
-
-def _run_id(pipeline_root: Path) -> str:
-    return sorted(p.name for p in (pipeline_root / "runs").iterdir())[0]

@@ -1,0 +1,244 @@
+"""A Flink cluster on this machine for the pipeline's Beam jobs: a JobManager and a TaskManager,
+each a Java process of its own bound to 127.0.0.1 as on a real cluster, and Beam's Flink job
+server, which every Beam component of a run submits its job to (`[beam] job_endpoint`).
+
+The jars come from `make flink-jars` (java/, into `<environment>/java/`). A cluster's folder
+(`<output root>/flink`) holds its configuration (`conf/`), its logs (`logs/`), Flink's scratch
+files (`tmp/`), the job server's staged artifacts (`artifacts/`) and one pid file per process.
+The TaskManager's memory settings are computed the way Flink's own scripts compute them (its
+BashJavaUtils).
+
+The job server runs once for all runs, not once per Beam job as Beam's FlinkRunner would start
+it from `--flink_job_server_jar`: that registers a SIGINT handler, which fails in the launcher's
+threads, and leaves one Java process per Beam job until the launching process ends.
+
+    cluster = FlinkCluster(home, lib, jar, FlinkPorts(rest=8081, rpc=6123, job=8099))
+    start(cluster); wait_ready(cluster, 120); overview(cluster); stop(cluster)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from components.shared.files import write_atomically
+
+VERSION = "1.16.0"
+# What each process runs: the main class (the job server: its jar's).
+PROCESSES = {"jobmanager": "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
+             "taskmanager": "org.apache.flink.runtime.taskexecutor.TaskManagerRunner",
+             "jobserver": "org.apache.beam.runners.flink.FlinkJobServerDriver"}
+RESOURCE_QUERIES = {"jobmanager": "GET_JM_RESOURCE_PARAMS", "taskmanager": "GET_TM_RESOURCE_PARAMS"}
+_RESULT = "BASH_JAVA_UTILS_EXEC_RESULT:"
+# Flink 1.16 on Java 17 reaches into these JDK packages.
+JAVA_17_FLAGS = (
+    "--add-exports=java.base/sun.net.util=ALL-UNNAMED",
+    "--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
+    *(f"--add-opens=java.base/{package}=ALL-UNNAMED" for package in (
+        "java.lang", "java.lang.reflect", "java.io", "java.net", "java.nio", "sun.nio.ch",
+        "java.text", "java.time", "java.util", "java.util.concurrent",
+        "java.util.concurrent.atomic", "java.util.concurrent.locks")))
+LOG4J = """\
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = MainAppender
+appender.main.name = MainAppender
+appender.main.type = File
+appender.main.fileName = ${sys:log.file}
+appender.main.layout.type = PatternLayout
+appender.main.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %c{1} - %m%n
+"""
+
+
+class FlinkError(RuntimeError):
+    """The cluster could not start; the message says which process, why if known, and where
+    its log is."""
+
+
+@dataclass(frozen=True)
+class FlinkPorts:
+    rest: int = 8081      # the JobManager's REST API and web UI
+    rpc: int = 6123       # the JobManager's RPC
+    job: int = 8099       # Beam's job server: `[beam] job_endpoint`
+
+
+@dataclass(frozen=True)
+class FlinkCluster:
+    home: Path            # conf/, logs/, tmp/, artifacts/, <process>.pid
+    lib: Path             # the cluster's jars (make flink-jars)
+    job_server_jar: Path  # Beam's Flink job server (make flink-jars)
+    ports: FlinkPorts = FlinkPorts()
+    slots: int = 2        # the TaskManager's task slots: the most parallel a job can run
+    memory_mb: int = 4096  # the TaskManager's process, Flink's managed memory included
+
+    @property
+    def job_endpoint(self) -> str:
+        return f"localhost:{self.ports.job}"
+
+    def log(self, name: str) -> Path:
+        """Where `name` logs (the job server: its output)."""
+        return self.home / "logs" / (f"{name}.out" if name == "jobserver" else f"{name}.log")
+
+
+def write_conf(cluster: FlinkCluster) -> Path:
+    """Flink's configuration folder for `cluster`, everything bound to 127.0.0.1."""
+    settings = {
+        "jobmanager.rpc.address": "127.0.0.1", "jobmanager.rpc.port": cluster.ports.rpc,
+        "jobmanager.bind-host": "127.0.0.1", "jobmanager.memory.process.size": "1024m",
+        "rest.address": "127.0.0.1", "rest.bind-address": "127.0.0.1",
+        "rest.port": cluster.ports.rest, "blob.server.port": 0,
+        "taskmanager.host": "127.0.0.1", "taskmanager.bind-host": "127.0.0.1",
+        "taskmanager.numberOfTaskSlots": cluster.slots,
+        "taskmanager.memory.process.size": f"{cluster.memory_mb}m",
+        # Beam's batch jobs run many stages at once, each exchange holding network buffers:
+        # TFDV's, tf.Transform's and TFMA's need more than Flink's default tenth of the
+        # memory, and fewer than its 512 buffers (16 MB) for each blocking result.
+        "taskmanager.memory.network.fraction": 0.3,
+        "taskmanager.memory.network.max": "2g",
+        "taskmanager.network.sort-shuffle.min-buffers": 64,
+        "parallelism.default": cluster.slots, "io.tmp.dirs": str(cluster.home / "tmp"),
+        "web.tmpdir": str(cluster.home / "tmp" / "web"),
+    }
+    conf = cluster.home / "conf"
+    for folder in (conf, cluster.home / "logs", cluster.home / "tmp"):
+        folder.mkdir(parents=True, exist_ok=True)
+    write_atomically(conf / "flink-conf.yaml",
+                     "".join(f"{key}: {value}\n" for key, value in settings.items()))
+    write_atomically(conf / "log4j.properties", LOG4J)
+    return conf
+
+
+def start(cluster: FlinkCluster, java: str = "java") -> list[str]:
+    """The JobManager, the TaskManager and the job server, each in a session of its own; those
+    running stay. The names of those started."""
+    for needed, what in ((next(cluster.lib.glob("flink-runtime-*.jar"), None), "Flink's jars"),
+                         (cluster.job_server_jar.is_file() or None, "Beam's Flink job server")):
+        if needed is None:
+            raise FlinkError(f"{what} are not in {cluster.lib.parent}: build them with "
+                             "'make flink-jars' (Maven and Java 17)")
+    conf = write_conf(cluster)
+    started = []
+    for name in PROCESSES:
+        if pid(cluster, name) is not None:
+            continue
+        with open(cluster.home / "logs" / f"{name}.out", "ab") as out:
+            child = subprocess.Popen(_command(cluster, conf, name, java), cwd=cluster.home,
+                                     stdin=subprocess.DEVNULL, stdout=out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        write_atomically(cluster.home / f"{name}.pid", f"{child.pid}\n")
+        started.append(name)
+    return started
+
+
+def _command(cluster: FlinkCluster, conf: Path, name: str, java: str) -> list[str]:
+    if name == "jobserver":  # the jar's manifest carries the Java 17 flags
+        return [java, "-cp", str(cluster.job_server_jar), PROCESSES[name],
+                "--flink-master", f"localhost:{cluster.ports.rest}",
+                "--job-port", str(cluster.ports.job), "--artifact-port", "0",
+                "--expansion-port", "0", "--artifacts-dir", str(cluster.home / "artifacts")]
+    classpath = f"{cluster.lib}/*"
+    jvm, dynamic = _resources(java, classpath, conf, name)
+    return [java, *JAVA_17_FLAGS, *jvm, f"-Dlog.file={cluster.log(name)}",
+            f"-Dlog4j.configurationFile=file:{conf / 'log4j.properties'}",
+            "-cp", classpath, PROCESSES[name], "--configDir", str(conf), *dynamic]
+
+
+def _resources(java: str, classpath: str, conf: Path, name: str) -> tuple[list[str], list[str]]:
+    """The JVM's memory flags and Flink's dynamic properties for `name`, as Flink's scripts
+    compute them from the configuration (a TaskManager refuses to start without them)."""
+    done = subprocess.run([java, "-cp", classpath, "org.apache.flink.runtime.util.bash."
+                           "BashJavaUtils", RESOURCE_QUERIES[name], "--configDir", str(conf)],
+                          capture_output=True, text=True)
+    results = [line[len(_RESULT):].split() for line in done.stdout.splitlines()
+               if line.startswith(_RESULT)]
+    if done.returncode != 0 or len(results) < 2:
+        last = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines()
+                or ["no output"])[-1]
+        raise FlinkError(f"Flink could not size the {name}'s memory from {conf}: {last}")
+    return results[-2], results[-1]
+
+
+def pid(cluster: FlinkCluster, name: str) -> int | None:
+    """The pid of this cluster's running `name`, from its pid file: None when that process
+    ended (or is a zombie) or the number now belongs to another program."""
+    try:
+        number = int((cluster.home / f"{name}.pid").read_text().strip())
+        command = Path(f"/proc/{number}/cmdline").read_bytes().replace(b"\0", b" ")
+        state = Path(f"/proc/{number}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, ValueError, IndexError):
+        return None
+    mine = PROCESSES[name].encode() in command and str(cluster.home).encode() in command
+    return number if mine and state != "Z" else None
+
+
+def overview(cluster: FlinkCluster) -> dict:
+    """The JobManager's answer on its REST port ({} when none)."""
+    url = f"http://127.0.0.1:{cluster.ports.rest}/overview"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return json.load(answer)
+    except (OSError, ValueError):
+        return {}
+
+
+def wait_ready(cluster: FlinkCluster, timeout: float) -> dict:
+    """Returns the overview once the TaskManager's slots are registered with the JobManager;
+    raises FlinkError when a process ended or `timeout` seconds passed."""
+    deadline, state = time.monotonic() + timeout, {}
+    while time.monotonic() < deadline:
+        for name in PROCESSES:
+            if pid(cluster, name) is None:
+                raise FlinkError(f"Flink's {name} ended while starting: {_cause(cluster, name)} "
+                                 f"(log: {cluster.log(name)})")
+        state = overview(cluster)
+        if state.get("slots-total", 0) >= cluster.slots and _listens(cluster.ports.job):
+            return state
+        time.sleep(1)
+    raise FlinkError(f"Flink's TaskManager or Beam's job server was not ready after "
+                     f"{timeout:.0f} s ({state or 'no answer on the REST port'}): see "
+                     f"{cluster.home / 'logs'}; 'tfxpipe flink stop' ends what started")
+
+
+def _listens(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _cause(cluster: FlinkCluster, name: str) -> str:
+    """The last line of the log that says what went wrong, else its last line."""
+    try:
+        lines = cluster.log(name).read_text(errors="replace").strip().splitlines()
+    except OSError:
+        lines = []
+    causes = [line for line in lines if "Caused by:" in line or " ERROR " in line]
+    return (causes[-1] if causes else lines[-1] if lines else "no output").strip()
+
+
+def stop(cluster: FlinkCluster, timeout: float = 30.0) -> list[str]:
+    """Ends the job server, the TaskManager, then the JobManager (SIGTERM, then SIGKILL after
+    `timeout` seconds); the names of those that ran."""
+    stopped = []
+    for name in reversed(PROCESSES):
+        number = pid(cluster, name)
+        if number is not None:
+            _signal(number, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while pid(cluster, name) is not None and time.monotonic() < deadline:
+                time.sleep(0.5)
+            _signal(number, signal.SIGKILL)
+            stopped.append(name)
+        (cluster.home / f"{name}.pid").unlink(missing_ok=True)
+    return stopped
+
+
+def _signal(leader: int, sent: signal.Signals) -> None:
+    try:
+        os.killpg(leader, sent)
+    except (ProcessLookupError, PermissionError):
+        pass
