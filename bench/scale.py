@@ -11,6 +11,7 @@ to outputs/bench/scale.json and as tables with the growth ratios to outputs/benc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -18,6 +19,7 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -25,20 +27,28 @@ from bench import speed
 from bench.scale_data import generate
 from bench.scale_report import render
 from components.shared.files import write_atomically
-from pipeline.config import load_config
+from pipeline.clusters import flink
+from pipeline.config import java_dir, load_config
+from pipeline.config.paths import FLINK_JOB_SERVER_JAR
 
 SIZES = {"15k": 1, "150k": 10, "1.5M": 100}  # copies of the packaged CSV's 15,002 rows
 STOCK_SIZES = ("15k", "150k")
+FLINK = "flink"  # a "Beam mode" of its own: the Flink cluster of `tfxpipe flink start`
+FLINK_SLOTS = 2
 
 
-def _config(size: str, csv: Path, bench_dir: Path, beam_mode: str) -> Path:
+def _config(size: str, csv: Path, bench_dir: Path, beam_mode: str, job_endpoint: str) -> Path:
     """The like-for-like config on `csv`; skew is reported, not judged, at every size (the
-    like-for-like run's rule, which a fixed minimum would undo at 1.5M rows)."""
+    like-for-like run's rule, which a fixed minimum would undo at 1.5M rows). In the `flink`
+    mode, the Beam components run on the cluster at `job_endpoint`."""
     target = bench_dir / f"scale-{size}-{beam_mode}.toml"
     speed.like_for_like_config("pipeline/configs/taxi.toml", target)
     text = target.read_text()
     text = re.sub(r'^source = .*$', f'source = "{csv}"', text, flags=re.M)
     text = re.sub(r'^skew_min_examples = .*$', "skew_min_examples = 1000000000", text, flags=re.M)
+    if beam_mode == FLINK:
+        text = re.sub(r'^runner = "DirectRunner"$', f'runner = "FlinkRunner"\njob_endpoint = '
+                      f'"{job_endpoint}"\nparallelism = {FLINK_SLOTS}', text, flags=re.M)
     write_atomically(target, text)
     return target
 
@@ -52,13 +62,16 @@ def _components(config: Path, root: Path) -> dict[str, float]:
     return {c["node"]: c["seconds"] for c in summary["components"]}
 
 
-def run_ours(size: str, csv: Path, bench_dir: Path, beam_mode: str) -> dict:
-    config = _config(size, csv, bench_dir, beam_mode)
+def run_ours(size: str, csv: Path, bench_dir: Path, beam_mode: str, job_endpoint: str = ""
+             ) -> dict:
+    config = _config(size, csv, bench_dir, beam_mode, job_endpoint)
     root = bench_dir / f"scale-{size}-{beam_mode}"
     shutil.rmtree(root, ignore_errors=True)
     command = [sys.executable, "-m", "pipeline.cli", "run", "--config", str(config),
-               "--output-root", str(root), "--beam-mode", beam_mode,
-               "--workers", "0" if beam_mode == "multi_processing" else "1"]
+               "--output-root", str(root)]
+    if beam_mode != FLINK:
+        command += ["--beam-mode", beam_mode,
+                    "--workers", "0" if beam_mode == "multi_processing" else "1"]
     measured = speed.measure(f"ours, {size} rows ({beam_mode})", command, _env(),
                              bench_dir / f"scale-{size}-{beam_mode}.log")
     found = {**asdict(measured), "size": size, "kind": "ours", "beam_mode": beam_mode,
@@ -78,6 +91,23 @@ def run_stock(size: str, csv: Path, bench_dir: Path) -> dict:
             bench_dir / f"scale-stock-{size}.log")
     return {**asdict(measured), "size": size, "kind": "stock", "date": _today(),
             "components": {}}
+
+
+@contextlib.contextmanager
+def _flink_cluster(bench_dir: Path, wanted: bool) -> Iterator[str]:
+    """A Flink cluster for the bench's runs (its job endpoint), stopped after them."""
+    if not wanted:
+        yield ""
+        return
+    ports = flink.FlinkPorts(*(flink.free_port() for _ in range(3)))
+    cluster = flink.FlinkCluster(bench_dir / "flink", java_dir() / "flink-lib",
+                                 java_dir() / FLINK_JOB_SERVER_JAR, ports, slots=FLINK_SLOTS)
+    flink.start(cluster)
+    try:
+        flink.wait_ready(cluster, timeout=180)
+        yield cluster.job_endpoint
+    finally:
+        flink.stop(cluster)
 
 
 def _today() -> str:
@@ -100,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="sizes the stock example runs at ('' for none)")
     parser.add_argument("--beam-modes", default="in_memory",
                         help="DirectRunner modes our pipeline runs in, comma-separated "
-                             "(in_memory, multi_processing)")
+                             "(in_memory, multi_processing), or flink: on a Flink cluster "
+                             "started for the bench (make flink-jars first)")
     parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args(argv)
     sizes = [s for s in args.sizes.split(",") if s]
@@ -114,12 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     if not args.render_only:
         bench_dir.mkdir(parents=True, exist_ok=True)
-        for size in dict.fromkeys(sizes + stock):
-            csv = generate(SIZES[size], bench_dir / "scale-data" / f"{size}.csv")
-            for mode in (m for m in args.beam_modes.split(",") if m and size in sizes):
-                runs.append(run_ours(size, csv, bench_dir, mode))
-            if size in stock:
-                runs.append(run_stock(size, csv, bench_dir))
+        modes = [m for m in args.beam_modes.split(",") if m]
+        with _flink_cluster(bench_dir, FLINK in modes) as job_endpoint:
+            for size in dict.fromkeys(sizes + stock):
+                csv = generate(SIZES[size], bench_dir / "scale-data" / f"{size}.csv")
+                for mode in (m for m in modes if size in sizes):
+                    runs.append(run_ours(size, csv, bench_dir, mode, job_endpoint))
+                if size in stock:
+                    runs.append(run_stock(size, csv, bench_dir))
     # Runs not repeated now keep their last results (an earlier session's: the table says so).
     runs = [r for r in saved if _key(r) not in {_key(n) for n in runs}] + runs
     write_atomically(saved_path, json.dumps({"runs": runs}, indent=1))

@@ -205,6 +205,13 @@ def wait_ready(cluster: FlinkCluster, timeout: float) -> dict:
                      f"{cluster.home / 'logs'}; 'tfxpipe flink stop' ends what started")
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def _listens(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0

@@ -62,6 +62,9 @@ def run_fn(fn_args: Any) -> None:
               "model": space.apply(fn_args.custom_config["model"], tuned)}
     settings = config["model"]
     tf.keras.utils.set_random_seed(int(settings["seed"]))
+    # The same rows, config and seed train the same weights (TensorFlow's own switch for it;
+    # without it, a full test suite's run once trained other weights than a rerun did).
+    tf.config.experimental.enable_op_determinism()
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     # Each reader of the shuffled training data gets a dataset of its own: iterators of one
     # dataset share its shuffle seeds, and a reader's read-ahead would advance them by however

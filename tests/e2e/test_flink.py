@@ -15,7 +15,7 @@ from pipeline.clusters import flink
 from pipeline.config import java_dir
 from pipeline.config.paths import FLINK_JOB_SERVER_JAR
 from tests.fixtures.cli import run_cli
-from tests.fixtures.same_run import assert_same_run, config_for, free_port, pipeline_root
+from tests.fixtures.same_run import assert_same_run, config_for, pipeline_root
 
 pytestmark = [pytest.mark.slow, pytest.mark.runners]
 
@@ -26,7 +26,7 @@ BEAM_JOBS = 6
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    ports = flink.FlinkPorts(rest=free_port(), rpc=free_port(), job=free_port())
+    ports = flink.FlinkPorts(rest=flink.free_port(), rpc=flink.free_port(), job=flink.free_port())
     started = flink.FlinkCluster(tmp_path_factory.mktemp("flink"), java_dir() / "flink-lib",
                                  java_dir() / FLINK_JOB_SERVER_JAR, ports)
     assert flink.start(started) == ["jobmanager", "taskmanager", "jobserver"]
