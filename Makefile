@@ -17,7 +17,11 @@ FLINK_PORT  ?= 8081
 # not in $(HOME)/.m2.
 JAVA_DIR    := $(VENV)/java
 FLINK_STAMP := $(JAVA_DIR)/.flink-built
+SPARK_STAMP := $(JAVA_DIR)/.spark-built
+SPARK_PORT  ?= 8082
 MVN         := mvn -q -B -Dmaven.repo.local=$(abspath $(JAVA_DIR))/m2
+NEEDS_MAVEN := command -v mvn >/dev/null 2>&1 && command -v java >/dev/null 2>&1 || \
+  { echo "error: the Flink and Spark jars are built with Maven and Java 17: install them (e.g. 'sudo apt-get install -y maven openjdk-17-jdk-headless') and rerun make" >&2; exit 2; }
 NOTEBOOK_PORT ?= 8888
 # Jupyter and IPython keep their settings, runtime files and history inside the environment,
 # not in $HOME.
@@ -47,7 +51,7 @@ if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(1) >/dev/null
 endef
 
-.PHONY: help venv run tune test test-airflow test-runners chromium postgresql lint lock airflow airflow-stop flink flink-jars flink-stop bench bench-scale bench-optimize notebooks clean distclean
+.PHONY: help venv run tune test test-airflow test-runners chromium postgresql lint lock airflow airflow-stop flink flink-jars flink-stop spark spark-jars spark-stop bench bench-scale bench-optimize notebooks clean distclean
 
 help:
 	@echo "make run     build the environment, materialise the default data, run the pipeline, push a model"
@@ -56,9 +60,10 @@ help:
 	@echo "make lint    ruff"
 	@echo "make airflow  install Airflow, start PostgreSQL, Airflow's scheduler and web server (127.0.0.1) with the pipeline's DAG"
 	@echo "make airflow-stop  stop them; make test-airflow: scheduled runs end to end (DAG test, backfill)"
-	@echo "make test-runners  the pipeline on Beam's PortableRunner (job service, worker pool) and on Flink vs the DirectRunner"
+	@echo "make test-runners  the pipeline on Beam's PortableRunner (job service, worker pool), on Flink and on Spark vs the DirectRunner"
 	@echo "make flink   build Beam's Flink job server and Flink's jars (Maven, Java 17), start a Flink cluster on 127.0.0.1"
 	@echo "make flink-stop  stop it"
+	@echo "make spark   the same for a Spark standalone cluster (master, worker, Beam's Spark job server); make spark-stop"
 	@echo "make bench   cold/warm timings and peak memory vs the stock TFX taxi example (slow)"
 	@echo "make bench-scale  the pipeline at 15k, 150k and 1.5M rows vs the stock example (about 20 minutes here)"
 	@echo "make notebooks  JupyterLab on notebooks/ (review a run's data and model), on localhost"
@@ -94,27 +99,39 @@ test: $(STAMP) $(AIRFLOW_STAMP) chromium
 	$(BIN)/python -m pytest -m "not airflow and not runners" $(PYTEST_ARGS)
 
 # The pipeline on Beam's PortableRunner (a job service and a worker pool, each a process of its
-# own) and on a Flink cluster (a JobManager and a TaskManager), each against the DirectRunner on
-# the same data: CI runs it after `make test`.
-test-runners: $(STAMP) $(FLINK_STAMP)
+# own), on a Flink cluster (a JobManager and a TaskManager) and on a Spark cluster (a master and a
+# worker), each against the DirectRunner on the same data: CI runs it after `make test`.
+test-runners: $(STAMP) $(FLINK_STAMP) $(SPARK_STAMP)
 	$(BIN)/python -m pytest -m runners $(PYTEST_ARGS)
 
 # Beam's Flink job server as one jar, and a Flink cluster's jars, from Maven Central with the
 # ordinary client (java/*/pom.xml say why these versions). Each is written aside and renamed.
 $(FLINK_STAMP): java/flink-job-server/pom.xml java/flink-cluster/pom.xml
-	@command -v mvn >/dev/null 2>&1 && command -v java >/dev/null 2>&1 || \
-	  { echo "error: Flink's jars are built with Maven and Java 17: install them (e.g. 'sudo apt-get install -y maven openjdk-17-jdk-headless') and rerun make" >&2; exit 2; }
+	@$(NEEDS_MAVEN)
 	@mkdir -p $(JAVA_DIR)
 	@echo "building Beam's Flink job server and Flink's jars into $(JAVA_DIR) (Maven; the first time downloads about 300 MB)"
 	$(MVN) -f java/flink-job-server/pom.xml -Dbuild.dir=$(abspath $(JAVA_DIR))/build/flink-job-server package
 	cp $(JAVA_DIR)/build/flink-job-server/beam-flink-job-server-*.jar $(JAVA_DIR)/.beam-flink-job-server.jar.tmp
 	mv -f $(JAVA_DIR)/.beam-flink-job-server.jar.tmp $(JAVA_DIR)/beam-flink-job-server.jar
+	rm -rf $(JAVA_DIR)/build
 	rm -rf $(JAVA_DIR)/.flink-lib.tmp
 	$(MVN) -f java/flink-cluster/pom.xml dependency:copy-dependencies -DoutputDirectory=$(abspath $(JAVA_DIR))/.flink-lib.tmp
 	rm -rf $(JAVA_DIR)/flink-lib && mv $(JAVA_DIR)/.flink-lib.tmp $(JAVA_DIR)/flink-lib
 	@touch $(FLINK_STAMP)
 
 flink-jars: $(FLINK_STAMP)
+
+# Spark's jars with Beam's Spark runner and job service, in one folder (java/spark/pom.xml).
+$(SPARK_STAMP): java/spark/pom.xml
+	@$(NEEDS_MAVEN)
+	@mkdir -p $(JAVA_DIR)
+	@echo "building Spark's and Beam's Spark runner's jars into $(JAVA_DIR)/spark (Maven)"
+	rm -rf $(JAVA_DIR)/.spark.tmp
+	$(MVN) -f java/spark/pom.xml dependency:copy-dependencies -DoutputDirectory=$(abspath $(JAVA_DIR))/.spark.tmp/jars
+	rm -rf $(JAVA_DIR)/spark && mv $(JAVA_DIR)/.spark.tmp $(JAVA_DIR)/spark
+	@touch $(SPARK_STAMP)
+
+spark-jars: $(SPARK_STAMP)
 
 # A Flink cluster on 127.0.0.1 (REST and web UI on FLINK_PORT) for [beam] runner = "FlinkRunner".
 flink: $(STAMP) $(FLINK_STAMP)
@@ -124,6 +141,15 @@ flink: $(STAMP) $(FLINK_STAMP)
 flink-stop: $(STAMP)
 	$(BIN)/tfxpipe flink stop --config $(CONFIG) $(if $(OUTPUT_ROOT),--output-root $(OUTPUT_ROOT)) \
 	  --port $(FLINK_PORT)
+
+# A Spark standalone cluster on 127.0.0.1 (web UI on SPARK_PORT) for [beam] runner = "SparkRunner".
+spark: $(STAMP) $(SPARK_STAMP)
+	$(BIN)/tfxpipe spark start --config $(CONFIG) $(if $(OUTPUT_ROOT),--output-root $(OUTPUT_ROOT)) \
+	  --port $(SPARK_PORT)
+
+spark-stop: $(STAMP)
+	$(BIN)/tfxpipe spark stop --config $(CONFIG) $(if $(OUTPUT_ROOT),--output-root $(OUTPUT_ROOT)) \
+	  --port $(SPARK_PORT)
 
 # Scheduled runs on a real Airflow (its own database, the pipeline's DAG tested, a catch-up as a
 # backfill) and the PostgreSQL that `make airflow` starts: CI runs it after `make test`.

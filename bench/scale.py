@@ -28,6 +28,7 @@ from bench.scale_data import generate
 from bench.scale_report import render
 from components.shared.files import write_atomically
 from pipeline.clusters import flink
+from pipeline.clusters.processes import free_port
 from pipeline.config import java_dir, load_config
 from pipeline.config.paths import FLINK_JOB_SERVER_JAR
 
@@ -99,7 +100,7 @@ def _flink_cluster(bench_dir: Path, wanted: bool) -> Iterator[str]:
     if not wanted:
         yield ""
         return
-    ports = flink.FlinkPorts(*(flink.free_port() for _ in range(3)))
+    ports = flink.FlinkPorts(*(free_port() for _ in range(3)))
     cluster = flink.FlinkCluster(bench_dir / "flink", java_dir() / "flink-lib",
                                  java_dir() / FLINK_JOB_SERVER_JAR, ports, slots=FLINK_SLOTS)
     flink.start(cluster)

@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 
 from pipeline import process
-from pipeline.clusters.command import add_parser as add_flink_parser
+from pipeline.clusters.command import add_parser as add_cluster_parsers
 from pipeline.config import Config, ConfigError, load_config
 from pipeline.config.sections import BEAM_MODES
 from pipeline.inputs.spans import format_ranges
@@ -277,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     lineage.set_defaults(func=cmd_lineage)
     _repair_parsers(sub)
     add_airflow_parser(sub, _common)
-    add_flink_parser(sub, _common)
+    add_cluster_parsers(sub, _common)
     return parser
 
 

@@ -46,3 +46,10 @@ def test_flink_runner_with_a_worker_pool_installs_the_built_packages(toy):
     assert sum(a.startswith("--extra_package=") for a in args) == 2
     assert not any(a.startswith(("--sdk_container_image", "--parallelism")) for a in args)
     assert args[-2:] == ["--environment_type=EXTERNAL", "--environment_config=h:50000"]
+
+
+def test_spark_runner_gets_its_job_server_and_no_parallelism_of_flinks(toy):
+    extra = '[beam]\nrunner = "SparkRunner"\njob_endpoint = "localhost:8097"\nparallelism = 4\n'
+    args = beam_pipeline_args(load_config(toy(extra=extra)))
+    assert args == ["--runner=SparkRunner", "--job_endpoint=localhost:8097",
+                    "--environment_type=LOOPBACK", f"--sdk_container_image={DIRECT_SDK_IMAGE}"]

@@ -44,6 +44,8 @@ def test_output_root_override(toy, tmp_path):
     ("[beam]\nrunner = 'PortableRunner'\n", "'beam.job_endpoint' is required"),
     ("[beam]\nrunner = 'FlinkRunner'\n", "'beam.job_endpoint' is required with runner = "
      "'FlinkRunner'"),
+    ("[beam]\nrunner = 'SparkRunner'\n", "'beam.job_endpoint' is required with runner = "
+     "'SparkRunner': the job server's address, e.g. 'localhost:8097' as 'make spark' starts it"),
     ("[beam]\nparallelism = -1\n", "'beam.parallelism' must be >= 0"),
     ("[evaluation.thresholds.mse]\nupper_bound = 1.0\n",
      "metric 'mse' is not available for a binary label"),

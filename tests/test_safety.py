@@ -380,3 +380,17 @@ def test_an_artifact_json_file_is_replaced_whole_or_not_at_all(tmp_path, monkeyp
     assert artifacts.read_json(uri, "record.json") == {"passed": False}
     assert sorted(p.name for p in (tmp_path / "artifact").iterdir()
                   if not p.name.startswith(".")) == ["record.json"]
+
+
+def test_a_job_servers_java_trace_is_summed_up_by_what_went_wrong_not_its_last_frame():
+    error = RuntimeError(
+        "Pipeline BeamApp-1 failed in state FAILED: org.apache.spark.SparkException: Only one "
+        "SparkContext should be running in this JVM.\n"
+        "org.apache.spark.api.java.JavaSparkContext.<init>(JavaSparkContext.scala:58)\n"
+        "\tat org.apache.beam.runners.spark.SparkPipelineRunner.run(SparkPipelineRunner.java:1)"
+        "\nCaused by: java.io.IOException: Insufficient number of network buffers\n"
+        "\tat sun.nio.ch.Net.bind0(Native Method)\n\t... 12 more\n"
+        "java.base/java.lang.Thread.run(Thread.java:840)")
+    assert one_line(error) == ("RuntimeError: Caused by: java.io.IOException: Insufficient "
+                               "number of network buffers")
+    assert one_line(ValueError("a\nb: the last line")) == "ValueError: b: the last line"

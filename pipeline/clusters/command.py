@@ -1,5 +1,6 @@
-"""`tfxpipe flink start|stop|status`: a Flink cluster on 127.0.0.1 for `[beam] runner =
-"FlinkRunner"` (its jars from `make flink-jars`; `make flink` builds them and starts it).
+"""`tfxpipe flink|spark start|stop|status`: a Flink or Spark cluster on 127.0.0.1 with Beam's job
+server for it, for `[beam] runner = "FlinkRunner"` or `"SparkRunner"` (their jars from `make
+flink-jars` / `make spark-jars`; `make flink` and `make spark` build them and start it).
 
 Plain Python at import: no TensorFlow, no Beam.
 """
@@ -9,86 +10,111 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
-from pipeline.clusters.flink import (
-    PROCESSES,
-    VERSION,
-    FlinkCluster,
-    FlinkError,
-    FlinkPorts,
-    overview,
-    pid,
-    start,
-    stop,
-    wait_ready,
-)
+from pipeline.clusters import flink, spark
+from pipeline.clusters.processes import ClusterError
 from pipeline.config import java_dir, load_config
 from pipeline.config.paths import FLINK_JOB_SERVER_JAR
 from pipeline.records.outcomes import EXIT_ERROR
 
 
+@dataclass(frozen=True)
+class _Engine:
+    module: ModuleType    # start, wait_ready, stop, pid, overview, describe, PROCESSES
+    ports: dict[str, tuple[int, str]]  # option: (default, what it is)
+    capacity: tuple[str, int, str]     # option, default, what it is
+    build: Callable[[Any, argparse.Namespace], Any]  # (config, args) -> the cluster
+    runner: str
+
+
+ENGINES = {
+    "flink": _Engine(
+        flink, {"port": (8081, "the REST port and web UI"),
+                "rpc-port": (6123, "the JobManager's RPC port"),
+                "job-port": (8099, "Beam's job server port ([beam] job_endpoint)")},
+        ("slots", 2, "the TaskManager's task slots"),
+        lambda config, args: flink.FlinkCluster(
+            config.output_root / "flink", java_dir() / "flink-lib",
+            java_dir() / FLINK_JOB_SERVER_JAR,
+            flink.FlinkPorts(rest=args.port, rpc=args.rpc_port, job=args.job_port),
+            slots=args.slots),
+        "FlinkRunner"),
+    "spark": _Engine(
+        spark, {"port": (8082, "the master's web UI"),
+                "master-port": (7077, "the master's port (spark://127.0.0.1:PORT)"),
+                "worker-port": (8083, "the worker's web UI"),
+                "job-port": (8097, "Beam's job server port ([beam] job_endpoint)")},
+        ("cores", 2, "the worker's cores"),
+        lambda config, args: spark.SparkCluster(
+            config.output_root / "spark", java_dir() / "spark",
+            spark.SparkPorts(master=args.master_port, web=args.port,
+                             worker_web=args.worker_port, job=args.job_port),
+            cores=args.cores),
+        "SparkRunner"),
+}
+
+
 def add_parser(sub, common: Callable[[argparse.ArgumentParser], None]) -> None:
-    parser = sub.add_parser("flink", help="a Flink cluster on 127.0.0.1 (a JobManager, a "
-                            "TaskManager, Beam's job server) for [beam] runner = \"FlinkRunner\"")
-    actions = parser.add_subparsers(dest="action", required=True)
-    for name, function, text in (
-            ("start", cmd_start, "start the JobManager, the TaskManager and Beam's job server "
-                                 "(their folder: <output root>/flink)"),
-            ("stop", cmd_stop, "stop them"),
-            ("status", cmd_status, "what runs, and where")):
-        action = actions.add_parser(name, help=text)
-        common(action)
-        action.add_argument("--port", type=int, default=8081, help="the REST port")
-        action.add_argument("--rpc-port", type=int, default=6123, help="the JobManager's RPC port")
-        action.add_argument("--job-port", type=int, default=8099,
-                            help="Beam's job server port ([beam] job_endpoint)")
-        action.add_argument("--slots", type=int, default=2, help="the TaskManager's task slots")
-        if name == "start":
-            action.add_argument("--wait", type=float, default=120, metavar="SECONDS",
-                                help="how long to wait for the TaskManager")
-        action.set_defaults(func=function)
+    for name, engine in ENGINES.items():
+        title = name.capitalize()
+        parser = sub.add_parser(name, help=f"a {title} cluster on 127.0.0.1 with Beam's job "
+                                f"server, for [beam] runner = \"{engine.runner}\"")
+        actions = parser.add_subparsers(dest="action", required=True)
+        for action_name, function, text in (
+                ("start", cmd_start, f"start the cluster's processes and Beam's job server "
+                                     f"(their folder: <output root>/{name})"),
+                ("stop", cmd_stop, "stop them"),
+                ("status", cmd_status, "what runs, and where")):
+            action = actions.add_parser(action_name, help=text)
+            common(action)
+            for option, (default, what) in engine.ports.items():
+                action.add_argument(f"--{option}", type=int, default=default, help=what)
+            option, default, what = engine.capacity
+            action.add_argument(f"--{option}", type=int, default=default, help=what)
+            if action_name == "start":
+                action.add_argument("--wait", type=float, default=180, metavar="SECONDS",
+                                    help="how long to wait for the cluster to be ready")
+            action.set_defaults(func=function, engine=name)
 
 
-def _cluster(args: argparse.Namespace) -> FlinkCluster:
-    config = load_config(args.config, args.output_root)
-    return FlinkCluster(config.output_root / "flink", java_dir() / "flink-lib",
-                        java_dir() / FLINK_JOB_SERVER_JAR,
-                        FlinkPorts(rest=args.port, rpc=args.rpc_port, job=args.job_port),
-                        slots=args.slots)
+def _cluster(args: argparse.Namespace) -> tuple[_Engine, Any]:
+    engine = ENGINES[args.engine]
+    return engine, engine.build(load_config(args.config, args.output_root), args)
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    cluster = _cluster(args)
+    engine, cluster = _cluster(args)
     try:
-        start(cluster)
-        state = wait_ready(cluster, args.wait)
-    except FlinkError as error:
-        stop(cluster)
-        print(f"error: {error}", file=sys.stderr)
+        engine.module.start(cluster)
+        state = engine.module.wait_ready(cluster, args.wait)
+    except ClusterError as error:
+        engine.module.stop(cluster)
+        print(f"error: {args.engine}: {error}; what started was stopped", file=sys.stderr)
         return EXIT_ERROR
-    print(f"Flink {state.get('flink-version', VERSION)}: http://127.0.0.1:{cluster.ports.rest}, "
-          f"{state['taskmanagers']} TaskManager, {state['slots-total']} slots; Beam's job "
-          f"server on {cluster.job_endpoint}; logs in {cluster.home / 'logs'}")
-    print(f'for the pipeline: [beam] runner = "FlinkRunner", job_endpoint = '
-          f'"{cluster.job_endpoint}", parallelism = {cluster.slots}')
+    print(f"{engine.module.describe(cluster, state)}; Beam's job server on "
+          f"{cluster.job_endpoint}; logs in {cluster.home / 'logs'}")
+    print(f'for the pipeline: [beam] runner = "{engine.runner}", job_endpoint = '
+          f'"{cluster.job_endpoint}"')
     return 0
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    stopped = stop(_cluster(args))
+    engine, cluster = _cluster(args)
+    stopped = engine.module.stop(cluster)
     print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    cluster = _cluster(args)
-    print(f"Flink cluster folder: {cluster.home}")
-    for name in PROCESSES:
-        number = pid(cluster, name)
+    engine, cluster = _cluster(args)
+    print(f"{args.engine.capitalize()} cluster folder: {cluster.home}")
+    for name in engine.module.PROCESSES:
+        number = engine.module.pid(cluster, name)
         print(f"  {name}: " + (f"running (pid {number})" if number else "not running"))
-    state = overview(cluster)
+    state = engine.module.overview(cluster)
     if state:
-        print(f"  http://127.0.0.1:{cluster.ports.rest}: {state['slots-total']} slots, "
-              f"{state['jobs-running']} jobs running, {state['jobs-finished']} finished, "
-              f"{state['jobs-failed']} failed")
+        print(f"  {engine.module.describe(cluster, state)}")
     return 0

@@ -18,33 +18,21 @@ threads, and leaves one Java process per Beam job until the launching process en
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
 import subprocess
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from components.shared.files import write_atomically
+from pipeline.clusters import processes
+from pipeline.clusters.processes import JAVA_17_FLAGS, ClusterError
 
 VERSION = "1.16.0"
-# What each process runs: the main class (the job server: its jar's).
+# What each process runs: the main class.
 PROCESSES = {"jobmanager": "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
              "taskmanager": "org.apache.flink.runtime.taskexecutor.TaskManagerRunner",
              "jobserver": "org.apache.beam.runners.flink.FlinkJobServerDriver"}
 RESOURCE_QUERIES = {"jobmanager": "GET_JM_RESOURCE_PARAMS", "taskmanager": "GET_TM_RESOURCE_PARAMS"}
 _RESULT = "BASH_JAVA_UTILS_EXEC_RESULT:"
-# Flink 1.16 on Java 17 reaches into these JDK packages.
-JAVA_17_FLAGS = (
-    "--add-exports=java.base/sun.net.util=ALL-UNNAMED",
-    "--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
-    *(f"--add-opens=java.base/{package}=ALL-UNNAMED" for package in (
-        "java.lang", "java.lang.reflect", "java.io", "java.net", "java.nio", "sun.nio.ch",
-        "java.text", "java.time", "java.util", "java.util.concurrent",
-        "java.util.concurrent.atomic", "java.util.concurrent.locks")))
 LOG4J = """\
 rootLogger.level = INFO
 rootLogger.appenderRef.file.ref = MainAppender
@@ -54,11 +42,6 @@ appender.main.fileName = ${sys:log.file}
 appender.main.layout.type = PatternLayout
 appender.main.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %c{1} - %m%n
 """
-
-
-class FlinkError(RuntimeError):
-    """The cluster could not start; the message says which process, why if known, and where
-    its log is."""
 
 
 @dataclass(frozen=True)
@@ -80,10 +63,6 @@ class FlinkCluster:
     @property
     def job_endpoint(self) -> str:
         return f"localhost:{self.ports.job}"
-
-    def log(self, name: str) -> Path:
-        """Where `name` logs (the job server: its output)."""
-        return self.home / "logs" / (f"{name}.out" if name == "jobserver" else f"{name}.log")
 
 
 def write_conf(cluster: FlinkCluster) -> Path:
@@ -120,19 +99,14 @@ def start(cluster: FlinkCluster, java: str = "java") -> list[str]:
     for needed, what in ((next(cluster.lib.glob("flink-runtime-*.jar"), None), "Flink's jars"),
                          (cluster.job_server_jar.is_file() or None, "Beam's Flink job server")):
         if needed is None:
-            raise FlinkError(f"{what} are not in {cluster.lib.parent}: build them with "
-                             "'make flink-jars' (Maven and Java 17)")
+            raise ClusterError(f"{what} are not in {cluster.lib.parent}: build them with "
+                               "'make flink-jars' (Maven and Java 17)")
     conf = write_conf(cluster)
     started = []
     for name in PROCESSES:
-        if pid(cluster, name) is not None:
-            continue
-        with open(cluster.home / "logs" / f"{name}.out", "ab") as out:
-            child = subprocess.Popen(_command(cluster, conf, name, java), cwd=cluster.home,
-                                     stdin=subprocess.DEVNULL, stdout=out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        write_atomically(cluster.home / f"{name}.pid", f"{child.pid}\n")
-        started.append(name)
+        if pid(cluster, name) is None:
+            processes.launch(cluster.home, name, _command(cluster, conf, name, java))
+            started.append(name)
     return started
 
 
@@ -144,7 +118,7 @@ def _command(cluster: FlinkCluster, conf: Path, name: str, java: str) -> list[st
                 "--expansion-port", "0", "--artifacts-dir", str(cluster.home / "artifacts")]
     classpath = f"{cluster.lib}/*"
     jvm, dynamic = _resources(java, classpath, conf, name)
-    return [java, *JAVA_17_FLAGS, *jvm, f"-Dlog.file={cluster.log(name)}",
+    return [java, *JAVA_17_FLAGS, *jvm, f"-Dlog.file={cluster.home / 'logs' / name}.log",
             f"-Dlog4j.configurationFile=file:{conf / 'log4j.properties'}",
             "-cp", classpath, PROCESSES[name], "--configDir", str(conf), *dynamic]
 
@@ -160,92 +134,40 @@ def _resources(java: str, classpath: str, conf: Path, name: str) -> tuple[list[s
     if done.returncode != 0 or len(results) < 2:
         last = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines()
                 or ["no output"])[-1]
-        raise FlinkError(f"Flink could not size the {name}'s memory from {conf}: {last}")
+        raise ClusterError(f"Flink could not size the {name}'s memory from {conf}: {last}")
     return results[-2], results[-1]
 
 
 def pid(cluster: FlinkCluster, name: str) -> int | None:
-    """The pid of this cluster's running `name`, from its pid file: None when that process
-    ended (or is a zombie) or the number now belongs to another program."""
-    try:
-        number = int((cluster.home / f"{name}.pid").read_text().strip())
-        command = Path(f"/proc/{number}/cmdline").read_bytes().replace(b"\0", b" ")
-        state = Path(f"/proc/{number}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, ValueError, IndexError):
-        return None
-    mine = PROCESSES[name].encode() in command and str(cluster.home).encode() in command
-    return number if mine and state != "Z" else None
+    return processes.pid(cluster.home, name, PROCESSES[name])
 
 
 def overview(cluster: FlinkCluster) -> dict:
     """The JobManager's answer on its REST port ({} when none)."""
-    url = f"http://127.0.0.1:{cluster.ports.rest}/overview"
-    try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            return json.load(answer)
-    except (OSError, ValueError):
-        return {}
+    return processes.get_json(f"http://127.0.0.1:{cluster.ports.rest}/overview")
 
 
 def wait_ready(cluster: FlinkCluster, timeout: float) -> dict:
-    """Returns the overview once the TaskManager's slots are registered with the JobManager;
-    raises FlinkError when a process ended or `timeout` seconds passed."""
-    deadline, state = time.monotonic() + timeout, {}
-    while time.monotonic() < deadline:
-        for name in PROCESSES:
-            if pid(cluster, name) is None:
-                raise FlinkError(f"Flink's {name} ended while starting: {_cause(cluster, name)} "
-                                 f"(log: {cluster.log(name)})")
+    """The overview once the TaskManager's slots are registered with the JobManager and the job
+    server listens; raises ClusterError when a process ended or `timeout` seconds passed."""
+    def ready() -> dict | None:
         state = overview(cluster)
-        if state.get("slots-total", 0) >= cluster.slots and _listens(cluster.ports.job):
-            return state
-        time.sleep(1)
-    raise FlinkError(f"Flink's TaskManager or Beam's job server was not ready after "
-                     f"{timeout:.0f} s ({state or 'no answer on the REST port'}): see "
-                     f"{cluster.home / 'logs'}; 'tfxpipe flink stop' ends what started")
+        return state if state.get("slots-total", 0) >= cluster.slots and \
+            processes.listens(cluster.ports.job) else None
+
+    return processes.wait_ready(cluster.home, PROCESSES, ready, timeout,
+                                "Flink's TaskManager or Beam's job server was")
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _listens(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _cause(cluster: FlinkCluster, name: str) -> str:
-    """The last line of the log that says what went wrong, else its last line."""
-    try:
-        lines = cluster.log(name).read_text(errors="replace").strip().splitlines()
-    except OSError:
-        lines = []
-    causes = [line for line in lines if "Caused by:" in line or " ERROR " in line]
-    return (causes[-1] if causes else lines[-1] if lines else "no output").strip()
+def describe(cluster: FlinkCluster, state: dict) -> str:
+    """What runs, for a person: where the web UI is, the slots, the jobs."""
+    return (f"Flink {state.get('flink-version', VERSION)}: web UI http://127.0.0.1:"
+            f"{cluster.ports.rest}, {state.get('taskmanagers', 0)} TaskManager, "
+            f"{state.get('slots-total', 0)} slots, jobs: {state.get('jobs-running', 0)} "
+            f"running, {state.get('jobs-finished', 0)} finished, {state.get('jobs-failed', 0)} "
+            "failed")
 
 
 def stop(cluster: FlinkCluster, timeout: float = 30.0) -> list[str]:
-    """Ends the job server, the TaskManager, then the JobManager (SIGTERM, then SIGKILL after
-    `timeout` seconds); the names of those that ran."""
-    stopped = []
-    for name in reversed(PROCESSES):
-        number = pid(cluster, name)
-        if number is not None:
-            _signal(number, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while pid(cluster, name) is not None and time.monotonic() < deadline:
-                time.sleep(0.5)
-            _signal(number, signal.SIGKILL)
-            stopped.append(name)
-        (cluster.home / f"{name}.pid").unlink(missing_ok=True)
-    return stopped
-
-
-def _signal(leader: int, sent: signal.Signals) -> None:
-    try:
-        os.killpg(leader, sent)
-    except (ProcessLookupError, PermissionError):
-        pass
+    """Ends the job server, the TaskManager, then the JobManager; the names of those that ran."""
+    return processes.stop(cluster.home, PROCESSES, timeout)

@@ -26,6 +26,7 @@ from pipeline.config.sections import (
     BEAM_MODES,
     BEAM_RUNNERS,
     IMPUTE_KINDS,
+    JOB_SERVER_RUNNERS,
     MODEL_TYPES,
     NEW_COLUMN_ACTIONS,
     SCHEDULE_PRESETS,
@@ -35,6 +36,9 @@ from pipeline.config.sections import (
     RangeSection,
 )
 from pipeline.modules.features import safe_name
+
+JOB_SERVERS = {"FlinkRunner": "'localhost:8099' as 'make flink' starts it",
+               "SparkRunner": "'localhost:8097' as 'make spark' starts it"}
 
 
 class _Checker:
@@ -86,12 +90,11 @@ def _pipeline_and_beam(config: Config, check: _Checker) -> None:
     check.one_of(config.beam.direct_running_mode, BEAM_MODES, "beam.direct_running_mode")
     check(config.beam.direct_num_workers >= 0,
           "'beam.direct_num_workers' must be >= 0 (0 = all cores)")
-    check(config.beam.runner != "PortableRunner" or bool(config.beam.job_endpoint),
-          "'beam.job_endpoint' is required with runner = 'PortableRunner' (e.g. 'localhost:8099')")
+    runner = config.beam.runner
+    check(runner not in JOB_SERVER_RUNNERS or bool(config.beam.job_endpoint),
+          f"'beam.job_endpoint' is required with runner = '{runner}': the job server's "
+          f"address, e.g. {JOB_SERVERS.get(runner, 'localhost:8099')}")
     check(config.beam.parallelism >= 0, "'beam.parallelism' must be >= 0 (0 = the cluster's)")
-    check(config.beam.runner != "FlinkRunner" or bool(config.beam.job_endpoint),
-          "'beam.job_endpoint' is required with runner = 'FlinkRunner': Beam's Flink job "
-          "server, e.g. 'localhost:8099' as 'make flink' starts it")
 
 
 def _model_and_transform(config: Config, check: _Checker) -> None:

@@ -25,7 +25,8 @@ from pipeline.modules import space
 MODEL_TYPES = ("dnn", "wide_deep")
 IMPUTE_KINDS = ("mean", "median")
 BEAM_MODES = ("in_memory", "multi_threading", "multi_processing")
-BEAM_RUNNERS = ("DirectRunner", "PortableRunner", "FlinkRunner")
+BEAM_RUNNERS = ("DirectRunner", "PortableRunner", "FlinkRunner", "SparkRunner")
+JOB_SERVER_RUNNERS = BEAM_RUNNERS[1:]  # each submits its jobs to a job server
 NEW_COLUMN_ACTIONS = ("halt", "report")
 SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
 TFX_TAXI_SOURCE = "tfx:chicago_taxi"

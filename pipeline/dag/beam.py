@@ -13,14 +13,15 @@ DEPENDENCY_FLAGS = ("--extra_package", "--setup_file", "--requirements_file",
 DIRECT_SDK_IMAGE = "apache/beam_python3.10_sdk:2.59.0"
 PACKAGES_DIR = ".beam-packages"  # in the output root
 IN_PROCESS = "LOOPBACK"  # Beam's name for an SDK harness in the submitting process
+CLUSTER_RUNNERS = ("FlinkRunner", "SparkRunner")  # their SDK harness: in process by default
 
 
 def worker_packages(config: Config) -> list[Path]:
     """The sdists a PortableRunner's workers install (TFX's executors repackaged as TFX does
     it, then this project's components and modules), at paths that stay the same from run to
     run so that they are no new input to TFX's cache. None for the DirectRunner, whose workers
-    run in this environment, for Flink's default SDK harness (in this process), or when
-    `extra_args` name the dependencies themselves."""
+    run in this environment, for Flink's and Spark's default SDK harness (in this process), or
+    when `extra_args` name the dependencies themselves."""
     from importlib import metadata
 
     beam = config.beam
@@ -39,7 +40,7 @@ def _names_dependencies(extra_args: list[str]) -> bool:
 def _environment(beam: BeamSection) -> str:
     """The SDK harness's environment type that `extra_args` name, else the runner's default."""
     named = [a.split("=", 1)[1] for a in beam.extra_args if a.startswith("--environment_type=")]
-    return named[-1] if named else IN_PROCESS if beam.runner == "FlinkRunner" else ""
+    return named[-1] if named else IN_PROCESS if beam.runner in CLUSTER_RUNNERS else ""
 
 
 def beam_pipeline_args(config: Config) -> list[str]:
@@ -48,9 +49,9 @@ def beam_pipeline_args(config: Config) -> list[str]:
     packages = [f"--extra_package={path}" for path in worker_packages(config)]
     if beam.runner == "PortableRunner":
         args = ["--runner=PortableRunner", f"--job_endpoint={beam.job_endpoint}", *packages]
-    elif beam.runner == "FlinkRunner":
-        args = ["--runner=FlinkRunner", f"--job_endpoint={beam.job_endpoint}", *packages]
-        if beam.parallelism:
+    elif beam.runner in CLUSTER_RUNNERS:
+        args = [f"--runner={beam.runner}", f"--job_endpoint={beam.job_endpoint}", *packages]
+        if beam.parallelism and beam.runner == "FlinkRunner":  # Spark's: the worker's cores
             args.append(f"--parallelism={beam.parallelism}")
         if not any(a.startswith("--environment_type=") for a in beam.extra_args):
             # The SDK harness in the process that runs the component: its Python is this one.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +43,22 @@ _CAUSES = {errno.ENOSPC: _FULL, errno.EDQUOT: ("the disk quota is exceeded", _FU
                          "give this user write access or choose another --output-root")}
 _MARKERS = {os.strerror(code): cause for code, cause in _CAUSES.items()}
 _MARKERS["database or disk is full"] = _FULL  # SQLite's words (ML Metadata's store)
+# A frame of a Java stack trace (a Flink or Spark job's failure carries the job server's), or
+# its "... 12 more": never the line that says what went wrong.
+_JAVA_FRAME = re.compile(r"(at )?[\w$./]+\.[\w$<>]+\(([\w$.]+\.(java|scala)(:\d+)?|Native Method|"
+                         r"Unknown Source)\)|\.\.\. \d+ more")
 
 
 def one_line(error: BaseException, log_path: Path | None = None) -> str:
     """The cause when the system refused a write (full disk, read-only file system, permission),
     with the path, found in the error, its causes, or the end of `log_path` (where a worker
-    process that died of it wrote it); else `Type: the last line of its message`. At most 300
-    characters."""
+    process that died of it wrote it); else `Type: the last line of its message` that is not a
+    frame of a Java stack trace. At most 300 characters."""
     cause = system_cause(error, log_path)
     if cause:
         return cause[:300]
-    text = str(error).strip().splitlines()
+    text = [line for line in str(error).strip().splitlines()
+            if not _JAVA_FRAME.fullmatch(line.strip())]
     return f"{type(error).__name__}: {text[-1] if text else ''}"[:300]
 
 

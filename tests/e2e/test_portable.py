@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.clusters.flink import free_port
+from pipeline.clusters.processes import free_port
 from tests.fixtures.cli import run_cli
 from tests.fixtures.same_run import assert_same_run, config_for, pipeline_root, run_id
 

@@ -1,19 +1,20 @@
-"""`tfxpipe flink` without a cluster, and the cluster's configuration (the cluster itself runs in
-tests/e2e/test_flink.py)."""
+"""`tfxpipe flink|spark` without a cluster, and the clusters' configuration (the clusters
+themselves run in tests/e2e/test_clusters.py)."""
 
 from __future__ import annotations
 
 from pipeline.cli import main
-from pipeline.clusters import flink
+from pipeline.clusters import flink, spark
 
 
 def test_status_and_stop_of_a_cluster_that_never_started_say_so(toy, capsys):
     config = str(toy())
-    assert main(["flink", "status", "--config", config, "--port", "1"]) == 0
-    out = capsys.readouterr().out
-    assert "jobmanager: not running" in out and "jobserver: not running" in out
-    assert main(["flink", "stop", "--config", config]) == 0
-    assert capsys.readouterr().out.strip() == "stopped: nothing was running"
+    for engine, first in (("flink", "jobmanager"), ("spark", "master")):
+        assert main([engine, "status", "--config", config, "--port", "1"]) == 0
+        out = capsys.readouterr().out
+        assert f"{first}: not running" in out and "jobserver: not running" in out
+        assert main([engine, "stop", "--config", config]) == 0
+        assert capsys.readouterr().out.strip() == "stopped: nothing was running"
 
 
 def test_a_stale_pid_file_is_not_taken_for_a_running_process(tmp_path):
@@ -38,3 +39,17 @@ def test_the_cluster_listens_on_127_0_0_1_only_and_keeps_its_files_in_its_folder
     assert settings["taskmanager.numberOfTaskSlots"] == settings["parallelism.default"] == "3"
     assert settings["io.tmp.dirs"] == str(tmp_path / "flink" / "tmp")
     assert cluster.job_endpoint == "localhost:18099"
+
+
+def test_spark_binds_to_127_0_0_1_and_gives_executors_the_java_17_flags(tmp_path):
+    cluster = spark.SparkCluster(tmp_path / "spark", tmp_path / "home",
+                                 spark.SparkPorts(master=17077, web=18082, job=18097))
+    conf = spark.write_conf(cluster)
+    settings = dict(line.split(" ", 1) for line in
+                    (conf / "spark-defaults.conf").read_text().splitlines())
+    assert settings["spark.driver.host"] == settings["spark.driver.bindAddress"] == "127.0.0.1"
+    assert "--add-opens=java.base/java.nio=ALL-UNNAMED" in settings[
+        "spark.executor.extraJavaOptions"]
+    assert settings["spark.local.dir"] == str(tmp_path / "spark" / "tmp")
+    assert cluster.master_url == "spark://127.0.0.1:17077"
+    assert cluster.job_endpoint == "localhost:18097"

@@ -1,0 +1,97 @@
+"""The pipeline on Apache Flink and on Apache Spark (`make test-runners`), each a cluster whose
+processes are Java processes of their own as `tfxpipe flink|spark start` runs them (Flink: a
+JobManager and a TaskManager with 2 slots; Spark: a master and a worker with 2 cores, which
+starts an executor per job), with Beam's job server for it, from the jars `make flink-jars` and
+`make spark-jars` build.
+
+Every Beam component of a run on a user's dataset runs as a job on the cluster and gives what
+the DirectRunner gives on the same data: the same examples in the same splits, the same metrics
+and gate, version 1 pushed. A rerun is served from TFX's cache: no new job.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.clusters import flink, spark
+from pipeline.clusters.processes import ClusterError, free_port
+from pipeline.config import java_dir
+from pipeline.config.paths import FLINK_JOB_SERVER_JAR
+from tests.fixtures.cli import run_cli
+from tests.fixtures.same_run import assert_same_run, config_for, pipeline_root
+
+pytestmark = [pytest.mark.slow, pytest.mark.runners]
+
+# The Beam components of the run: CsvExampleGen, StatisticsGen, DataDrift, Transform, Evaluator,
+# BaselineScores.
+BEAM_JOBS = 6
+
+
+def _flink(home):
+    ports = flink.FlinkPorts(rest=free_port(), rpc=free_port(), job=free_port())
+    return flink.FlinkCluster(home, java_dir() / "flink-lib", java_dir() / FLINK_JOB_SERVER_JAR,
+                              ports)
+
+
+def _spark(home):
+    ports = spark.SparkPorts(*(free_port() for _ in range(4)))
+    return spark.SparkCluster(home, java_dir() / "spark", ports)
+
+
+def _job_states(endpoint: str) -> list[str]:
+    """The state of every job Beam's job server at `endpoint` was given."""
+    import grpc
+    from apache_beam.portability.api import beam_job_api_pb2, beam_job_api_pb2_grpc
+
+    with grpc.insecure_channel(endpoint) as channel:
+        answer = beam_job_api_pb2_grpc.JobServiceStub(channel).GetJobs(
+            beam_job_api_pb2.GetJobsRequest(), timeout=30)
+    return [beam_job_api_pb2.JobState.Enum.Name(job.state) for job in answer.job_info]
+
+
+@pytest.fixture(scope="module", params=[(flink, _flink, "FlinkRunner"),
+                                        (spark, _spark, "SparkRunner")],
+                ids=["flink", "spark"])
+def cluster(request, tmp_path_factory):
+    engine, build, runner = request.param
+    started = build(tmp_path_factory.mktemp(runner))
+    assert engine.start(started) == list(engine.PROCESSES)
+    try:
+        engine.wait_ready(started, timeout=180)
+        yield engine, started, runner
+    finally:
+        assert sorted(engine.stop(started)) == sorted(engine.PROCESSES)
+        assert all(engine.pid(started, name) is None for name in engine.PROCESSES)
+
+
+def test_the_pipeline_on_a_cluster_gives_what_the_direct_runner_gives(cluster, direct_run,
+                                                                       tmp_path):
+    engine, started, runner = cluster
+    config = config_for(tmp_path, f"""
+[beam]
+runner = "{runner}"
+job_endpoint = "{started.job_endpoint}"
+parallelism = 2
+""")
+    done = run_cli("run", "--config", str(config))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Beam {runner} at {started.job_endpoint}" in done.stdout
+    assert_same_run(pipeline_root(tmp_path), direct_run)
+    assert _job_states(started.job_endpoint) == ["DONE"] * BEAM_JOBS
+    assert not (tmp_path / "out" / ".beam-packages").exists()  # the SDK harness ran in process
+
+    again = run_cli("run", "--config", str(config))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "(unchanged: served from cache)" in again.stdout
+    assert len(_job_states(started.job_endpoint)) == BEAM_JOBS  # every component cached
+
+
+def test_a_cluster_without_its_jars_says_how_to_build_them(tmp_path):
+    missing = [flink.FlinkCluster(tmp_path / "flink", tmp_path / "java" / "flink-lib",
+                                  tmp_path / "java" / FLINK_JOB_SERVER_JAR),
+               spark.SparkCluster(tmp_path / "spark", tmp_path / "java" / "spark")]
+    for engine, cluster, target in zip((flink, spark), missing, ("flink-jars", "spark-jars"),
+                                       strict=True):
+        with pytest.raises(ClusterError, match=rf" are not in .*java.*: build them with "
+                                               rf"'make {target}'"):
+            engine.start(cluster)
