@@ -31,10 +31,16 @@ def test_jittered_copies_keep_labels_missing_values_and_untouched_columns(tmp_pa
 def test_the_scale_config_reads_the_generated_csv_and_does_not_judge_skew(tmp_path):
     csv = tmp_path / "data.csv"
     csv.write_text("x\n1\n")
-    config = load_config(str(_config("150k", csv, tmp_path, "in_memory")), str(tmp_path / "out"))
+    config = load_config(str(_config("150k", csv, tmp_path, "in_memory", "")),
+                         str(tmp_path / "out"))
     assert str(config.data.source) == str(csv)
     assert config.validation.skew_min_examples == 1_000_000_000
     assert config.optimization.enabled is False
+    assert config.beam.runner == "DirectRunner"
+    on_flink = load_config(str(_config("150k", csv, tmp_path, "flink", "localhost:1")),
+                           str(tmp_path / "out")).beam
+    assert (on_flink.runner, on_flink.job_endpoint, on_flink.parallelism) == (
+        "FlinkRunner", "localhost:1", 2)
 
 
 def _run(size, seconds, kind="ours", peak_mb=1000.0, components=None):

@@ -18,6 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("bench",),
     ("pipeline.cli",),
     ("pipeline.scheduling",),
+    ("pipeline.clusters",),
     ("pipeline.orchestration",),
     ("pipeline.review",),
     ("pipeline.records",),
