@@ -27,15 +27,17 @@ from bench import speed
 from bench.scale_data import generate
 from bench.scale_report import render
 from components.shared.files import write_atomically
-from pipeline.clusters import flink
+from pipeline.clusters import flink, spark
 from pipeline.clusters.processes import free_port
 from pipeline.config import java_dir, load_config
 from pipeline.config.paths import FLINK_JOB_SERVER_JAR
 
 SIZES = {"15k": 1, "150k": 10, "1.5M": 100}  # copies of the packaged CSV's 15,002 rows
 STOCK_SIZES = ("15k", "150k")
-FLINK = "flink"  # a "Beam mode" of its own: the Flink cluster of `tfxpipe flink start`
-FLINK_SLOTS = 2
+# "Beam modes" of their own: the clusters of `tfxpipe flink|spark start`, each started for the
+# bench with 2 slots or cores.
+CLUSTERS = {"flink": "FlinkRunner", "spark": "SparkRunner"}
+CLUSTER_CORES = 2
 
 
 def _config(size: str, csv: Path, bench_dir: Path, beam_mode: str, job_endpoint: str) -> Path:
@@ -47,9 +49,10 @@ def _config(size: str, csv: Path, bench_dir: Path, beam_mode: str, job_endpoint:
     text = target.read_text()
     text = re.sub(r'^source = .*$', f'source = "{csv}"', text, flags=re.M)
     text = re.sub(r'^skew_min_examples = .*$', "skew_min_examples = 1000000000", text, flags=re.M)
-    if beam_mode == FLINK:
-        text = re.sub(r'^runner = "DirectRunner"$', f'runner = "FlinkRunner"\njob_endpoint = '
-                      f'"{job_endpoint}"\nparallelism = {FLINK_SLOTS}', text, flags=re.M)
+    if beam_mode in CLUSTERS:
+        text = re.sub(r'^runner = "DirectRunner"$', f'runner = "{CLUSTERS[beam_mode]}"\n'
+                      f'job_endpoint = "{job_endpoint}"\nparallelism = {CLUSTER_CORES}', text,
+                      flags=re.M)
     write_atomically(target, text)
     return target
 
@@ -63,18 +66,20 @@ def _components(config: Path, root: Path) -> dict[str, float]:
     return {c["node"]: c["seconds"] for c in summary["components"]}
 
 
-def run_ours(size: str, csv: Path, bench_dir: Path, beam_mode: str, job_endpoint: str = ""
-             ) -> dict:
+def run_ours(size: str, csv: Path, bench_dir: Path, beam_mode: str, job_endpoint: str = "",
+             cluster: tuple[int, ...] = ()) -> dict:
+    """Our pipeline's run; on a cluster (`job_endpoint`), the memory and CPU time of its
+    processes (`cluster`) count too."""
     config = _config(size, csv, bench_dir, beam_mode, job_endpoint)
     root = bench_dir / f"scale-{size}-{beam_mode}"
     shutil.rmtree(root, ignore_errors=True)
     command = [sys.executable, "-m", "pipeline.cli", "run", "--config", str(config),
                "--output-root", str(root)]
-    if beam_mode != FLINK:
+    if beam_mode not in CLUSTERS:
         command += ["--beam-mode", beam_mode,
                     "--workers", "0" if beam_mode == "multi_processing" else "1"]
     measured = speed.measure(f"ours, {size} rows ({beam_mode})", command, _env(),
-                             bench_dir / f"scale-{size}-{beam_mode}.log")
+                             bench_dir / f"scale-{size}-{beam_mode}.log", also=cluster)
     found = {**asdict(measured), "size": size, "kind": "ours", "beam_mode": beam_mode,
              "date": _today(), "components": {}}
     if measured.exit_code == 0:
@@ -95,20 +100,26 @@ def run_stock(size: str, csv: Path, bench_dir: Path) -> dict:
 
 
 @contextlib.contextmanager
-def _flink_cluster(bench_dir: Path, wanted: bool) -> Iterator[str]:
-    """A Flink cluster for the bench's runs (its job endpoint), stopped after them."""
-    if not wanted:
-        yield ""
+def _cluster(bench_dir: Path, mode: str) -> Iterator[tuple[str, tuple[int, ...]]]:
+    """The cluster of `mode` for a run (its job endpoint and its processes' pids), stopped
+    after it; ("", ()) for a DirectRunner mode."""
+    if mode not in CLUSTERS:
+        yield "", ()
         return
-    ports = flink.FlinkPorts(*(free_port() for _ in range(3)))
-    cluster = flink.FlinkCluster(bench_dir / "flink", java_dir() / "flink-lib",
-                                 java_dir() / FLINK_JOB_SERVER_JAR, ports, slots=FLINK_SLOTS)
-    flink.start(cluster)
+    if mode == "flink":
+        engine, cluster = flink, flink.FlinkCluster(
+            bench_dir / "flink", java_dir() / "flink-lib", java_dir() / FLINK_JOB_SERVER_JAR,
+            flink.FlinkPorts(*(free_port() for _ in range(3))), slots=CLUSTER_CORES)
+    else:
+        engine, cluster = spark, spark.SparkCluster(
+            bench_dir / "spark", java_dir() / "spark",
+            spark.SparkPorts(*(free_port() for _ in range(4))), cores=CLUSTER_CORES)
+    engine.start(cluster)
     try:
-        flink.wait_ready(cluster, timeout=180)
-        yield cluster.job_endpoint
+        engine.wait_ready(cluster, timeout=180)
+        yield cluster.job_endpoint, tuple(engine.pid(cluster, name) for name in engine.PROCESSES)
     finally:
-        flink.stop(cluster)
+        engine.stop(cluster)
 
 
 def _today() -> str:
@@ -131,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="sizes the stock example runs at ('' for none)")
     parser.add_argument("--beam-modes", default="in_memory",
                         help="DirectRunner modes our pipeline runs in, comma-separated "
-                             "(in_memory, multi_processing), or flink: on a Flink cluster "
-                             "started for the bench (make flink-jars first)")
+                             "(in_memory, multi_processing), or flink, spark: on a cluster "
+                             "started for the run (make flink-jars, make spark-jars first)")
     parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args(argv)
     sizes = [s for s in args.sizes.split(",") if s]
@@ -147,13 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.render_only:
         bench_dir.mkdir(parents=True, exist_ok=True)
         modes = [m for m in args.beam_modes.split(",") if m]
-        with _flink_cluster(bench_dir, FLINK in modes) as job_endpoint:
-            for size in dict.fromkeys(sizes + stock):
-                csv = generate(SIZES[size], bench_dir / "scale-data" / f"{size}.csv")
-                for mode in (m for m in modes if size in sizes):
-                    runs.append(run_ours(size, csv, bench_dir, mode, job_endpoint))
-                if size in stock:
-                    runs.append(run_stock(size, csv, bench_dir))
+        for size in dict.fromkeys(sizes + stock):
+            csv = generate(SIZES[size], bench_dir / "scale-data" / f"{size}.csv")
+            for mode in (m for m in modes if size in sizes):
+                with _cluster(bench_dir, mode) as cluster:  # a new one for each run
+                    runs.append(run_ours(size, csv, bench_dir, mode, *cluster))
+            if size in stock:
+                runs.append(run_stock(size, csv, bench_dir))
     # Runs not repeated now keep their last results (an earlier session's: the table says so).
     runs = [r for r in saved if _key(r) not in {_key(n) for n in runs}] + runs
     write_atomically(saved_path, json.dumps({"runs": runs}, indent=1))

@@ -62,12 +62,30 @@ def _tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def measure(name: str, command: list[str], env: dict[str, str], log: Path) -> Measurement:
-    """Runs `command`, sampling the summed RSS of its process tree every 0.2 s."""
+def _trees_cpu(processes: list[psutil.Process]) -> float:
+    """User and system seconds of the processes and their children, so far."""
+    total = 0.0
+    for process in processes:
+        for proc in [process, *process.children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system + times.children_user + times.children_system
+            except psutil.Error:
+                pass
+    return total
+
+
+def measure(name: str, command: list[str], env: dict[str, str], log: Path,
+            also: tuple[int, ...] = ()) -> Measurement:
+    """Runs `command`, sampling the summed RSS of its process tree every 0.2 s; the trees of
+    the processes `also` (a cluster's, which do the command's work) count in its memory and CPU
+    time too."""
     started = time.monotonic()
     with open(log, "w") as out:
         child = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=out, stderr=out)
         proc = psutil.Process(child.pid)
+        others = [psutil.Process(number) for number in also]
+        cpu_before = _trees_cpu(others)
         peak = 0
         done = threading.Event()
 
@@ -75,7 +93,7 @@ def measure(name: str, command: list[str], env: dict[str, str], log: Path) -> Me
             nonlocal peak
             while not done.is_set():
                 try:
-                    peak = max(peak, _tree_rss(proc))
+                    peak = max(peak, _tree_rss(proc) + sum(map(_tree_rss, others)))
                 except psutil.Error:
                     return
                 time.sleep(0.2)
@@ -87,7 +105,7 @@ def measure(name: str, command: list[str], env: dict[str, str], log: Path) -> Me
         done.set()
         sampler.join()
     result = Measurement(name, time.monotonic() - started, peak / 2**20, code,
-                         usage.ru_utime + usage.ru_stime)
+                         usage.ru_utime + usage.ru_stime + _trees_cpu(others) - cpu_before)
     print(f"{name:<44} {result.seconds:7.1f} s  {result.peak_mb:7.0f} MB  exit {code}",
           flush=True)
     return result
