@@ -150,11 +150,8 @@ def overview(cluster: FlinkCluster) -> dict:
 def wait_ready(cluster: FlinkCluster, timeout: float) -> dict:
     """The overview once the TaskManager's slots are registered with the JobManager and the job
     server listens; raises ClusterError when a process ended or `timeout` seconds passed."""
-    def ready() -> dict | None:
-        state = overview(cluster)
-        return state if state.get("slots-total", 0) >= cluster.slots and \
-            processes.listens(cluster.ports.job) else None
-
+    ready = processes.capacity_and_job_server(lambda: overview(cluster), "slots-total",
+                                              cluster.slots, cluster.ports.job)
     return processes.wait_ready(cluster.home, PROCESSES, ready, timeout,
                                 "Flink's TaskManager or Beam's job server was")
 

@@ -72,6 +72,17 @@ def wait_ready(home: Path, mains: dict[str, str], ready: Callable[[], dict | Non
     raise ClusterError(f"{what} not ready after {timeout:.0f} s: see {home / 'logs'}")
 
 
+def capacity_and_job_server(overview: Callable[[], dict], key: str, needed: int,
+                            job_port: int) -> Callable[[], dict | None]:
+    """A `ready` for `wait_ready`: the cluster's overview once its `key` (slots, cores) reaches
+    `needed` and Beam's job server listens on `job_port`, else None."""
+    def ready() -> dict | None:
+        state = overview()
+        return state if state.get(key, 0) >= needed and listens(job_port) else None
+
+    return ready
+
+
 def cause(home: Path, name: str) -> str:
     """The last line of `name`'s logs that says what went wrong, else the last line."""
     lines = []

@@ -125,11 +125,8 @@ def overview(cluster: SparkCluster) -> dict:
 def wait_ready(cluster: SparkCluster, timeout: float) -> dict:
     """The master's state once the worker's cores are registered and the job server listens;
     raises ClusterError when a process ended or `timeout` seconds passed."""
-    def ready() -> dict | None:
-        found = overview(cluster)
-        return found if found.get("cores", 0) >= cluster.cores and \
-            processes.listens(cluster.ports.job) else None
-
+    ready = processes.capacity_and_job_server(lambda: overview(cluster), "cores",
+                                              cluster.cores, cluster.ports.job)
     return processes.wait_ready(cluster.home, PROCESSES, ready, timeout,
                                 "Spark's worker or Beam's job server was")
 
