@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pipeline.cli import main
 from pipeline.clusters import flink, spark
+from pipeline.clusters.processes import free_port
 
 
 def test_status_and_stop_of_a_cluster_that_never_started_say_so(toy, capsys):
@@ -53,3 +54,15 @@ def test_spark_binds_to_127_0_0_1_and_gives_executors_the_java_17_flags(tmp_path
     assert settings["spark.local.dir"] == str(tmp_path / "spark" / "tmp")
     assert cluster.master_url == "spark://127.0.0.1:17077"
     assert cluster.job_endpoint == "localhost:18097"
+
+
+def test_a_run_whose_job_server_does_not_answer_stops_before_it_starts(toy, capsys):
+    port = free_port()
+    config = toy(extra=f'[beam]\nrunner = "SparkRunner"\njob_endpoint = "localhost:{port}"\n')
+    assert main(["run", "--config", str(config)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"error: no Beam job server answers at 'localhost:{port}' ([beam] "
+                            "job_endpoint, runner = 'SparkRunner'): ")
+    assert error.endswith("start one with 'make spark' (tfxpipe spark start), or point "
+                          "job_endpoint at yours")
+    assert not (config.parent / "outputs").exists()  # no run, no lock, no store

@@ -28,6 +28,7 @@ from pipeline.inputs.preflight import DataInputError
 from pipeline.inputs.prepare import InputData, prepare_input
 from pipeline.inputs.spans import format_ranges
 from pipeline.orchestration.cleanup import clear_debris, find_debris
+from pipeline.orchestration.job_server import check_job_server
 from pipeline.orchestration.lock import output_root_lock
 from pipeline.orchestration.stopping import Stopped, signals_ignored, stop_on_signals
 from pipeline.orchestration.workers import died_in, node_workers
@@ -51,8 +52,10 @@ def run(config: Config, verbose: bool = False, wait: bool = True) -> int:
     """Runs the pipeline once, holding the output root's lock (waiting for it, or RootBusy
     without `wait`); prints progress, the summary and the report's path; returns the exit code
     (see `pipeline.records.outcomes`). Raises StoreError, before anything is written, when the
-    metadata store does not match the pipeline root."""
+    metadata store does not match the pipeline root, and ConfigError when the runner's job
+    server does not answer."""
     process.set_up(keras_home=config.output_root / ".keras")
+    check_job_server(config)
     with output_root_lock(config.output_root, "tfxpipe run", wait) as record_holder:
         return _locked_run(config, start_locked(config, record_holder, print), verbose)
 
