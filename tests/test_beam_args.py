@@ -33,7 +33,7 @@ def test_flink_runner_gets_its_job_server_and_an_sdk_harness_in_process(toy):
     extra = '[beam]\nrunner = "FlinkRunner"\njob_endpoint = "localhost:8099"\nparallelism = 2\n'
     args = beam_pipeline_args(load_config(toy(extra=extra)))
     assert args == ["--runner=FlinkRunner", "--job_endpoint=localhost:8099", "--parallelism=2",
-                    "--environment_type=LOOPBACK",
+                    "--execution_mode_for_batch=BATCH_FORCED", "--environment_type=LOOPBACK",
                     f"--sdk_container_image={DIRECT_SDK_IMAGE}"]  # so TFX builds no sdist
 
 
@@ -45,6 +45,7 @@ def test_flink_runner_with_a_worker_pool_installs_the_built_packages(toy):
     assert args[:2] == ["--runner=FlinkRunner", "--job_endpoint=localhost:8099"]
     assert sum(a.startswith("--extra_package=") for a in args) == 2
     assert not any(a.startswith(("--sdk_container_image", "--parallelism")) for a in args)
+    assert "--execution_mode_for_batch=BATCH_FORCED" in args
     assert args[-2:] == ["--environment_type=EXTERNAL", "--environment_config=h:50000"]
 
 
