@@ -20,8 +20,6 @@ FLINK_STAMP := $(JAVA_DIR)/.flink-built
 SPARK_STAMP := $(JAVA_DIR)/.spark-built
 SPARK_PORT  ?= 8082
 MVN         := mvn -q -B -Dmaven.repo.local=$(abspath $(JAVA_DIR))/m2
-NEEDS_MAVEN := command -v mvn >/dev/null 2>&1 && command -v java >/dev/null 2>&1 || \
-  { echo "error: the Flink and Spark jars are built with Maven and Java 17: install them (e.g. 'sudo apt-get install -y maven openjdk-17-jdk-headless') and rerun make" >&2; exit 2; }
 NOTEBOOK_PORT ?= 8888
 # Jupyter and IPython keep their settings, runtime files and history inside the environment,
 # not in $HOME.
@@ -51,7 +49,7 @@ if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(1) >/dev/null
 endef
 
-.PHONY: help venv run tune test test-airflow test-runners chromium postgresql lint lock airflow airflow-stop flink flink-jars flink-stop spark spark-jars spark-stop bench bench-scale bench-optimize notebooks clean distclean
+.PHONY: help venv run tune test test-airflow test-runners chromium postgresql lint lock airflow airflow-stop flink flink-jars flink-stop spark spark-jars spark-stop maven bench bench-scale bench-optimize notebooks clean distclean
 
 help:
 	@echo "make run     build the environment, materialise the default data, run the pipeline, push a model"
@@ -106,8 +104,7 @@ test-runners: $(STAMP) $(FLINK_STAMP) $(SPARK_STAMP)
 
 # Beam's Flink job server as one jar, and a Flink cluster's jars, from Maven Central with the
 # ordinary client (java/*/pom.xml say why these versions). Each is written aside and renamed.
-$(FLINK_STAMP): java/flink-job-server/pom.xml java/flink-cluster/pom.xml
-	@$(NEEDS_MAVEN)
+$(FLINK_STAMP): java/flink-job-server/pom.xml java/flink-cluster/pom.xml | maven
 	@mkdir -p $(JAVA_DIR)
 	@echo "building Beam's Flink job server and Flink's jars into $(JAVA_DIR) (Maven; the first time downloads about 300 MB)"
 	$(MVN) -f java/flink-job-server/pom.xml -Dbuild.dir=$(abspath $(JAVA_DIR))/build/flink-job-server package
@@ -121,9 +118,16 @@ $(FLINK_STAMP): java/flink-job-server/pom.xml java/flink-cluster/pom.xml
 
 flink-jars: $(FLINK_STAMP)
 
+# Java (17: what Flink 1.16 and Spark 3.2 run on here) and Maven, Debian's packages, installed
+# when missing if this user may; else one line says how.
+maven:
+	@command -v java >/dev/null 2>&1 || \
+	  { $(call apt_install,openjdk-17-jdk-headless,the Flink and Spark clusters run on Java 17,$(comma) then rerun make); }
+	@command -v mvn >/dev/null 2>&1 || \
+	  { $(call apt_install,maven,the Flink and Spark jars are built with Maven,$(comma) then rerun make); }
+
 # Spark's jars with Beam's Spark runner and job service, in one folder (java/spark/pom.xml).
-$(SPARK_STAMP): java/spark/pom.xml
-	@$(NEEDS_MAVEN)
+$(SPARK_STAMP): java/spark/pom.xml | maven
 	@mkdir -p $(JAVA_DIR)
 	@echo "building Spark's and Beam's Spark runner's jars into $(JAVA_DIR)/spark (Maven)"
 	rm -rf $(JAVA_DIR)/.spark.tmp

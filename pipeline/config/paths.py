@@ -43,8 +43,8 @@ def system_folder(path: str) -> str | None:
 
 
 def java_dir() -> Path:
-    """Where `make flink-jars` puts the Java engines' jars: inside this Python environment (so
-    that `make distclean` removes them with it), never in the home directory."""
+    """Where `make flink-jars` and `make spark-jars` put the clusters' jars: inside this Python
+    environment (so that `make distclean` removes them with it), never in the home directory."""
     return Path(sys.prefix) / "java"
 
 

@@ -77,4 +77,3 @@ def beam_pipeline_args(config: Config) -> list[str]:
         # which they do not use, skips it; it matters with a span per execution.
         args.append(f"--sdk_container_image={DIRECT_SDK_IMAGE}")
     return args + list(beam.extra_args)
-
