@@ -117,8 +117,8 @@ def start(cluster: FlinkCluster, java: str = "java") -> list[str]:
 
 
 def _command(cluster: FlinkCluster, conf: Path, name: str, java: str) -> list[str]:
-    if name == "jobserver":  # the jar's manifest carries the Java 17 flags
-        return [java, "-cp", str(cluster.job_server_jar), PROCESSES[name],
+    if name == "jobserver":
+        return [java, *JAVA_17_FLAGS, "-cp", str(cluster.job_server_jar), PROCESSES[name],
                 "--flink-master", f"localhost:{cluster.ports.rest}",
                 "--job-port", str(cluster.ports.job), "--artifact-port", "0",
                 "--expansion-port", "0", "--artifacts-dir", str(cluster.home / "artifacts")]
