@@ -28,15 +28,13 @@ from bench.scale_data import generate
 from bench.scale_report import render
 from components.shared.files import write_atomically
 from pipeline.clusters import flink, spark
-from pipeline.clusters.processes import free_port
-from pipeline.config import java_dir, load_config
-from pipeline.config.paths import FLINK_JOB_SERVER_JAR
+from pipeline.config import load_config
 
 SIZES = {"15k": 1, "150k": 10, "1.5M": 100}  # copies of the packaged CSV's 15,002 rows
 STOCK_SIZES = ("15k", "150k")
 # "Beam modes" of their own: the clusters of `tfxpipe flink|spark start`, each started for the
 # bench with 2 slots or cores.
-CLUSTERS = {"flink": "FlinkRunner", "spark": "SparkRunner"}
+CLUSTERS = {"flink": ("FlinkRunner", flink), "spark": ("SparkRunner", spark)}
 CLUSTER_CORES = 2
 
 
@@ -50,7 +48,7 @@ def _config(size: str, csv: Path, bench_dir: Path, beam_mode: str, job_endpoint:
     text = re.sub(r'^source = .*$', f'source = "{csv}"', text, flags=re.M)
     text = re.sub(r'^skew_min_examples = .*$', "skew_min_examples = 1000000000", text, flags=re.M)
     if beam_mode in CLUSTERS:
-        text = re.sub(r'^runner = "DirectRunner"$', f'runner = "{CLUSTERS[beam_mode]}"\n'
+        text = re.sub(r'^runner = "DirectRunner"$', f'runner = "{CLUSTERS[beam_mode][0]}"\n'
                       f'job_endpoint = "{job_endpoint}"\nparallelism = {CLUSTER_CORES}', text,
                       flags=re.M)
     write_atomically(target, text)
@@ -106,14 +104,8 @@ def _cluster(bench_dir: Path, mode: str) -> Iterator[tuple[str, tuple[int, ...]]
     if mode not in CLUSTERS:
         yield "", ()
         return
-    if mode == "flink":
-        engine, cluster = flink, flink.FlinkCluster(
-            bench_dir / "flink", java_dir() / "flink-lib", java_dir() / FLINK_JOB_SERVER_JAR,
-            flink.FlinkPorts(*(free_port() for _ in range(3))), slots=CLUSTER_CORES)
-    else:
-        engine, cluster = spark, spark.SparkCluster(
-            bench_dir / "spark", java_dir() / "spark",
-            spark.SparkPorts(*(free_port() for _ in range(4))), cores=CLUSTER_CORES)
+    engine = CLUSTERS[mode][1]
+    cluster = engine.local(bench_dir / mode, None, CLUSTER_CORES)
     engine.start(cluster)
     try:
         engine.wait_ready(cluster, timeout=180)

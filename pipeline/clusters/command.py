@@ -16,8 +16,7 @@ from typing import Any
 
 from pipeline.clusters import flink, spark
 from pipeline.clusters.processes import ClusterError
-from pipeline.config import java_dir, load_config
-from pipeline.config.paths import FLINK_JOB_SERVER_JAR
+from pipeline.config import load_config
 from pipeline.records.outcomes import EXIT_ERROR
 
 
@@ -36,11 +35,9 @@ ENGINES = {
                 "rpc-port": (6123, "the JobManager's RPC port"),
                 "job-port": (8099, "Beam's job server port ([beam] job_endpoint)")},
         ("slots", 2, "the TaskManager's task slots"),
-        lambda config, args: flink.FlinkCluster(
-            config.output_root / "flink", java_dir() / "flink-lib",
-            java_dir() / FLINK_JOB_SERVER_JAR,
-            flink.FlinkPorts(rest=args.port, rpc=args.rpc_port, job=args.job_port),
-            slots=args.slots),
+        lambda config, args: flink.local(
+            config.output_root / "flink",
+            flink.FlinkPorts(rest=args.port, rpc=args.rpc_port, job=args.job_port), args.slots),
         "FlinkRunner"),
     "spark": _Engine(
         spark, {"port": (8082, "the master's web UI"),
@@ -48,11 +45,10 @@ ENGINES = {
                 "worker-port": (8083, "the worker's web UI"),
                 "job-port": (8097, "Beam's job server port ([beam] job_endpoint)")},
         ("cores", 2, "the worker's cores"),
-        lambda config, args: spark.SparkCluster(
-            config.output_root / "spark", java_dir() / "spark",
+        lambda config, args: spark.local(
+            config.output_root / "spark",
             spark.SparkPorts(master=args.master_port, web=args.port,
-                             worker_web=args.worker_port, job=args.job_port),
-            cores=args.cores),
+                             worker_web=args.worker_port, job=args.job_port), args.cores),
         "SparkRunner"),
 }
 

@@ -12,21 +12,22 @@ The job server runs once for all runs, not once per Beam job as Beam's FlinkRunn
 it from `--flink_job_server_jar`: that registers a SIGINT handler, which fails in the launcher's
 threads, and leaves one Java process per Beam job until the launching process ends.
 
-    cluster = FlinkCluster(home, lib, jar, FlinkPorts(rest=8081, rpc=6123, job=8099))
+    cluster = local(home, FlinkPorts(rest=8081, rpc=6123, job=8099))
     start(cluster); wait_ready(cluster, 120); overview(cluster); stop(cluster)
 """
 
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from components.shared.files import write_atomically
 from pipeline.clusters import processes
-from pipeline.clusters.processes import JAVA_17_FLAGS, ClusterError
+from pipeline.clusters.processes import JAVA_17_FLAGS, ClusterError, free_port, java_dir
 
 VERSION = "1.16.0"
+JOB_SERVER_JAR = "beam-flink-job-server.jar"  # in java_dir(), as make flink-jars names it
 # What each process runs: the main class.
 PROCESSES = {"jobmanager": "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
              "taskmanager": "org.apache.flink.runtime.taskexecutor.TaskManagerRunner",
@@ -63,6 +64,14 @@ class FlinkCluster:
     @property
     def job_endpoint(self) -> str:
         return f"localhost:{self.ports.job}"
+
+
+def local(home: Path, ports: FlinkPorts | None = None, slots: int = 2) -> FlinkCluster:
+    """A cluster in `home` from the jars `make flink-jars` built, on free ports when `ports`
+    is None."""
+    ports = ports or FlinkPorts(*(free_port() for _ in fields(FlinkPorts)))
+    return FlinkCluster(home, java_dir() / "flink-lib", java_dir() / JOB_SERVER_JAR, ports,
+                        slots=slots)
 
 
 def write_conf(cluster: FlinkCluster) -> Path:

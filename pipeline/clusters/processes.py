@@ -7,11 +7,14 @@ main class and the cluster's folder on its command line (a reused pid is not tak
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +30,12 @@ JAVA_17_FLAGS = (
         "sun.nio.ch", "sun.nio.cs", "sun.security.action", "sun.util.calendar", "java.text",
         "java.time", "java.util", "java.util.concurrent", "java.util.concurrent.atomic",
         "java.util.concurrent.locks")))
+
+
+def java_dir() -> Path:
+    """Where `make flink-jars` and `make spark-jars` put the clusters' jars: inside this Python
+    environment (so that `make distclean` removes them with it), never in the home directory."""
+    return Path(sys.prefix) / "java"
 
 
 class ClusterError(RuntimeError):
@@ -102,17 +111,18 @@ def stop(home: Path, mains: dict[str, str], timeout: float = 30.0) -> list[str]:
     for name in reversed(mains):
         number = pid(home, name, mains[name])
         if number is not None:
-            _signal(number, signal.SIGTERM)
+            signal_session(number, signal.SIGTERM)
             deadline = time.monotonic() + timeout
             while pid(home, name, mains[name]) is not None and time.monotonic() < deadline:
                 time.sleep(0.5)
-            _signal(number, signal.SIGKILL)
+            signal_session(number, signal.SIGKILL)
             stopped.append(name)
         (home / f"{name}.pid").unlink(missing_ok=True)
     return stopped
 
 
-def _signal(leader: int, sent: signal.Signals) -> None:
+def signal_session(leader: int, sent: signal.Signals) -> None:
+    """`sent` to the session (process group) `leader` started; none left is no error."""
     try:
         os.killpg(leader, sent)
     except (ProcessLookupError, PermissionError):
@@ -133,9 +143,6 @@ def listens(port: int) -> bool:
 
 def get_json(url: str) -> dict:
     """A service's JSON answer ({} when none)."""
-    import json
-    import urllib.request
-
     try:
         with urllib.request.urlopen(url, timeout=5) as answer:
             return json.load(answer)

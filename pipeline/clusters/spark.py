@@ -9,19 +9,19 @@ SPARK_HOME for the worker's executors). A cluster's folder (`<output root>/spark
 configuration (`conf/`), its logs (`logs/`), the worker's and the executors' scratch (`work/`,
 `tmp/`), the job server's staged artifacts (`artifacts/`) and one pid file per process.
 
-    cluster = SparkCluster(home, spark_home, SparkPorts(master=7077, web=8082, job=8097))
+    cluster = local(home, SparkPorts(master=7077, web=8082, job=8097))
     start(cluster); wait_ready(cluster, 120); stop(cluster)
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from components.shared.files import write_atomically
 from pipeline.clusters import processes
-from pipeline.clusters.processes import JAVA_17_FLAGS, ClusterError
+from pipeline.clusters.processes import JAVA_17_FLAGS, ClusterError, free_port, java_dir
 
 VERSION = "3.2.2"
 PROCESSES = {"master": "org.apache.spark.deploy.master.Master",
@@ -54,15 +54,27 @@ class SparkCluster:
         return f"spark://127.0.0.1:{self.ports.master}"
 
 
-def write_conf(cluster: SparkCluster) -> Path:
-    """spark-defaults.conf for the cluster's processes and the jobs' drivers and executors."""
-    settings = {
-        "spark.local.dir": cluster.home / "tmp",
+def local(home: Path, ports: SparkPorts | None = None, cores: int = 2) -> SparkCluster:
+    """A cluster in `home` from the jars `make spark-jars` built, on free ports when `ports`
+    is None."""
+    ports = ports or SparkPorts(*(free_port() for _ in fields(SparkPorts)))
+    return SparkCluster(home, java_dir() / "spark", ports, cores=cores)
+
+
+def _settings(cluster: SparkCluster) -> dict[str, str]:
+    """Spark's settings for the cluster's processes and the jobs' driver and executors."""
+    return {
+        "spark.local.dir": str(cluster.home / "tmp"),
         "spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
         "spark.executor.memory": f"{max(cluster.memory_mb - 512, 512)}m",
         "spark.executor.extraJavaOptions": " ".join(JAVA_17_FLAGS),
         "spark.ui.enabled": "false",  # a driver's UI per Beam job: ports and threads
     }
+
+
+def write_conf(cluster: SparkCluster) -> Path:
+    """spark-defaults.conf (`_settings`) in the cluster's configuration folder."""
+    settings = _settings(cluster)
     conf = cluster.home / "conf"
     for folder in (conf, cluster.home / "logs", cluster.home / "tmp", cluster.home / "work"):
         folder.mkdir(parents=True, exist_ok=True)
@@ -106,8 +118,7 @@ def _command(cluster: SparkCluster, conf: Path, name: str, java: str) -> list[st
     # The job server's JVM is the jobs' Spark driver: it reads spark.* system properties. One
     # SparkContext serves every job (Beam's switch for reusing it): a JVM holds one at a time,
     # and a run's independent Beam components submit their jobs at the same time.
-    driver = [*(f"-D{line.replace(' ', '=', 1)}" for line in
-                properties.read_text().splitlines()),
+    driver = [*(f"-D{key}={value}" for key, value in _settings(cluster).items()),
               "-Dbeam.spark.test.reuseSparkContext=true"] if name == "jobserver" else []
     return [java, *JAVA_17_FLAGS, "-Xmx1g", *driver, "-cp",
             f"{cluster.spark_home / 'jars'}/*", PROCESSES[name], *arguments]

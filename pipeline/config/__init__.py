@@ -17,7 +17,6 @@ Imports nothing of the project but this package, the components' parameter defau
 
 from pipeline.config.errors import ConfigError
 from pipeline.config.loader import find_project_root, load_config
-from pipeline.config.paths import java_dir
 from pipeline.config.sections import Config
 
-__all__ = ["Config", "ConfigError", "find_project_root", "java_dir", "load_config"]
+__all__ = ["Config", "ConfigError", "find_project_root", "load_config"]

@@ -27,6 +27,7 @@ from pipeline.config.sections import (
     BEAM_RUNNERS,
     IMPUTE_KINDS,
     JOB_SERVER_RUNNERS,
+    LOCAL_CLUSTERS,
     MODEL_TYPES,
     NEW_COLUMN_ACTIONS,
     SCHEDULE_PRESETS,
@@ -36,9 +37,6 @@ from pipeline.config.sections import (
     RangeSection,
 )
 from pipeline.modules.features import safe_name
-
-JOB_SERVERS = {"FlinkRunner": "'localhost:8099' as 'make flink' starts it",
-               "SparkRunner": "'localhost:8097' as 'make spark' starts it"}
 
 
 class _Checker:
@@ -91,9 +89,11 @@ def _pipeline_and_beam(config: Config, check: _Checker) -> None:
     check(config.beam.direct_num_workers >= 0,
           "'beam.direct_num_workers' must be >= 0 (0 = all cores)")
     runner = config.beam.runner
+    name, port = LOCAL_CLUSTERS.get(runner, ("", 8099))
+    example = f"'localhost:{port}'" + (f" as 'make {name}' starts it" if name else "")
     check(runner not in JOB_SERVER_RUNNERS or bool(config.beam.job_endpoint),
           f"'beam.job_endpoint' is required with runner = '{runner}': the job server's "
-          f"address, e.g. {JOB_SERVERS.get(runner, 'localhost:8099')}")
+          f"address, e.g. {example}")
     check(config.beam.parallelism >= 0, "'beam.parallelism' must be >= 0 (0 = the cluster's)")
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
-from pathlib import Path
 
 # One path component: no separator, no leading dot (so never "." or ".."), nothing a shell or
 # another file system would read differently.
@@ -41,11 +39,3 @@ def system_folder(path: str) -> str | None:
         return resolved
     return None
 
-
-def java_dir() -> Path:
-    """Where `make flink-jars` and `make spark-jars` put the clusters' jars: inside this Python
-    environment (so that `make distclean` removes them with it), never in the home directory."""
-    return Path(sys.prefix) / "java"
-
-
-FLINK_JOB_SERVER_JAR = "beam-flink-job-server.jar"  # in java_dir()

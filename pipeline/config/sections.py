@@ -27,6 +27,9 @@ IMPUTE_KINDS = ("mean", "median")
 BEAM_MODES = ("in_memory", "multi_threading", "multi_processing")
 BEAM_RUNNERS = ("DirectRunner", "PortableRunner", "FlinkRunner", "SparkRunner")
 JOB_SERVER_RUNNERS = BEAM_RUNNERS[1:]  # each submits its jobs to a job server
+# The runners whose cluster and job server `make <name>` (tfxpipe <name> start) starts: the
+# name, and the job server's port it listens on by default (pipeline/clusters/).
+LOCAL_CLUSTERS = {"FlinkRunner": ("flink", 8099), "SparkRunner": ("spark", 8097)}
 NEW_COLUMN_ACTIONS = ("halt", "report")
 SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
 TFX_TAXI_SOURCE = "tfx:chicago_taxi"

@@ -37,10 +37,16 @@ def _names_dependencies(extra_args: list[str]) -> bool:
     return any(a.startswith(DEPENDENCY_FLAGS) for a in extra_args)
 
 
+def _named_environment(beam: BeamSection) -> str | None:
+    """The SDK harness's environment type that `extra_args` name (the last), or None."""
+    named = [a.split("=", 1)[1] for a in beam.extra_args if a.startswith("--environment_type=")]
+    return named[-1] if named else None
+
+
 def _environment(beam: BeamSection) -> str:
     """The SDK harness's environment type that `extra_args` name, else the runner's default."""
-    named = [a.split("=", 1)[1] for a in beam.extra_args if a.startswith("--environment_type=")]
-    return named[-1] if named else IN_PROCESS if beam.runner in CLUSTER_RUNNERS else ""
+    named = _named_environment(beam)
+    return named if named is not None else IN_PROCESS if beam.runner in CLUSTER_RUNNERS else ""
 
 
 def _flink_args(beam: BeamSection) -> list[str]:
@@ -63,7 +69,7 @@ def beam_pipeline_args(config: Config) -> list[str]:
         args = [f"--runner={beam.runner}", f"--job_endpoint={beam.job_endpoint}", *packages]
         if beam.runner == "FlinkRunner":
             args += _flink_args(beam)
-        if not any(a.startswith("--environment_type=") for a in beam.extra_args):
+        if _named_environment(beam) is None:
             # The SDK harness in the process that runs the component: its Python is this one.
             args.append(f"--environment_type={IN_PROCESS}")
     else:

@@ -7,10 +7,7 @@ from __future__ import annotations
 import socket
 
 from pipeline.config import Config, ConfigError
-from pipeline.config.sections import JOB_SERVER_RUNNERS
-
-STARTED_BY = {"FlinkRunner": "'make flink' (tfxpipe flink start)",
-              "SparkRunner": "'make spark' (tfxpipe spark start)"}
+from pipeline.config.sections import JOB_SERVER_RUNNERS, LOCAL_CLUSTERS
 
 
 def check_job_server(config: Config, timeout: float = 5.0) -> None:
@@ -26,7 +23,8 @@ def check_job_server(config: Config, timeout: float = 5.0) -> None:
         why = "it is not host:port"
     except OSError as error:
         why = error.strerror or str(error)
-    start = STARTED_BY.get(beam.runner, "its job server's own command")
+    name = LOCAL_CLUSTERS.get(beam.runner, ("",))[0]
+    start = f"'make {name}' (tfxpipe {name} start)" if name else "its job server's own command"
     raise ConfigError(f"no Beam job server answers at '{beam.job_endpoint}' ([beam] "
                       f"job_endpoint, runner = '{beam.runner}'): {why}; start one with {start}, "
                       "or point job_endpoint at yours")

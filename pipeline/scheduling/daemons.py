@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from components.shared.files import write_atomically
+from pipeline.clusters.processes import signal_session
 
 DAEMONS = ("webserver", "scheduler")   # started in the reverse order, stopped in this one
 
@@ -108,18 +109,12 @@ def stop(home: Path, timeout: float = 30.0) -> list[str]:
         number = pid(home, name)
         if number is None:
             continue
-        _signal_session(number, signal.SIGTERM)
+        signal_session(number, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while pid(home, name) is not None and time.monotonic() < deadline:
             time.sleep(0.5)
-        _signal_session(number, signal.SIGKILL)  # what is left of the session
+        signal_session(number, signal.SIGKILL)  # what is left of the session
         (home / f"{name}.pid").unlink(missing_ok=True)
         stopped.append(name)
     return stopped
 
-
-def _signal_session(leader: int, sent: signal.Signals) -> None:
-    try:
-        os.killpg(leader, sent)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -14,9 +14,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.clusters import flink, spark
-from pipeline.clusters.processes import ClusterError, free_port
-from pipeline.config import java_dir
-from pipeline.config.paths import FLINK_JOB_SERVER_JAR
+from pipeline.clusters.processes import ClusterError
 from tests.fixtures.cli import run_cli
 from tests.fixtures.same_run import assert_same_run, config_for, pipeline_root
 
@@ -25,17 +23,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.runners]
 # The Beam components of the run: CsvExampleGen, StatisticsGen, DataDrift, Transform, Evaluator,
 # BaselineScores.
 BEAM_JOBS = 6
-
-
-def _flink(home):
-    ports = flink.FlinkPorts(rest=free_port(), rpc=free_port(), job=free_port())
-    return flink.FlinkCluster(home, java_dir() / "flink-lib", java_dir() / FLINK_JOB_SERVER_JAR,
-                              ports)
-
-
-def _spark(home):
-    ports = spark.SparkPorts(*(free_port() for _ in range(4)))
-    return spark.SparkCluster(home, java_dir() / "spark", ports)
 
 
 def _job_states(endpoint: str) -> list[str]:
@@ -49,12 +36,11 @@ def _job_states(endpoint: str) -> list[str]:
     return [beam_job_api_pb2.JobState.Enum.Name(job.state) for job in answer.job_info]
 
 
-@pytest.fixture(scope="module", params=[(flink, _flink, "FlinkRunner"),
-                                        (spark, _spark, "SparkRunner")],
+@pytest.fixture(scope="module", params=[(flink, "FlinkRunner"), (spark, "SparkRunner")],
                 ids=["flink", "spark"])
 def cluster(request, tmp_path_factory):
-    engine, build, runner = request.param
-    started = build(tmp_path_factory.mktemp(runner))
+    engine, runner = request.param
+    started = engine.local(tmp_path_factory.mktemp(runner))  # on free ports
     assert engine.start(started) == list(engine.PROCESSES)
     try:
         engine.wait_ready(started, timeout=180)
@@ -88,7 +74,7 @@ parallelism = 2
 
 def test_a_cluster_without_its_jars_says_how_to_build_them(tmp_path):
     missing = [flink.FlinkCluster(tmp_path / "flink", tmp_path / "java" / "flink-lib",
-                                  tmp_path / "java" / FLINK_JOB_SERVER_JAR),
+                                  tmp_path / "java" / flink.JOB_SERVER_JAR),
                spark.SparkCluster(tmp_path / "spark", tmp_path / "java" / "spark")]
     for engine, cluster, target in zip((flink, spark), missing, ("flink-jars", "spark-jars"),
                                        strict=True):
