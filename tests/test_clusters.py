@@ -3,9 +3,18 @@ themselves run in tests/e2e/test_clusters.py)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
 from pipeline.cli import main
-from pipeline.clusters import flink, spark
-from pipeline.clusters.processes import free_port
+from pipeline.clusters import flink, processes, spark
+from pipeline.clusters.processes import ClusterError, free_port
+from tests.fixtures import PROJECT
 
 
 def test_status_and_stop_of_a_cluster_that_never_started_say_so(toy, capsys):
@@ -66,3 +75,86 @@ def test_a_run_whose_job_server_does_not_answer_stops_before_it_starts(toy, caps
     assert error.endswith("start one with 'make spark' (tfxpipe spark start), or point "
                           "job_endpoint at yours")
     assert not (config.parent / "outputs").exists()  # no run, no lock, no store
+
+
+def _fake_java(folder: Path, says: str) -> str:
+    """A `java` that answers `-version` as a JDK does (on standard error)."""
+    java = folder / "java"
+    java.write_text(f"#!/bin/sh\necho '{says}' >&2\n")
+    java.chmod(0o755)
+    return str(java)
+
+
+@pytest.mark.parametrize("says, version", [('openjdk version "17.0.15" 2025-04-15', 17),
+                                           ('openjdk version "25.0.1" 2025-10-21', 25),
+                                           ('java version "1.8.0_372"', 8),
+                                           ('openjdk version "11" 2018-09-25', 11)])
+def test_the_java_version_is_read_as_a_jdk_prints_it(tmp_path, says, version):
+    assert processes.java_version(_fake_java(tmp_path, says)) == version
+
+
+def test_a_java_a_cluster_cannot_run_on_is_refused_with_the_java_to_use(tmp_path):
+    java = _fake_java(tmp_path, 'openjdk version "25.0.1" 2025-10-21')
+    cluster = spark.SparkCluster(tmp_path / "spark", tmp_path / "home")
+    (cluster.spark_home / "jars").mkdir(parents=True)
+    for jar in ("spark-core_2.12-3.2.2.jar", "beam-runners-spark-3-2.56.0.jar"):
+        (cluster.spark_home / "jars" / jar).touch()
+    with pytest.raises(ClusterError, match=r"^Spark 3.2.2 runs on Java 11 to 17 and '.*java' is "
+                                           r"Java 25: install OpenJDK 17 .* pass its java with "
+                                           r"--java /usr/lib/jvm/"):
+        spark.start(cluster, java)
+    with pytest.raises(ClusterError, match=r"'/no/such/java' does not run"):
+        processes.check_java("/no/such/java", "Flink", flink.JAVAS)
+    assert not list(cluster.home.glob("*.pid")) and not (cluster.home / "logs").exists()
+    processes.check_java(_fake_java(tmp_path, 'openjdk version "25.0.1"'), "Flink", flink.JAVAS)
+
+
+def _sleeper(*words: str) -> subprocess.Popen:
+    """A process whose command line holds `words`, as a cluster's Java process holds its main
+    class and its files."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", *words],
+                            start_new_session=True)
+
+
+def test_a_process_whose_pid_file_was_never_written_is_found_adopted_and_stopped(tmp_path):
+    home, other = tmp_path / "flink", tmp_path / "flink2"
+    mains = {"jobmanager": "org.example.JobManager", "taskmanager": "org.example.TaskManager"}
+    orphan = _sleeper("org.example.JobManager", f"--configDir={home}/conf")
+    neighbour = _sleeper("org.example.TaskManager", f"--configDir={other}/conf")
+    twin = _sleeper("org.example.JobManager", f"-Dlog.file={home}/logs/jm.log")  # two starts
+    try:
+        found = processes.pid(home, "jobmanager", mains["jobmanager"])
+        assert found in (orphan.pid, twin.pid)
+        assert processes.pid(home, "taskmanager", mains["taskmanager"]) is None  # not its folder
+        launched = []
+        started = processes.start_missing(
+            home, mains, lambda name: launched.append(name) or
+            [sys.executable, "-c", "import time; time.sleep(120)", mains[name], f"{home}/x"])
+        assert started == launched == ["taskmanager"]
+        assert (home / "jobmanager.pid").read_text() == f"{found}\n"  # adopted
+        assert processes.stop(home, mains, timeout=10) == ["taskmanager", "jobmanager"]
+        assert orphan.wait(10) == twin.wait(10) == -signal.SIGTERM and neighbour.poll() is None
+        assert all(processes.pid(home, name, main) is None for name, main in mains.items())
+    finally:
+        for process in (orphan, neighbour, twin):
+            process.kill()
+            process.wait()
+
+
+def test_one_start_or_stop_at_a_time_holds_the_cluster_in_any_process(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from pipeline.clusters.processes import locked\n"
+         "with locked(Path(sys.argv[1]), 5): print('held', flush=True); time.sleep(120)",
+         str(tmp_path)], stdout=subprocess.PIPE, text=True, cwd=PROJECT)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(ClusterError, match=rf"^pid {holder.pid} is still starting or "
+                                               rf"stopping the cluster in {tmp_path} after 1 s"):
+            with processes.locked(tmp_path, 1):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with processes.locked(tmp_path, 1):  # the lock ended with its process
+        assert (tmp_path / "cluster.lock").read_text() == f"pid {os.getpid()}\n"

@@ -15,9 +15,11 @@ from types import ModuleType
 from typing import Any
 
 from pipeline.clusters import flink, spark
-from pipeline.clusters.processes import ClusterError
+from pipeline.clusters.processes import ClusterError, locked
 from pipeline.config import load_config
 from pipeline.records.outcomes import EXIT_ERROR
+
+LOCK_WAIT = 120.0  # seconds a start or stop waits for one at work on the cluster, besides --wait
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ def add_parser(sub, common: Callable[[argparse.ArgumentParser], None]) -> None:
             if action_name == "start":
                 action.add_argument("--wait", type=float, default=180, metavar="SECONDS",
                                     help="how long to wait for the cluster to be ready")
+                action.add_argument("--java", default="java", metavar="PATH",
+                                    help="the java to run it with (default: java on PATH)")
             action.set_defaults(func=function, engine=name)
 
 
@@ -82,12 +86,18 @@ def _cluster(args: argparse.Namespace) -> tuple[_Engine, Any]:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
+    """Starts what is not running (a second start at once waits for the first, then finds the
+    cluster up); when the cluster is not ready, stops it all."""
     engine, cluster = _cluster(args)
     try:
-        engine.module.start(cluster)
-        state = engine.module.wait_ready(cluster, args.wait)
+        with locked(cluster.home, args.wait + LOCK_WAIT):
+            try:
+                engine.module.start(cluster, args.java)
+                state = engine.module.wait_ready(cluster, args.wait)
+            except ClusterError:
+                engine.module.stop(cluster)
+                raise
     except ClusterError as error:
-        engine.module.stop(cluster)
         print(f"error: {args.engine}: {error}; what started was stopped", file=sys.stderr)
         return EXIT_ERROR
     print(f"{engine.module.describe(cluster, state)}; Beam's job server on "
@@ -99,7 +109,12 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     engine, cluster = _cluster(args)
-    stopped = engine.module.stop(cluster)
+    try:
+        with locked(cluster.home, LOCK_WAIT):
+            stopped = engine.module.stop(cluster)
+    except ClusterError as error:
+        print(f"error: {args.engine}: {error}", file=sys.stderr)
+        return EXIT_ERROR
     print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
     return 0
 

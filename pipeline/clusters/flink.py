@@ -32,6 +32,7 @@ JOB_SERVER_JAR = "beam-flink-job-server.jar"  # in java_dir(), as make flink-jar
 PROCESSES = {"jobmanager": "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
              "taskmanager": "org.apache.flink.runtime.taskexecutor.TaskManagerRunner",
              "jobserver": "org.apache.beam.runners.flink.FlinkJobServerDriver"}
+JAVAS = range(11, 26)  # Java 17 tested with every run; 25 with a job (the flags need 11+)
 RESOURCE_QUERIES = {"jobmanager": "GET_JM_RESOURCE_PARAMS", "taskmanager": "GET_TM_RESOURCE_PARAMS"}
 _RESULT = "BASH_JAVA_UTILS_EXEC_RESULT:"
 LOG4J = """\
@@ -70,8 +71,8 @@ def local(home: Path, ports: FlinkPorts | None = None, slots: int = 2) -> FlinkC
     """A cluster in `home` from the jars `make flink-jars` built, on free ports when `ports`
     is None."""
     ports = ports or FlinkPorts(*(free_port() for _ in fields(FlinkPorts)))
-    return FlinkCluster(home, java_dir() / "flink-lib", java_dir() / JOB_SERVER_JAR, ports,
-                        slots=slots)
+    return FlinkCluster(home.resolve(), java_dir() / "flink-lib", java_dir() / JOB_SERVER_JAR,
+                        ports, slots=slots)
 
 
 def write_conf(cluster: FlinkCluster) -> Path:
@@ -116,13 +117,10 @@ def start(cluster: FlinkCluster, java: str = "java") -> list[str]:
         if needed is None:
             raise ClusterError(f"{what} are not in {cluster.lib.parent}: build them with "
                                "'make flink-jars' (Maven and Java 17)")
+    processes.check_java(java, f"Flink {VERSION}", JAVAS)
     conf = write_conf(cluster)
-    started = []
-    for name in PROCESSES:
-        if pid(cluster, name) is None:
-            processes.launch(cluster.home, name, _command(cluster, conf, name, java))
-            started.append(name)
-    return started
+    return processes.start_missing(cluster.home, PROCESSES,
+                                   lambda name: _command(cluster, conf, name, java))
 
 
 def _command(cluster: FlinkCluster, conf: Path, name: str, java: str) -> list[str]:

@@ -1,21 +1,26 @@
 """A cluster's Java processes on this machine: each in a session of its own, its pid in
-`<home>/<name>.pid`, its output in `<home>/logs/<name>.out`; found again by the pid file, the
-main class and the cluster's folder on its command line (a reused pid is not taken for it).
+`<home>/<name>.pid`, its output in `<home>/logs/<name>.out`; found again by its main class and
+the cluster's folder on its command line: through the pid file (a reused pid is not taken for
+it), else among all processes (one whose start was killed before its pid file was written).
 
-    launch(home, "master", command); pid(home, "master", MAIN); stop(home, {"master": MAIN})
+    with locked(home, 60): start_missing(home, {"master": MAIN}, command)
+    pid(home, "master", MAIN); stop(home, {"master": MAIN})
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from components.shared.files import write_atomically
@@ -43,6 +48,71 @@ class ClusterError(RuntimeError):
     log is."""
 
 
+def java_version(java: str) -> int | None:
+    """The major version of the Java `java` runs (8 for 1.8), None when it does not run."""
+    try:
+        done = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = re.search(r'version "(?:1\.)?(\d+)', done.stderr + done.stdout)
+    return int(found.group(1)) if found and done.returncode == 0 else None
+
+
+def check_java(java: str, engine: str, versions: range) -> None:
+    """Raises ClusterError, saying which Java to use, unless `java` is one of `versions`."""
+    version = java_version(java)
+    if version not in versions:
+        have = f"is Java {version}" if version else "does not run"
+        raise ClusterError(
+            f"{engine} runs on Java {versions.start} to {versions.stop - 1} and '{java}' {have}: "
+            "install OpenJDK 17 (apt-get install openjdk-17-jdk-headless) and pass its java "
+            "with --java /usr/lib/jvm/java-17-openjdk-amd64/bin/java")
+
+
+@contextmanager
+def locked(home: Path, timeout: float) -> Iterator[None]:
+    """Holds `<home>/cluster.lock` (one start or stop of a cluster at a time, in any process;
+    the lock ends with the process that held it); raises ClusterError after `timeout` seconds."""
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "cluster.lock", "a+") as lock:
+        if not _take(lock, timeout):
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise ClusterError(f"{holder} is still starting or stopping the cluster in {home} "
+                               f"after {timeout:.0f} s: wait for it, or end that process")
+        lock.truncate(0)
+        lock.write(f"pid {os.getpid()}\n")
+        lock.flush()
+        yield
+
+
+def _take(lock, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
+
+
+def start_missing(home: Path, mains: dict[str, str], command: Callable[[str], list[str]],
+                  env: dict[str, str] | None = None) -> list[str]:
+    """Launches each of `mains` not running, in order (`command(name)` its command line); one
+    running without its pid file gets the file back. The names of those launched."""
+    started = []
+    for name, main in mains.items():
+        number = pid(home, name, main)
+        if number is None:
+            launch(home, name, command(name), env)
+            started.append(name)
+        elif _from_pid_file(home, name, main) != number:
+            write_atomically(home / f"{name}.pid", f"{number}\n")
+    return started
+
+
 def launch(home: Path, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
     (home / "logs").mkdir(parents=True, exist_ok=True)
     with open(home / "logs" / f"{name}.out", "ab") as out:
@@ -52,16 +122,36 @@ def launch(home: Path, name: str, command: list[str], env: dict[str, str] | None
 
 
 def pid(home: Path, name: str, main: str) -> int | None:
-    """The pid of the cluster's running `name`, from its pid file: None when that process
-    ended (or is a zombie) or the number now belongs to another program."""
+    """The pid of the cluster's running `name` (from its pid file, else found among all
+    processes): None when none runs (a zombie does not)."""
+    found = _from_pid_file(home, name, main)
+    if found is None:
+        found = next((number for number in _numbers() if _is(number, home, main)), None)
+    return found
+
+
+def _from_pid_file(home: Path, name: str, main: str) -> int | None:
     try:
         number = int((home / f"{name}.pid").read_text().strip())
-        command = Path(f"/proc/{number}/cmdline").read_bytes().replace(b"\0", b" ")
-        state = Path(f"/proc/{number}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError):
         return None
-    mine = main.encode() in command and str(home).encode() in command
-    return number if mine and state != "Z" else None
+    return number if _is(number, home, main) else None
+
+
+def _numbers() -> Iterator[int]:
+    return (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+
+
+def _is(number: int, home: Path, main: str) -> bool:
+    """Whether process `number` lives, runs `main` and names a file in `home`."""
+    try:
+        words = Path(f"/proc/{number}/cmdline").read_bytes().split(b"\0")
+        state = Path(f"/proc/{number}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    inside = f"{home}/".encode()
+    return (state != "Z" and main.encode() in words
+            and any(inside in word for word in words))
 
 
 def wait_ready(home: Path, mains: dict[str, str], ready: Callable[[], dict | None],
@@ -105,18 +195,23 @@ def cause(home: Path, name: str) -> str:
 
 
 def stop(home: Path, mains: dict[str, str], timeout: float = 30.0) -> list[str]:
-    """Ends the processes in the reverse of `mains`' order (SIGTERM, then SIGKILL after
-    `timeout` seconds, each with its session); the names of those that ran."""
+    """Ends the processes in the reverse of `mains`' order, each with its session, every copy
+    of one found (SIGTERM, then SIGKILL after `timeout` seconds); the names of those that ran."""
     stopped = []
     for name in reversed(mains):
         number = pid(home, name, mains[name])
         if number is not None:
-            signal_session(number, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while pid(home, name, mains[name]) is not None and time.monotonic() < deadline:
-                time.sleep(0.5)
-            signal_session(number, signal.SIGKILL)
             stopped.append(name)
+        while number is not None:
+            for sent, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+                signal_session(number, sent)
+                deadline = time.monotonic() + wait
+                while _is(number, home, mains[name]) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+            if _is(number, home, mains[name]):
+                raise ClusterError(f"the {name} (pid {number}) did not end on SIGKILL: end it "
+                                   "as its owner")
+            number = pid(home, name, mains[name])
         (home / f"{name}.pid").unlink(missing_ok=True)
     return stopped
 

@@ -28,6 +28,10 @@ PROCESSES = {"master": "org.apache.spark.deploy.master.Master",
              "worker": "org.apache.spark.deploy.worker.Worker",
              "jobserver": "org.apache.beam.runners.spark.SparkJobServerDriver"}
 
+# Spark 3.2 runs on Java 8 to 17 (the flags need 11+); on Java 25 its worker fails at start
+# ("NoSuchMethodException: java.nio.DirectByteBuffer.<init>(long,int)").
+JAVAS = range(11, 18)
+
 
 @dataclass(frozen=True)
 class SparkPorts:
@@ -58,7 +62,7 @@ def local(home: Path, ports: SparkPorts | None = None, cores: int = 2) -> SparkC
     """A cluster in `home` from the jars `make spark-jars` built, on free ports when `ports`
     is None."""
     ports = ports or SparkPorts(*(free_port() for _ in fields(SparkPorts)))
-    return SparkCluster(home, java_dir() / "spark", ports, cores=cores)
+    return SparkCluster(home.resolve(), java_dir() / "spark", ports, cores=cores)
 
 
 def _settings(cluster: SparkCluster) -> dict[str, str]:
@@ -91,15 +95,12 @@ def start(cluster: SparkCluster, java: str = "java") -> list[str]:
             next(jars.glob("beam-runners-spark-3-*.jar"), None) is None:
         raise ClusterError(f"Spark's and Beam's jars are not in {jars}: build them with "
                            "'make spark-jars' (Maven and Java 17)")
+    processes.check_java(java, f"Spark {VERSION}", JAVAS)
     conf = write_conf(cluster)
     env = {**os.environ, "SPARK_HOME": str(cluster.spark_home), "SPARK_SCALA_VERSION": "2.12",
            "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_CONF_DIR": str(conf)}
-    started = []
-    for name in PROCESSES:
-        if pid(cluster, name) is None:
-            processes.launch(cluster.home, name, _command(cluster, conf, name, java), env)
-            started.append(name)
-    return started
+    return processes.start_missing(cluster.home, PROCESSES,
+                                   lambda name: _command(cluster, conf, name, java), env)
 
 
 def _command(cluster: SparkCluster, conf: Path, name: str, java: str) -> list[str]:

@@ -11,10 +11,17 @@ and gate, version 1 pushed. A rerun is served from TFX's cache: no new job.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from pipeline.clusters import flink, spark
-from pipeline.clusters.processes import ClusterError
+from pipeline.clusters.command import ENGINES
+from pipeline.clusters.processes import ClusterError, free_port
+from pipeline.config import load_config
+from tests.fixtures import PROJECT
 from tests.fixtures.cli import run_cli
 from tests.fixtures.same_run import assert_same_run, config_for, pipeline_root
 
@@ -81,3 +88,43 @@ def test_a_cluster_without_its_jars_says_how_to_build_them(tmp_path):
         with pytest.raises(ClusterError, match=rf" are not in .*java.*: build them with "
                                                rf"'make {target}'"):
             engine.start(cluster)
+
+
+def _running(home: Path, main: str) -> int:
+    """How many live processes run `main` with files in `home`."""
+    count = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            words = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        count += main.encode() in words and any(f"{home}/".encode() in w for w in words)
+    return count
+
+
+@pytest.mark.parametrize("name", ["flink", "spark"])
+def test_two_starts_at_once_make_one_cluster_and_lost_pid_files_orphan_nothing(name, tmp_path):
+    engine = ENGINES[name]
+    config = config_for(tmp_path, "")
+    home = load_config(config).output_root / name
+    ports = [word for option in engine.ports for word in (f"--{option}", str(free_port()))]
+    start = [sys.executable, "-m", "pipeline.cli", name, "start", "--config", str(config), *ports]
+    both = [subprocess.Popen(start, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True) for _ in range(2)]
+    try:
+        outputs = [process.communicate(timeout=400)[0] for process in both]
+        assert [process.returncode for process in both] == [0, 0], outputs
+        assert {main: _running(home, main) for main in engine.module.PROCESSES.values()} == \
+            dict.fromkeys(engine.module.PROCESSES.values(), 1)
+        for pid_file in home.glob("*.pid"):  # as if a start had been killed before writing them
+            pid_file.unlink()
+        status = run_cli(name, "status", "--config", str(config), *ports)
+        assert status.stdout.count("running (pid ") == len(engine.module.PROCESSES), status.stdout
+        again = run_cli(name, "start", "--config", str(config), *ports)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert sorted(p.stem for p in home.glob("*.pid")) == sorted(engine.module.PROCESSES)
+    finally:
+        stopped = run_cli(name, "stop", "--config", str(config), *ports)
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout.strip() == "stopped: " + ", ".join(reversed(engine.module.PROCESSES))
+    assert all(_running(home, main) == 0 for main in engine.module.PROCESSES.values())
