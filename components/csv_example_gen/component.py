@@ -1,15 +1,16 @@
-"""CsvExampleGen of this project: TFX's file-based ExampleGen (driver, spans, splits, input
-fingerprint, output layout) with the executor of executor.py."""
+"""CsvExampleGen of this project: TFX's file-based ExampleGen (driver, spans, splits, output
+layout) with the executor of executor.py and an input fingerprint that includes the files'
+contents (driver.py)."""
 
 from __future__ import annotations
 
-from tfx.components.example_gen import driver
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import channel, standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
 from components.csv_example_gen import executor as executor_lib
+from components.csv_example_gen.driver import Driver
 from components.csv_example_gen.executor import Executor
 from components.csv_example_gen.params import CsvFormat
 from components.shared.params import component_fingerprint, encode
@@ -37,7 +38,7 @@ class CsvExampleGen(base_beam_component.BaseBeamComponent):
 
     SPEC_CLASS = CsvExampleGenSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
-    DRIVER_CLASS = driver.FileBasedDriver
+    DRIVER_CLASS = Driver
 
     def __init__(self, input_base: str, input_config: example_gen_pb2.Input,
                  output_config: example_gen_pb2.Output,

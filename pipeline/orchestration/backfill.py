@@ -15,7 +15,8 @@ not are backfilled, oldest first:
    DataGate), which halts with the usual anomaly table. So does every span when there is no
    curated schema (SchemaGen then infers one per span).
 A span whose files did not change is never ingested twice: its ExampleGen execution is found by
-the input fingerprint TFX itself computes (file count, sizes and modification times).
+its input fingerprint (TFX's: file count, sizes and modification times; and the files' SHA-256,
+components/csv_example_gen/fingerprint.py).
 
 The previous span of the target is validated too, so drift is always measured against it.
 """
@@ -76,10 +77,10 @@ def run_pipeline(pipelines: Pipelines, pipeline_run_id: str, pipeline: Any,
 
 
 def current_fingerprint(data: InputData, span: int) -> str:
-    """ExampleGen's input fingerprint of a span's files, computed by TFX's own function."""
-    from tfx.components.example_gen import utils
+    """ExampleGen's input fingerprint of a span's files, computed by its driver's function."""
+    from components.csv_example_gen.fingerprint import fingerprint_span_and_version
 
-    fingerprint, _, _ = utils.calculate_splits_fingerprint_span_and_version(
+    fingerprint, _, _ = fingerprint_span_and_version(
         data.input_base, [input_split(data.pattern)], range_config(data.pattern, span))
     return fingerprint
 

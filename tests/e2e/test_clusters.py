@@ -4,9 +4,10 @@ JobManager and a TaskManager with 2 slots; Spark: a master and a worker with 2 c
 starts an executor per job), with Beam's job server for it, from the jars `make flink-jars` and
 `make spark-jars` build.
 
-Every Beam component of a run on a user's dataset runs as a job on the cluster and gives what
-the DirectRunner gives on the same data: the same examples in the same splits, the same metrics
-and gate, version 1 pushed. A rerun is served from TFX's cache: no new job.
+Every Beam component of a run on a user's dataset (iris, multiclass, clean; diabetes,
+regression, as users write CSVs: tests/fixtures/same_run.py) runs as a job on the cluster and
+gives what the DirectRunner gives on the same data: the same examples in the same splits, the
+same metrics and gate, version 1 pushed. A rerun is served from TFX's cache: no new job.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pipeline.clusters.processes import ClusterError, free_port
 from pipeline.config import load_config
 from tests.fixtures import PROJECT
 from tests.fixtures.cli import run_cli
-from tests.fixtures.same_run import assert_same_run, config_for, pipeline_root
+from tests.fixtures.same_run import DIRTY, assert_same_run, config_for, pipeline_root
 
 pytestmark = [pytest.mark.slow, pytest.mark.runners]
 
@@ -57,26 +58,28 @@ def cluster(request, tmp_path_factory):
         assert all(engine.pid(started, name) is None for name in engine.PROCESSES)
 
 
-def test_the_pipeline_on_a_cluster_gives_what_the_direct_runner_gives(cluster, direct_run,
-                                                                       tmp_path):
+@pytest.mark.parametrize("dataset", list(DIRTY))
+def test_the_pipeline_on_a_cluster_gives_what_the_direct_runner_gives(cluster, direct_runs,
+                                                                       dataset, tmp_path):
     engine, started, runner = cluster
     config = config_for(tmp_path, f"""
 [beam]
 runner = "{runner}"
 job_endpoint = "{started.job_endpoint}"
 parallelism = 2
-""")
+""", dataset)
+    jobs_before = len(_job_states(started.job_endpoint))
     done = run_cli("run", "--config", str(config))
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"Beam {runner} at {started.job_endpoint}" in done.stdout
-    assert_same_run(pipeline_root(tmp_path), direct_run)
-    assert _job_states(started.job_endpoint) == ["DONE"] * BEAM_JOBS
+    assert_same_run(pipeline_root(tmp_path, dataset), direct_runs(dataset))
+    assert _job_states(started.job_endpoint) == ["DONE"] * (jobs_before + BEAM_JOBS)
     assert not (tmp_path / "out" / ".beam-packages").exists()  # the SDK harness ran in process
 
     again = run_cli("run", "--config", str(config))
     assert again.returncode == 0, again.stdout + again.stderr
     assert "(unchanged: served from cache)" in again.stdout
-    assert len(_job_states(started.job_endpoint)) == BEAM_JOBS  # every component cached
+    assert len(_job_states(started.job_endpoint)) == jobs_before + BEAM_JOBS  # all cached
 
 
 def test_a_cluster_without_its_jars_says_how_to_build_them(tmp_path):
