@@ -327,3 +327,56 @@ def test_a_delimiter_at_the_end_of_every_line_is_named_with_the_fix(tmp_path):
     path.write_text("a,b,y,\n1,x,0,\n2,y,1,\n")
     [row] = [r for r in read_csv(str(path)).problems if r["short"] == "Unnamed column"]
     assert "last column has no name" in row["description"] and "remove it" in row["description"]
+
+
+def _coded(tmp_path: Path, codes: list[str], extra: str = "") -> Path:
+    """A config of a CSV whose categorical column `zip` holds `codes`."""
+    data = tmp_path / "codes.csv"
+    data.write_text("a,zip,y\n" + "".join(f"{i}.5,{code},{i % 2}\n"
+                                          for i, code in enumerate(codes)))
+    config = tmp_path / "codes.toml"
+    config.write_text(f"""
+[pipeline]
+name = "codes"
+output_root = "{tmp_path / 'out'}"
+[data]
+source = "{data}"
+{extra}
+[label]
+column = "y"
+kind = "binary"
+[features]
+numeric = ["a"]
+categorical = ["zip"]
+""")
+    return config
+
+
+def test_codes_written_with_leading_zeros_are_reported_with_the_key_that_keeps_them(tmp_path):
+    config = _coded(tmp_path, ["007", "7", "NA", "0100", "12", "007"])
+    [row] = prepare_input(load_config(config)).reported
+    assert (row["feature"], row["kind"], row["severity"]) == ("zip", "LEADING_ZEROS", "report")
+    assert row["observed"] == "3 of 6 rows"
+    assert row["description"] == (
+        "categorical column 'zip' holds codes written with leading zeros, e.g. '007', which are "
+        "read as the number 7 (so '007' and '7' are one category, and a client sending '007' is "
+        "refused): add 'zip' to [data] text_columns to keep them as written")
+    kept = _coded(tmp_path, ["007", "7", "0100"], 'text_columns = ["zip"]')
+    assert prepare_input(load_config(kept)).reported == []
+    text = _coded(tmp_path, ["007", "A12", "0100"])  # text to ExampleGen already: kept as is
+    assert prepare_input(load_config(text)).reported == []
+
+
+def test_text_columns_must_be_categorical_and_agree_with_the_curated_schema(tmp_path):
+    with pytest.raises(ConfigError, match=r"'data.text_columns' names 'a', which is not in "
+                                          r"\[features\] categorical"):
+        load_config(_coded(tmp_path, ["007"], 'text_columns = ["a"]'))
+    schema = tmp_path / "schema.pbtxt"
+    schema.write_text('feature { name: "zip" type: INT }\nfeature { name: "a" type: FLOAT }\n'
+                      'feature { name: "y" type: INT }\n')
+    config = _coded(tmp_path, ["007"], 'text_columns = ["zip"]')
+    config.write_text(config.read_text() + f'[schema]\npath = "{schema}"\n')
+    with pytest.raises(ConfigError, match=r"^'data.text_columns' names 'zip', which the curated "
+                                          r"schema .*schema.pbtxt types INT: set its type to "
+                                          r"BYTES there"):
+        prepare_input(load_config(config))

@@ -23,9 +23,10 @@ from components.shared.params import decode
 from components.shared.tfma_metrics import read_failures, read_metrics
 from components.versioned_pusher import manifest as manifest_lib
 from components.versioned_pusher.params import Provenance, PushDestination
-from components.versioned_pusher.publish import SCHEMA_FILE, publish
+from components.versioned_pusher.publish import publish
 from components.versioned_pusher.versions import (
     MANIFEST_FILE,
+    SCHEMA_FILE,
     existing_versions,
     read_manifest,
     variants_uri,

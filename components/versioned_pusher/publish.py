@@ -18,9 +18,13 @@ from absl import logging
 from tfx.utils import io_utils
 
 from components.shared.files import to_json
-from components.versioned_pusher.versions import MANIFEST_FILE, TEMP_PREFIX, next_version
+from components.versioned_pusher.versions import (
+    MANIFEST_FILE,
+    SCHEMA_FILE,
+    TEMP_PREFIX,
+    next_version,
+)
 
-SCHEMA_FILE = "schema.pbtxt"
 _MAX_RENAME_ATTEMPTS = 100
 # What rename(2) reports when the target name is already taken (by a dir or a file).
 _TAKEN = {errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR}

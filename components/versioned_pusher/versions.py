@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 MANIFEST_FILE = "manifest.json"
+SCHEMA_FILE = "schema.pbtxt"  # the schema the version's model was trained with, beside it
 TEMP_PREFIX = ".tmp-"  # a version being assembled: Serving ignores dot-named folders
 _VERSION_NAME = re.compile(r"[0-9]+")
 

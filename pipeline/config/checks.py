@@ -178,6 +178,10 @@ def _data_and_gates(config: Config, check: _Checker) -> None:
     check(delimiter == AUTO or (len(delimiter) == 1 and delimiter not in ('"', "\n", "\r")),
           f"'data.delimiter' must be 'auto' or one character other than a quote or a line "
           f"break, got {delimiter!r}")
+    for column in config.data.text_columns:
+        check(column in config.features.categorical,
+              f"'data.text_columns' names '{column}', which is not in [features] categorical: "
+              "only a categorical column can be read as text")
     source = config.data.source
     check(source == TFX_TAXI_SOURCE or os.path.exists(source),
           f"data source not found: {source} (set 'data.source' to a CSV file or folder, "

@@ -58,6 +58,9 @@ class DataSection:
     delimiter: str = AUTO           # or one character: ",", ";", "\t", "|", ...
     # Cells read as missing, case-insensitive, surrounding spaces ignored ("" is the empty cell).
     missing_values: list[str] = field(default_factory=lambda: list(DEFAULT_MISSING_VALUES))
+    # Categorical columns read as text whatever their values look like: codes such as "007",
+    # which as numbers would be 7.
+    text_columns: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,9 @@ def range_config(pattern: str, span: int) -> range_config_pb2.RangeConfig | None
 
 def csv_format(config: Config, delimiter: str) -> CsvFormat:
     """How the files are read: the delimiter the pre-flight found, the configured missing
-    values."""
-    return CsvFormat(delimiter=delimiter, missing_values=tuple(config.data.missing_values))
+    values, the columns read as text whatever they look like."""
+    return CsvFormat(delimiter=delimiter, missing_values=tuple(config.data.missing_values),
+                     column_types={column: "bytes" for column in config.data.text_columns})
 
 
 def example_gen(config: Config, data: InputData, span: int) -> CsvExampleGen:

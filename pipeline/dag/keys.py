@@ -1,8 +1,8 @@
 """What a component's cache key and a span's validation depend on, beyond the data.
 
 - `validation_key`: the schema, the label, the drift and new-column rules, the split and how the
-  CSV is read (delimiter, missing values). A span validated under another key is ingested and
-  validated again.
+  CSV is read (delimiter, missing values, columns read as text). A span validated under another
+  key is ingested and validated again.
 - `schema_snapshot`: ImportSchemaGen's cache key holds the schema file's path, not its content:
   pointed at the curated file, an edited schema would be served from cache and never take
   effect. A copy at a path named by its content makes an edit a new input, and keeps every
@@ -34,7 +34,8 @@ def validation_key(config: Config, delimiter: str) -> str:
                        "min_examples": config.validation.min_examples,
                        "empty_split": config.validation.empty_split},
         "split": [config.split.train, config.split.eval],
-        "csv": {"delimiter": delimiter, "missing_values": config.data.missing_values},
+        "csv": {"delimiter": delimiter, "missing_values": config.data.missing_values,
+                "text_columns": sorted(config.data.text_columns)},
     }, sort_keys=True).encode())
     return digest.hexdigest()[:16]
 

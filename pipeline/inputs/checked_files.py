@@ -63,7 +63,7 @@ def _file_digest(path: str) -> str:
 def _key(path: str, span: int, rules: CsvRules, file_digest: str) -> str:
     described = [_CODE, file_digest, str(path), span, rules.delimiter, sorted(rules.missing),
                  sorted((k, list(v)) for k, v in rules.numeric.items()),
-                 astuple(rules.label) if rules.label else None]
+                 astuple(rules.label) if rules.label else None, sorted(rules.codes)]
     return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:32]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from pipeline.inputs.labels import OTHER_UNREAD, LabelRule, LabelValues
 INPUT_SPLIT = "-"  # pre-flight rows are about files, before ExampleGen splits them
 HALT, REPORT = "halt", "report"
 _SAMPLES = 3
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_LEADING_ZERO = re.compile(r"[+-]?0[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -42,13 +45,16 @@ class FileRef:
 class CsvRules:
     """How the files are read: the delimiter (or "auto": the one the header line is written
     with), the cells that mean a missing value (lower case, stripped), the columns whose
-    present values must be numbers ({column: "int" or "float", with the column's role}), and
-    how the label column is read (its values are counted)."""
+    present values must be numbers ({column: "int" or "float", with the column's role}), how
+    the label column is read (its values are counted), and the categorical columns ExampleGen
+    types as integers when every value is one (a code written with leading zeros is reported:
+    as a number it loses them)."""
 
     delimiter: str = AUTO
     missing: frozenset[str] = frozenset({""})
     numeric: dict[str, tuple[str, str]] = field(default_factory=dict)
     label: LabelRule | None = None
+    codes: frozenset[str] = frozenset()  # categorical columns read as numbers when they look so
 
 
 @dataclass
@@ -115,8 +121,8 @@ def read_csv(path: str, span: int = 0, rules: CsvRules = CsvRules()) -> FileChec
     scan = _Scan(ref, rules, delimiter)
     scan.run(text)
     return FileCheck(scan.header, delimiter,
-                     scan.problems + scan.numeric_problems() + scan.label_problems(),
-                     scan.label_values)
+                     scan.problems + scan.numeric_problems() + scan.label_problems()
+                     + scan.code_notes(), scan.label_values)
 
 
 class _Scan:
@@ -134,6 +140,8 @@ class _Scan:
         self.label_index: int | None = None
         self.label_values = LabelValues(rules.label.kind, rule=rules.label) if rules.label else None
         self.missing_labels: list[int] = []  # [line of the first, count]
+        self.codes: dict[int, str] = {}     # index -> categorical column that may be a code
+        self.zeros: dict[str, list] = {}    # column -> [rows with a leading zero, a sample]
 
     def run(self, text: str) -> None:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter,
@@ -168,6 +176,7 @@ class _Scan:
                         if name in self.rules.numeric}
         if self.rules.label and self.rules.label.column in record:
             self.label_index = record.index(self.rules.label.column)
+        self.codes = {i: name for i, name in enumerate(record) if name in self.rules.codes}
 
     def _record(self, record: list[str], start: int, line: int) -> dict[str, str] | None:
         """The structural problem of one record, if any; else its numeric values checked."""
@@ -202,7 +211,30 @@ class _Scan:
                 samples = self.bad.setdefault(column, [])
                 if cell not in samples and len(samples) < _SAMPLES:
                     samples.append(cell)
+        for index, column in list(self.codes.items()):
+            self._code(index, column, record[index].strip())
         return None
+
+    def _code(self, index: int, column: str, cell: str) -> None:
+        """Counts a categorical cell written as an integer with leading zeros; a column with a
+        value that is no integer is text to ExampleGen, and is no longer watched."""
+        if cell.lower() in self.rules.missing:
+            return
+        if not _INTEGER.fullmatch(cell):
+            del self.codes[index]
+            self.zeros.pop(column, None)
+        elif _LEADING_ZERO.fullmatch(cell):
+            self.zeros.setdefault(column, [0, cell])[0] += 1
+
+    def code_notes(self) -> list[dict[str, str]]:
+        """A reported row per categorical column of integers some written with leading zeros."""
+        return [self.ref.row(column, "LEADING_ZEROS", (
+            "Codes read as numbers", f"categorical column '{column}' holds codes written with "
+            f"leading zeros, e.g. {sample!r}, which are read as the number {int(sample)} (so "
+            f"{sample!r} and {str(int(sample))!r} are one category, and a client sending "
+            f"{sample!r} is refused): add '{column}' to [data] text_columns to keep them as "
+            "written"), (f"{count} of {self.records} rows", "text"), halts=False)
+            for column, (count, sample) in self.zeros.items()]
 
     def numeric_problems(self) -> list[dict[str, str]]:
         rows = []

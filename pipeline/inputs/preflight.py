@@ -109,16 +109,44 @@ def numeric_columns(config: Config, schema) -> dict[str, tuple[str, str]]:
 
         for feature in schema.feature:
             kind = _NUMERIC_TYPES.get(schema_pb2.FeatureType.Name(feature.type))
+            if kind and feature.name in config.data.text_columns:
+                raise ConfigError(
+                    f"'data.text_columns' names '{feature.name}', which the curated schema "
+                    f"{config.schema.path} types {kind.upper()}: set its type to BYTES there "
+                    "(and its domain), or take it out of text_columns")
             if kind:
                 columns[feature.name] = (kind, f"{kind.upper()} in the curated schema")
     return columns
 
 
+def check_served_types(config: Config) -> None:
+    """ConfigError when [data] text_columns reads a column as text that the served model (the
+    newest version) was trained on as a number: it could not read this run's data, and the
+    comparison against it would fail in the Evaluator."""
+    from components.versioned_pusher.versions import SCHEMA_FILE, existing_versions
+
+    versions = existing_versions(str(config.model_dir))
+    path = config.model_dir / str(versions[-1]) / SCHEMA_FILE if versions else None
+    if not config.data.text_columns or path is None or not path.is_file():
+        return
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    for feature in load_schema(str(path)).feature:
+        kind = _NUMERIC_TYPES.get(schema_pb2.FeatureType.Name(feature.type))
+        if kind and feature.name in config.data.text_columns:
+            raise ConfigError(
+                f"'data.text_columns' reads '{feature.name}' as text, but the served model "
+                f"(version {versions[-1]}) was trained on it as {kind.upper()} and cannot read "
+                "text, so the new model cannot be compared with it: keep the column as it was, "
+                "or start a new pipeline for the new type (another [pipeline] name)")
+
+
 def csv_rules(config: Config, schema) -> CsvRules:
+    numeric = numeric_columns(config, schema)
+    codes = set(config.features.categorical) - set(config.data.text_columns) - set(numeric)
     return CsvRules(delimiter=config.data.delimiter,
                     missing=frozenset(v.strip().lower() for v in config.data.missing_values),
-                    numeric=numeric_columns(config, schema),
-                    label=label_rule(config))
+                    numeric=numeric, label=label_rule(config), codes=frozenset(codes))
 
 
 def label_rule(config: Config) -> LabelRule:
@@ -140,6 +168,8 @@ def check_files(config: Config, files_by_span: dict[int, list[str]], contract: b
     `kept`: where findings of earlier runs are kept (checked_files.py), or None.
     """
     schema = load_schema(config.schema.path)
+    if contract:
+        check_served_types(config)
     rules = csv_rules(config, schema)
     rows: list[dict[str, str]] = []
     delimiters: dict[str, str] = {}

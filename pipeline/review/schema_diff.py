@@ -237,8 +237,8 @@ def _infer(config: Config, span: int | None) -> tuple[int, list[str], Any, schem
     from tensorflow_data_validation.statistics.stats_impl import generate_statistics_in_memory
     from tfx_bsl.coders import example_coder
 
-    from components.csv_example_gen import CsvFormat
     from components.csv_example_gen.reading import encode_file, span_types
+    from pipeline.dag.example_gen import csv_format
 
     input_base, pattern = input_location(config)
     found = discover(input_base, pattern)
@@ -246,7 +246,7 @@ def _infer(config: Config, span: int | None) -> tuple[int, list[str], Any, schem
     files = found[chosen]
     # An unreadable file: its one line. Columns the schema lacks are what the diff shows.
     checked = check_files(config, {chosen: files}, contract=False)
-    fmt = CsvFormat(delimiter=checked.delimiter, missing_values=tuple(config.data.missing_values))
+    fmt = csv_format(config, checked.delimiter)
     types = span_types(files, fmt)
     examples = [e for path in files for e in encode_file(path, types, fmt)]
     batch = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(examples)

@@ -260,3 +260,65 @@ def test_a_file_replaced_with_the_same_size_and_time_is_ingested_again(tmp_path)
     assert fingerprints[1] != first
     assert "(unchanged: served from cache)" not in outcome.out
     assert outcome.summary["pushed_version"] == "2"
+
+
+def _latest_examples_feature(config: Path, name: str):
+    """Feature `name` of the first example ExampleGen wrote last, as a tf.train.Feature."""
+    import tensorflow as tf
+
+    examples = (config.parent / "out").glob("*/pipeline_root/CsvExampleGen/examples/*")
+    newest = max(examples, key=lambda p: p.stat().st_mtime)
+    path = sorted(newest.glob("Split-train/*.gz"))[0]
+    record = next(iter(tf.data.TFRecordDataset(str(path), compression_type="GZIP")))
+    return tf.train.Example.FromString(record.numpy()).features.feature[name]
+
+
+def test_codes_with_leading_zeros_are_reported_then_kept_as_written_when_configured(tmp_path):
+    """A categorical column of codes (`zip`: '007') is typed INT by ExampleGen, as TFX types
+    it: the run says so and how to keep them. With [data] text_columns they stay text and the
+    trained model takes '007' from a client; a pipeline whose served model was trained on the
+    numbers refuses the change in one line (that model could not read the text)."""
+    import tensorflow as tf
+
+    dataset = load("iris")
+    codes = [f"{(i * 7) % 13:03d}" for i in range(len(dataset.rows))]
+    coded = type(dataset)(dataset.name, dataset.kind, ["zip", *dataset.header],
+                          [[code, *row] for code, row in zip(codes, dataset.rows, strict=True)],
+                          dataset.numeric)
+    config = write(coded, tmp_path, dirty=False, optimization="")
+    config.write_text(config.read_text().replace('categorical = ["band"]',
+                                                 'categorical = ["band", "zip"]'))
+    first = _run(config)
+    assert first.process.returncode == 0, first.out[-3000:]
+    assert "add 'zip' to [data] text_columns to keep them as written" in first.out
+    assert _latest_examples_feature(config, "zip").WhichOneof("kind") == "int64_list"
+
+    pattern = 'pattern = "span-{SPAN}/*.csv"\n'
+    config.write_text(config.read_text().replace(pattern, pattern + 'text_columns = ["zip"]\n'))
+    refused = run_cli("run", "--config", str(config))  # version 1 reads zip as INT
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stderr.strip() == (
+        "error: 'data.text_columns' reads 'zip' as text, but the served model (version 1) was "
+        "trained on it as INT and cannot read text, so the new model cannot be compared with "
+        "it: keep the column as it was, or start a new pipeline for the new type (another "
+        "[pipeline] name)")
+
+    config.write_text(config.read_text().replace('name = "iris"', 'name = "iris-coded"'))
+    second = run_cli("run", "--config", str(config))
+    assert second.returncode == 0, second.stdout + second.stderr
+    runs = config.parent / "out" / "iris-coded" / "runs"
+    assert read_summary(runs, last_run_id(runs))["pushed_version"] == "1"
+    assert "text_columns" not in second.stdout
+    zip_feature = _latest_examples_feature(config, "zip")
+    assert zip_feature.bytes_list.value[0].decode() in codes
+    [model] = (config.parent / "out" / "iris-coded" / "serving").glob("*/1")
+    serve = tf.saved_model.load(str(model)).signatures["serving_default"]
+    example = tf.train.Example()
+    for column, value in zip(coded.header[:-1], [*coded.rows[0][:-1]], strict=True):
+        feature = example.features.feature[column]
+        if column in coded.numeric:
+            feature.float_list.value.append(float(value))
+        else:
+            feature.bytes_list.value.append(value.encode())
+    outputs = next(iter(serve(examples=tf.constant([example.SerializeToString()])).values()))
+    assert outputs.shape[0] == 1 and bool(tf.reduce_all(tf.math.is_finite(outputs)))
