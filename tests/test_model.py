@@ -131,6 +131,48 @@ def test_no_category_encoding_and_tfmot_can_prune_it(model_type):
     assert {type(layer.layer).__name__ for layer in wrapped} >= {"Dense", "Embedding"}
 
 
+def test_a_regression_label_in_the_millions_is_learned_as_well_as_one_near_one():
+    """The network learns the label in standard deviations; a fixed layer puts it back in the
+    label's units. Before, the output started at the mean but every weight had to grow to the
+    label's scale at Adam's pace: a label in the millions was not learned at all."""
+    batch = _batch(256)
+    signal = batch["fare_xf"][:, 0] + 0.5 * batch["miles_xf"][:, 0]
+    errors = {}
+    for mean, scale in ((0.0, 1.0), (3e6, 1e6)):
+        label = (mean + scale * signal).astype(np.float32)
+        info = LabelInfo("regression", 1, mean=float(label.mean()), scale=float(label.std()))
+        model = build_model(_config("dnn", learning_rate=0.01), CARDINALITIES, info)
+        model.fit(batch, label, epochs=60, batch_size=64, verbose=0)
+        rmse = float(np.sqrt(np.mean((model.predict(batch, verbose=0)[:, 0] - label) ** 2)))
+        errors[scale] = rmse / float(label.std())  # in the label's standard deviations
+    assert errors[1e6] < 0.35 and errors[1.0] < 0.35, errors
+    assert errors[1e6] == pytest.approx(errors[1.0], abs=0.05), errors
+
+
+def test_pruning_leaves_a_regression_outputs_scale_alone_and_tflite_converts_it():
+    from components.model_optimizer.pruning import Schedule, prune, sparsity
+
+    info = LabelInfo("regression", 1, mean=3e6, scale=1e6)
+    model = build_model(_config("dnn"), CARDINALITIES, info)
+    batch = _batch(64)
+    label = np.full((64, 1), 3e6, dtype=np.float32)
+    train = tf.data.Dataset.from_tensors((batch, label)).repeat()
+    pruned, _ = prune(model, train, Schedule(0.5, 0, 4, 1, 6), "regression", 1e-3, None)
+    output = pruned.get_layer(OUTPUT_LAYER)
+    assert (float(output.kernel.numpy()), float(output.bias.numpy())) == (1e6, 3e6)
+    assert sparsity(pruned)["prunable"] == pytest.approx(0.5, abs=0.05)
+    converter = tf.lite.TFLiteConverter.from_keras_model(pruned)
+    interpreter = tf.lite.Interpreter(model_content=converter.convert())
+    interpreter.allocate_tensors()
+    one = {name: value[:1] for name, value in batch.items()}
+    for detail in interpreter.get_input_details():
+        name = next(n for n in one if detail["name"].endswith(f"_{n}:0"))
+        interpreter.set_tensor(detail["index"], one[name].astype(detail["dtype"]))
+    interpreter.invoke()
+    lite = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(lite, pruned.predict(one, verbose=0), rtol=1e-5)
+
+
 def test_autograph_does_not_rewrite_tf_keras_but_still_converts_user_code():
     from tensorflow.python.autograph.impl import conversion
     from tf_keras.src.engine import training

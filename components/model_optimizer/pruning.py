@@ -2,7 +2,8 @@
 schedule, then strip the pruning wrappers so what remains is a plain Keras model whose pruned
 weights are exact zeros.
 
-Every Dense kernel and Embedding table is pruned (TFMOT's defaults for those layers; biases are
+Every trained Dense kernel and Embedding table is pruned (TFMOT's defaults for those layers;
+biases are not; a layer the model does not train, such as a regression output's scale, is
 not). The sparsity reported is measured from the stripped weights, never assumed from the target.
 Fine-tuning uses the task's standard loss (binary or sparse categorical cross-entropy, mean
 squared error) and Adam.
@@ -55,8 +56,13 @@ def prune(model: tf.keras.Model, train: tf.data.Dataset, schedule: Schedule, kin
     regularization, Adam, the pruning step callback), traced without autograph: Keras' fit
     spends most of its time converting the pruning wrappers' Python (docs/performance.md).
     """
-    wrapped = tfmot.sparsity.keras.prune_low_magnitude(
-        model, pruning_schedule=schedule.pruning_schedule())
+    def wrap(layer: tf.keras.layers.Layer) -> tf.keras.layers.Layer:
+        if _prunable(layer):
+            return tfmot.sparsity.keras.prune_low_magnitude(
+                layer, pruning_schedule=schedule.pruning_schedule())
+        return layer
+
+    wrapped = tf.keras.models.clone_model(model, clone_function=wrap)
     wrapped.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
                     loss=_LOSSES[kind]())
     weights = None
@@ -97,15 +103,17 @@ def prune(model: tf.keras.Model, train: tf.data.Dataset, schedule: Schedule, kin
     return tfmot.sparsity.keras.strip_pruning(wrapped), history
 
 
+def _prunable(layer: tf.keras.layers.Layer) -> bool:
+    """Dense and Embedding layers that are trained (a fixed one, such as a regression output's
+    scale, is part of the model's definition, not of what it learned)."""
+    return layer.trainable and isinstance(layer, (tf.keras.layers.Dense,
+                                                  tf.keras.layers.Embedding))
+
+
 def prunable_weights(model: tf.keras.Model) -> list[tf.Variable]:
-    """The weights pruning applies to: Dense kernels and Embedding tables."""
-    weights = []
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.layers.Dense):
-            weights.append(layer.kernel)
-        elif isinstance(layer, tf.keras.layers.Embedding):
-            weights.append(layer.embeddings)
-    return weights
+    """The weights pruning applies to: trained Dense kernels and Embedding tables."""
+    return [layer.kernel if isinstance(layer, tf.keras.layers.Dense) else layer.embeddings
+            for layer in model.layers if _prunable(layer)]
 
 
 def sparsity(model: tf.keras.Model) -> dict[str, float]:

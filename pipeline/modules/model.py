@@ -20,6 +20,7 @@ from tensorflow.python.autograph.core import config as _autograph_config
 from pipeline.modules.features import TransformedFeature, transformed_features
 
 OUTPUT_LAYER = "output"
+STANDARDIZED_LAYER = "output_standardized"  # regression: the estimate in standard deviations
 _MIN_PRIOR = 1e-6  # keeps log-odds finite when a class is absent from the sample
 
 
@@ -29,13 +30,16 @@ class LabelInfo:
 
     `priors` (class frequencies, binary as [p(0), p(1)]) start the output bias at the prior so
     training does not first spend steps learning the class balance; `mean` does the same for a
-    regression target.
+    regression target, and `scale` (its standard deviation) is what the network's output is
+    multiplied by: the network learns the target in standard deviations, so a label in the
+    millions is learned as well as one near 1.
     """
 
     kind: str
     num_classes: int = 2
     priors: tuple[float, ...] | None = None
     mean: float = 0.0
+    scale: float = 1.0
 
     @property
     def output_units(self) -> int:
@@ -97,14 +101,34 @@ def build_model(custom_config: dict[str, Any], cardinalities: dict[str, int],
     elif settings["type"] != "dnn":
         raise ValueError(f"unknown model type '{settings['type']}': use 'dnn' or 'wide_deep'")
 
-    outputs = tf.keras.layers.Dense(
-        label_info.output_units, activation=_ACTIVATIONS[label_info.kind],
-        kernel_regularizer=regularizer, kernel_initializer=seeds.glorot(),
-        bias_initializer=tf.keras.initializers.Constant(label_info.initial_bias()),
-        name=OUTPUT_LAYER)(_concat(head, "head_inputs"))
+    if label_info.kind == "regression":
+        outputs = _in_label_units(_concat(head, "head_inputs"), label_info, regularizer, seeds)
+    else:
+        outputs = tf.keras.layers.Dense(
+            label_info.output_units, activation=_ACTIVATIONS[label_info.kind],
+            kernel_regularizer=regularizer, kernel_initializer=seeds.glorot(),
+            bias_initializer=tf.keras.initializers.Constant(label_info.initial_bias()),
+            name=OUTPUT_LAYER)(_concat(head, "head_inputs"))
     model = tf.keras.Model(inputs=inputs, outputs=outputs, name=settings["type"])
     compile_model(model, label_info.kind, float(settings["learning_rate"]))
     return model
+
+
+def _in_label_units(head: tf.Tensor, label_info: LabelInfo, regularizer, seeds: Seeds
+                    ) -> tf.Tensor:
+    """A regression output: the network's estimate in standard deviations from the mean
+    (`STANDARDIZED_LAYER`), then `mean + scale * estimate` by a Dense layer that is not trained
+    (nor pruned), its kernel and bias the label's scale and mean: plain Keras weights, so the
+    model saves, clones, prunes and converts as any other."""
+    standardized = tf.keras.layers.Dense(
+        1, activation="linear", kernel_regularizer=regularizer,
+        kernel_initializer=seeds.glorot(), bias_initializer="zeros",
+        name=STANDARDIZED_LAYER)(head)
+    return tf.keras.layers.Dense(
+        1, activation="linear", trainable=False,
+        kernel_initializer=tf.keras.initializers.Constant(float(label_info.scale)),
+        bias_initializer=tf.keras.initializers.Constant(label_info.initial_bias()),
+        name=OUTPUT_LAYER)(standardized)
 
 
 def compile_model(model: tf.keras.Model, kind: str, learning_rate: float) -> None:

@@ -158,7 +158,9 @@ def measure_label(dataset: tf.data.Dataset, custom_config: dict[str, Any],
         raise ValueError("the training split has no examples")
     labels = np.concatenate(batches)
     if kind == "regression":
-        return LabelInfo(kind, 1, mean=float(labels.mean())), None
+        spread = float(labels.std())
+        return LabelInfo(kind, 1, mean=float(labels.mean()),
+                         scale=spread if spread > 0 and np.isfinite(spread) else 1.0), None
     classes = num_classes(custom_config, tf_transform_output)
     counts = np.bincount(labels[(labels >= 0) & (labels < classes)].astype(np.int64),
                          minlength=classes)
@@ -225,6 +227,7 @@ def training_summary(history: tf.keras.callbacks.History,
         "history": metrics,
         "label_priors": list(label_info.priors) if label_info.priors else None,
         "label_mean": label_info.mean if label_info.kind == "regression" else None,
+        "label_scale": label_info.scale if label_info.kind == "regression" else None,
         "class_weights": ({str(k): v for k, v in class_weight.items()}
                           if class_weight else None),
         "num_parameters": int(model.count_params()),
