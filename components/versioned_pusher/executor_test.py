@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import os
+import shutil
 
 import pytest
 import tensorflow as tf
@@ -362,3 +363,16 @@ def test_manifest_metrics_keep_only_the_candidates_plain_values():
     metrics = metrics_section(metrics_of_records([overall, cross], ["baseline"]))
 
     assert metrics == {"overall": {"auc": 0.8, "example_count": 40.0}, "slices": []}
+
+
+def test_a_version_deleted_by_hand_does_not_give_its_number_to_the_next_push(tmp_path):
+    first = _model(tmp_path, "model-a", 11)
+    _push(tmp_path, first)
+    second = _model(tmp_path, "model-b", 12, weight=3.0)
+    _push(tmp_path, second, baseline=first)
+    shutil.rmtree(_model_dir(tmp_path) / "2")  # a bad model taken out of serving by hand
+    pushed = _push(tmp_path, _model(tmp_path, "model-c", 13, weight=4.0), baseline=first)
+    assert pushed.get_string_custom_property("pushed_version") == "3"
+    assert sorted(os.listdir(_model_dir(tmp_path))) == ["1", "3"]  # versions only
+    assert (_model_dir(tmp_path).parent / f".{_model_dir(tmp_path).name}.last-version"
+            ).read_text() == "3\n"

@@ -17,11 +17,13 @@ from typing import Any
 from absl import logging
 from tfx.utils import io_utils
 
-from components.shared.files import to_json
+from components.shared.files import to_json, write_atomically
 from components.versioned_pusher.versions import (
     MANIFEST_FILE,
     SCHEMA_FILE,
     TEMP_PREFIX,
+    issued_file,
+    last_issued,
     next_version,
 )
 
@@ -57,6 +59,7 @@ def publish(model_dir: str, model_path: str, schema_file: str | None,
         version = next_version(model_dir)
         for _ in range(_MAX_RENAME_ATTEMPTS):
             target = os.path.join(model_dir, str(version))
+            _issue(model_dir, version)
             io_utils.write_string_file(os.path.join(temp_dir, MANIFEST_FILE),
                                        to_json(manifest_for(version)))
             try:
@@ -73,3 +76,10 @@ def publish(model_dir: str, model_path: str, schema_file: str | None,
     finally:
         # After a successful rename the temp name no longer exists; otherwise nothing is left.
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _issue(model_dir: str, version: int) -> None:
+    """Records `version` as issued before it is renamed into place (written aside and renamed):
+    a push killed in between leaves a gap in the numbers, never a number used twice."""
+    if last_issued(model_dir) < version:
+        write_atomically(issued_file(model_dir), f"{version}\n")

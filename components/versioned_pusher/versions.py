@@ -27,7 +27,26 @@ def existing_versions(model_dir: str) -> list[int]:
 
 
 def next_version(model_dir: str) -> int:
-    return max(existing_versions(model_dir), default=0) + 1
+    """One above every version on disk and every number ever issued here (a version deleted by
+    hand does not give its number to the next push: ML Metadata, manifests and lineage keep
+    naming the old model by it)."""
+    return max(max(existing_versions(model_dir), default=0), last_issued(model_dir)) + 1
+
+
+def issued_file(model_dir: str) -> str:
+    """`<serving dir>/.<model name>.last-version`: beside the model's folder, so the folder
+    holds versions only, as Serving reads it."""
+    parent, name = os.path.split(os.path.normpath(model_dir))
+    return os.path.join(parent, f".{name}.last-version")
+
+
+def last_issued(model_dir: str) -> int:
+    """The highest version number issued in `model_dir` (0 when none, or unreadable)."""
+    try:
+        with open(issued_file(model_dir), encoding="utf-8") as handle:
+            return int(handle.read().strip())
+    except (OSError, ValueError):
+        return 0
 
 
 def read_manifest(model_dir: str, version: int) -> dict[str, Any] | None:
