@@ -103,7 +103,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                        f"{holder_text(config.output_root)}: its executions are not stale; run "
                        "'tfxpipe doctor' when it has ended")
     debris = find_debris(config)
-    print(f"store: {config.metadata_path} matches {config.pipeline_root}")
+    if config.metadata_path.is_file():
+        print(f"store: {config.metadata_path} matches {config.pipeline_root}")
+    else:
+        print(f"store: none yet (no run has recorded anything under {config.pipeline_dir})")
     if not debris:
         print("nothing left by killed runs")
         return 0

@@ -229,6 +229,16 @@ def test_an_empty_store_beside_an_empty_pipeline_root_is_a_fresh_start(tmp_path)
     assert not config.metadata_path.exists()
 
 
+def test_doctor_on_a_root_no_run_has_written_says_there_is_no_store_yet(tmp_path, capsys):
+    from pipeline.cli import main
+
+    config = _config(tmp_path)
+    assert main(["doctor", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("store: none yet (no run has recorded anything under "), out
+    assert "matches" not in out and "nothing left by killed runs" in out
+
+
 def test_what_a_killed_run_left_is_found_then_cleared(tmp_path):
     config = load_config(_config(tmp_path))
     config.pipeline_dir.mkdir(parents=True)

@@ -103,10 +103,12 @@ def test_tfxpipe_run_waits_for_a_lease_then_goes_on(tmp_path):
                              text=True, timeout=120)
     assert refused.returncode == 5, refused.stderr
     assert "in use by Airflow run tfxpipe_p/manual__x (run R2" in refused.stderr
+    assert "release it with 'tfxpipe doctor --release-lease'" in refused.stderr
     waiting = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     first = waiting.stdout.readline()
     assert first.startswith("waiting: the output root") and "Airflow run" in first, first
+    assert first.rstrip().endswith("release it with 'tfxpipe doctor --release-lease')"), first
     time.sleep(1)
     assert waiting.poll() is None
     release_lease(root)

@@ -82,11 +82,13 @@ def output_root_lock(output_root: Path, command: str, wait: bool = True,
             os.close(folder)
             os.close(fd)  # releases the locks
         busy = f"the output root {output_root} is in use by {lease_text(lease)}"
+        stale = (" (if that run is no longer running, its DAG run ended without its finish "
+                 "task: release it with 'tfxpipe doctor --release-lease')")
         if not wait:
             raise RootBusy(f"{busy}; run again when it has ended, or without --no-wait to "
-                           "wait for it")
+                           f"wait for it{stale}")
         if not said:
-            say(f"waiting: {busy}")
+            say(f"waiting: {busy}{stale}")
             said = True
         time.sleep(LEASE_POLL_SECONDS)
 
