@@ -15,7 +15,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
 from components.naive_baselines.params import BaselineSettings
-from components.naive_baselines.verdict import lift_verdict
+from components.naive_baselines.verdict import Chance, lift_verdict
 from components.shared.artifacts import (
     NaiveBaselineMetrics,
     NaiveBaselineScores,
@@ -56,13 +56,15 @@ def _judge(settings: BaselineSettings, input_dict: dict[str, list[types.Artifact
     model_rows = read_metrics(evaluation.uri)
     model_value = model_rows[0].candidate.get(settings.metric) if model_rows else None
     overall = next((s["metrics"] for s in slices if not s["slice"]), {})
+    counts = next(iter(overall.values()), {})  # every baseline is scored on the same rows
     verdict = lift_verdict(model_value,
                            {n: m.get(settings.metric) for n, m in overall.items()
                             if not settings.gated or n in settings.gated},
-                           settings.higher_is_better, settings.min_lift)
+                           settings.higher_is_better, settings.min_lift,
+                           Chance(settings.chance_margin, settings.metric, counts))
     return {"metric": settings.metric, "higher_is_better": settings.higher_is_better,
-            "min_lift": settings.min_lift, "gated": sorted(settings.gated or overall),
-            "model_value": model_value, **verdict}
+            "min_lift": settings.min_lift, "chance_margin": settings.chance_margin,
+            "gated": sorted(settings.gated or overall), "model_value": model_value, **verdict}
 
 
 def _bless(input_dict: dict[str, list[types.Artifact]],

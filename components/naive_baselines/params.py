@@ -22,10 +22,12 @@ class ScoreSettings:
 class BaselineSettings:
     """NaiveBaselines' (the lift gate's): the model's `metric` (TFMA key; `higher_is_better`)
     on the overall slice must exceed the best baseline's by more than `min_lift` (in the
-    metric's direction), the best of those named in `gated` (empty: of every baseline
-    fitted)."""
+    metric's direction) and, for AUC and accuracy, by more than `chance_margin` standard
+    errors of the metric by chance on the eval split (verdict.py), the best of those named in
+    `gated` (empty: of every baseline fitted)."""
 
     metric: str
     higher_is_better: bool = True
     min_lift: float = 0.0
     gated: tuple[str, ...] = ()
+    chance_margin: float = 0.0

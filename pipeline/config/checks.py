@@ -156,6 +156,10 @@ def _evaluation(config: Config, check: _Checker) -> None:
     check(math.isfinite(config.evaluation.min_lift) and config.evaluation.min_lift >= 0.0,
           f"'evaluation.min_lift' must be a number >= 0 (0: the model must beat the best naive "
           f"baseline), got {config.evaluation.min_lift}")
+    margin = config.evaluation.chance_margin
+    check(math.isfinite(margin) and margin >= 0.0,
+          f"'evaluation.chance_margin' must be a number of standard errors >= 0 (0: no margin "
+          f"for chance), got {margin}")
     baselines = BASELINES[config.label.kind]
     for name in config.evaluation.lift_over:
         check(name in baselines, f"'evaluation.lift_over' names '{name}', not a naive baseline "

@@ -137,6 +137,9 @@ class EvaluationSection:
     # metric, overall, by more than this (in the metric's direction).
     min_lift: float = 0.0
     lift_over: list[str] = field(default_factory=list)
+    # ... and, for AUC and accuracy, by more than this many standard errors of the metric by
+    # chance on the eval split (0: no such margin).
+    chance_margin: float = 2.0
 
     def gated_baselines(self, kind: str) -> tuple[str, ...]:
         return tuple(self.lift_over) or CONSTANT_BASELINES[kind]

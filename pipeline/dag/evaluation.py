@@ -207,4 +207,5 @@ def baseline_settings(config: Config) -> BaselineSettings:
     _, key, higher_is_better = config.metric_spec(config.ranking_metric)
     return BaselineSettings(
         metric=key, higher_is_better=higher_is_better, min_lift=config.evaluation.min_lift,
-        gated=config.evaluation.gated_baselines(config.label.kind))
+        gated=config.evaluation.gated_baselines(config.label.kind),
+        chance_margin=config.evaluation.chance_margin)

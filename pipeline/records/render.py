@@ -191,14 +191,27 @@ def _naive_text(naive: dict[str, Any] | None, key: str) -> str:
                                    for name, metrics in naive.items())
 
 
+def lift_required(baselines: dict[str, Any]) -> tuple[str, str | None]:
+    """What the lift had to exceed, and why when it is the margin for chance (larger than
+    min_lift); summaries written before that margin name min_lift only."""
+    error, required = baselines.get("chance_error"), baselines.get("required")
+    if error is None or required is None or required <= baselines["min_lift"]:
+        return f"{baselines['min_lift']:g}", None
+    return (f"{required:.4f}", f"{baselines['chance_margin']:g} standard errors of "
+            f"{baselines['metric']} by chance on the eval split, {error:.4f} each: "
+            "evaluation.chance_margin")
+
+
 def lift_failure(baselines: dict[str, Any] | None) -> str | None:
     """The lift gate's failure in words, or None when it passed or did not judge."""
     if not baselines or baselines.get("passed") is not False:
         return None
+    required, chance = lift_required(baselines)
     return (f"lift of {baselines['metric']} over the best naive baseline "
             f"({baselines['best_baseline']}, {_fmt(baselines['best_value'])}) on overall: "
-            f"{baselines['lift']:+.4f}, required > {baselines['min_lift']:g} "
-            "(evaluation.min_lift): a trivial rule does as well")
+            f"{baselines['lift']:+.4f}, required > {required} "
+            + ("(evaluation.min_lift): a trivial rule does as well" if chance is None else
+               f"({chance}): no better than chance could make it"))
 
 
 def baseline_lines(summary: dict[str, Any]) -> list[str]:
@@ -211,7 +224,8 @@ def baseline_lines(summary: dict[str, Any]) -> list[str]:
     line = f"naive baselines ({key}, overall):" + _naive_text(naive, key)[len("  naive:"):]
     if baselines.get("lift") is not None:
         line += (f"; model {_fmt(baselines['model_value'])}, lift {baselines['lift']:+.4f} "
-                 f"over {baselines['best_baseline']} (required > {baselines['min_lift']:g})")
+                 f"over {baselines['best_baseline']} (required > "
+                 + ": ".join(p for p in lift_required(baselines) if p) + ")")
     else:
         line += f"; lift not judged ({key} undefined)"
     return [line]

@@ -14,7 +14,7 @@ import pandas as pd
 
 # `payment_type=Cash x trip_start_hour=16`; `overall` for the empty slice.
 from components.shared.tfma_metrics import slice_name as slice_label
-from pipeline.records.render import lift_failure
+from pipeline.records.render import lift_failure, lift_required
 from pipeline.review.unavailable import NotAvailable
 
 
@@ -73,7 +73,7 @@ def decision(summary: dict[str, Any]) -> dict[str, Any]:
             reasons.append(f"{baselines['metric']} {baselines['model_value']:.4f} beats the best "
                            f"naive baseline ({baselines['best_baseline']}, "
                            f"{baselines['best_value']:.4f}) by {baselines['lift']:+.4f}, "
-                           f"more than min_lift {baselines['min_lift']:g}")
+                           "more than " + required_words(baselines))
     else:
         headline = f"outcome: {outcome}"
     return {"outcome": outcome, "headline": headline, "reasons": reasons}
@@ -274,3 +274,9 @@ def tuning_table(summary: dict[str, Any]) -> pd.DataFrame | NotAvailable:
 
 def _value(value: Any) -> Any:
     return ",".join(str(v) for v in value) if isinstance(value, list) else value
+
+
+def required_words(baselines: dict[str, Any]) -> str:
+    """What the lift gate required, for a reader: min_lift, or the margin for chance."""
+    required, chance = lift_required(baselines)
+    return f"min_lift {required}" if chance is None else f"{required} ({chance})"

@@ -173,7 +173,7 @@ def _naive(run: ReviewRun, evaluation) -> str:
     lift = baselines.get("lift")
     verdict = ("not judged (the metric is undefined)" if lift is None else
                f"lift {lift:+.4f} over {baselines['best_baseline']}, required &gt; "
-               f"{baselines['min_lift']:g} (<code>evaluation.min_lift</code>): "
+               f"{_e(contract.required_words(baselines))}: "
                + ("passed" if baselines.get("passed") else "<b>FAILED</b>"))
     parts = [f"<p>Fitted on the train split, evaluated by TFMA on the eval split and slices "
              f"the model was. Gated metric: {_e(baselines['metric'])}, overall: model "
