@@ -48,6 +48,16 @@ def test_a_model_a_naive_baseline_matches_is_refused_in_one_line():
         "blessed: yes"]
 
 
+def test_a_model_no_better_than_chance_is_refused_naming_the_margin():
+    noise = {**BASELINES, "best_baseline": "prior", "best_value": 0.5, "model_value": 0.5115,
+             "lift": 0.0115, "chance_margin": 2.0, "chance_error": 0.0252, "required": 0.0504}
+    assert _blessing({"failed_thresholds": [], "baselines": noise}) == [
+        "blessed: NO",
+        "  failed: lift of auc over the best naive baseline (prior, 0.5000) on overall: "
+        "+0.0115, required > 0.0504 (2 standard errors of auc by chance on the eval split, "
+        "0.0252 each: evaluation.chance_margin): no better than chance could make it"]
+
+
 def test_key_slices_come_first_with_thresholds_and_baselines():
     summary = {
         "blessed": False, "failed_thresholds": [], "baselines": BASELINES,
