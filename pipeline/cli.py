@@ -182,7 +182,8 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     check_store(config)
     if not config.metadata_path.is_file():
         raise ConfigError(f"no metadata store at {config.metadata_path}: nothing has run yet")
-    with process.redirected_output(config.pipeline_dir / "lineage.log", args.verbose):
+    with process.redirected_output(config.pipeline_dir / "lineage.log", args.verbose,
+                                   required=False):
         info = lineage_lib.lineage(config, args.version, metrics=not args.no_metrics)
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True, default=str))

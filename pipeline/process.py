@@ -55,16 +55,24 @@ class Terminal:
 
 
 @contextmanager
-def redirected_output(log_path: Path, verbose: bool) -> Iterator[Terminal]:
-    """Yields a Terminal; unless verbose, fds 1 and 2 write to `log_path` meanwhile."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+def redirected_output(log_path: Path, verbose: bool, required: bool = True
+                      ) -> Iterator[Terminal]:
+    """Yields a Terminal; unless verbose, fds 1 and 2 write to `log_path` meanwhile. A command
+    that only reads (`required=False`) goes on without its log where it cannot write one (a
+    read-only output root): TensorFlow's and Beam's lines are then dropped."""
     if verbose:
         yield Terminal(sys.stdout)
         return
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError:
+        if required:
+            raise
+        log_fd = os.open(os.devnull, os.O_WRONLY)
     sys.stdout.flush()
     sys.stderr.flush()
     saved_out, saved_err = os.dup(1), os.dup(2)
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     terminal = os.fdopen(os.dup(saved_out), "w", buffering=1, encoding="utf-8")
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)

@@ -404,3 +404,18 @@ def test_a_job_servers_java_trace_is_summed_up_by_what_went_wrong_not_its_last_f
     assert one_line(error) == ("RuntimeError: Caused by: java.io.IOException: Insufficient "
                                "number of network buffers")
     assert one_line(ValueError("a\nb: the last line")) == "ValueError: b: the last line"
+
+
+def test_a_command_that_only_reads_goes_on_where_its_log_cannot_be_written(tmp_path, capfd):
+    from pipeline.process import redirected_output
+
+    blocked = tmp_path / "a file, not a folder"
+    blocked.write_text("")
+    with pytest.raises(OSError):
+        with redirected_output(blocked / "run.log", verbose=False):
+            pass
+    with redirected_output(blocked / "lineage.log", verbose=False, required=False) as terminal:
+        os.write(1, b"TensorFlow's noise\n")  # as its C++ logging writes, to fd 1
+        terminal.line("what the user asked for")
+    out = capfd.readouterr().out
+    assert out == "what the user asked for\n"
