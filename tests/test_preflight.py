@@ -380,3 +380,28 @@ def test_text_columns_must_be_categorical_and_agree_with_the_curated_schema(tmp_
                                           r"schema .*schema.pbtxt types INT: set its type to "
                                           r"BYTES there"):
         prepare_input(load_config(config))
+
+
+def test_a_type_the_served_model_cannot_read_is_refused_before_the_run(tmp_path):
+    """The served model (version 1) was trained on zip as INT and a as FLOAT; a run reading
+    either otherwise would fail comparing the new model with it, in the Evaluator."""
+    config = _coded(tmp_path, ["007", "12"])
+    served = load_config(config).model_dir / "1"
+    served.mkdir(parents=True)
+    (served / "schema.pbtxt").write_text('feature { name: "zip" type: INT }\n'
+                                         'feature { name: "a" type: FLOAT }\n')
+    prepare_input(load_config(config))  # the same types: nothing to say
+    text = _coded(tmp_path, ["007", "12"], 'text_columns = ["zip"]')
+    with pytest.raises(ConfigError, match=r"^'data.text_columns' reads 'zip' as BYTES, but the "
+                                          r"served model \(version 1\) was trained on it as "
+                                          r"INT and cannot read that"):
+        prepare_input(load_config(text))
+    schema = tmp_path / "schema.pbtxt"
+    schema.write_text('feature { name: "zip" type: INT }\nfeature { name: "a" type: INT }\n'
+                      'feature { name: "y" type: INT }\n')
+    config = _coded(tmp_path, ["007", "12"])  # without text_columns again
+    config.write_text(config.read_text() + f'[schema]\npath = "{schema}"\n')
+    with pytest.raises(ConfigError, match=r"^the curated schema .*schema.pbtxt reads 'a' as INT, "
+                                          r"but the served model \(version 1\) was trained on "
+                                          r"it as FLOAT"):
+        prepare_input(load_config(config))

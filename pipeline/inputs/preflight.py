@@ -119,26 +119,34 @@ def numeric_columns(config: Config, schema) -> dict[str, tuple[str, str]]:
     return columns
 
 
-def check_served_types(config: Config) -> None:
-    """ConfigError when [data] text_columns reads a column as text that the served model (the
-    newest version) was trained on as a number: it could not read this run's data, and the
-    comparison against it would fail in the Evaluator."""
+def check_served_types(config: Config, schema) -> None:
+    """ConfigError when this run reads a column with another type than the served model (the
+    newest version) was trained on, where the run's type is known before it reads the data:
+    [data] text_columns (BYTES) and the curated schema `schema`. That model could not read the
+    run's data, and the comparison against it would fail in the Evaluator."""
     from components.versioned_pusher.versions import SCHEMA_FILE, existing_versions
 
     versions = existing_versions(str(config.model_dir))
     path = config.model_dir / str(versions[-1]) / SCHEMA_FILE if versions else None
-    if not config.data.text_columns or path is None or not path.is_file():
+    if path is None or not path.is_file():
         return
     from tensorflow_metadata.proto.v0 import schema_pb2
 
+    def name(feature) -> str:
+        return schema_pb2.FeatureType.Name(feature.type)
+
+    wanted = {f.name: (name(f), f"the curated schema {config.schema.path}")
+              for f in (schema.feature if schema is not None else [])}
+    wanted.update({column: ("BYTES", "'data.text_columns'")
+                   for column in config.data.text_columns})
     for feature in load_schema(str(path)).feature:
-        kind = _NUMERIC_TYPES.get(schema_pb2.FeatureType.Name(feature.type))
-        if kind and feature.name in config.data.text_columns:
+        now, source = wanted.get(feature.name, (name(feature), ""))
+        if now != name(feature) and "TYPE_UNKNOWN" not in (now, name(feature)):
             raise ConfigError(
-                f"'data.text_columns' reads '{feature.name}' as text, but the served model "
-                f"(version {versions[-1]}) was trained on it as {kind.upper()} and cannot read "
-                "text, so the new model cannot be compared with it: keep the column as it was, "
-                "or start a new pipeline for the new type (another [pipeline] name)")
+                f"{source} reads '{feature.name}' as {now}, but the served model (version "
+                f"{versions[-1]}) was trained on it as {name(feature)} and cannot read that, so "
+                "the new model cannot be compared with it: keep the column's type, or start a "
+                "new pipeline for the new type (another [pipeline] name)")
 
 
 def csv_rules(config: Config, schema) -> CsvRules:
@@ -169,7 +177,7 @@ def check_files(config: Config, files_by_span: dict[int, list[str]], contract: b
     """
     schema = load_schema(config.schema.path)
     if contract:
-        check_served_types(config)
+        check_served_types(config, schema)
     rules = csv_rules(config, schema)
     rows: list[dict[str, str]] = []
     delimiters: dict[str, str] = {}

@@ -298,9 +298,9 @@ def test_codes_with_leading_zeros_are_reported_then_kept_as_written_when_configu
     refused = run_cli("run", "--config", str(config))  # version 1 reads zip as INT
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert refused.stderr.strip() == (
-        "error: 'data.text_columns' reads 'zip' as text, but the served model (version 1) was "
-        "trained on it as INT and cannot read text, so the new model cannot be compared with "
-        "it: keep the column as it was, or start a new pipeline for the new type (another "
+        "error: 'data.text_columns' reads 'zip' as BYTES, but the served model (version 1) was "
+        "trained on it as INT and cannot read that, so the new model cannot be compared with "
+        "it: keep the column's type, or start a new pipeline for the new type (another "
         "[pipeline] name)")
 
     config.write_text(config.read_text().replace('name = "iris"', 'name = "iris-coded"'))
