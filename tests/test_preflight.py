@@ -405,3 +405,19 @@ def test_a_type_the_served_model_cannot_read_is_refused_before_the_run(tmp_path)
                                           r"but the served model \(version 1\) was trained on "
                                           r"it as FLOAT"):
         prepare_input(load_config(config))
+
+
+def test_a_quoted_field_may_hold_line_breaks_and_a_quote_left_open_is_named(tmp_path):
+    data = tmp_path / "notes.csv"
+    data.write_text('a,note,y\n1.5,"two\nlines",0\n2.5,"""quoted""\r\nand more",1\n3.5,one,0\n',
+                    encoding="utf-8", newline="")
+    config = tmp_path / "notes.toml"
+    config.write_text(f'[pipeline]\nname = "notes"\noutput_root = "{tmp_path / "out"}"\n'
+                      f'[data]\nsource = "{data}"\n[label]\ncolumn = "y"\nkind = "binary"\n'
+                      '[features]\nnumeric = ["a"]\n')
+    prepared = prepare_input(load_config(config))
+    assert prepared.reported == [] and [f.rows for f in prepared.files] == [3]
+    data.write_text('a,note,y\n1.5,"open,0\n2.5,b,1\n3.5,c,0\n', encoding="utf-8")
+    [row] = halted(load_config(config))
+    assert row["kind"] == "MALFORMED_CSV", row
+    assert "quote" in row["description"] and "line 2" in row["description"], row

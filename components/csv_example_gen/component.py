@@ -31,8 +31,9 @@ class CsvExampleGen(base_beam_component.BaseBeamComponent):
 
     What TFX's CsvExampleGen makes of the same files (the same examples, the same split of
     each), except that a missing value is any of `csv_format.missing_values` (not only the empty
-    cell), a number may have spaces around it, the delimiter is `csv_format.delimiter`, and a
-    column named in `csv_format.column_types` has that type in every span. It reads and encodes
+    cell), a number may have spaces around it, a quoted field may hold line breaks (TFX's reads a
+    line at a time), the delimiter is `csv_format.delimiter`, and a column named in
+    `csv_format.column_types` has that type in every span. It reads and encodes
     whole columns at once (Arrow, tfx-bsl's C++ encoder) rather than a cell at a time.
     """
 

@@ -219,3 +219,16 @@ def test_a_split_no_row_goes_to_is_an_empty_file_as_in_tfxs_output(tmp_path):
     found = _records_in_order(tmp_path / "ours")
     assert sorted(len(records) for records in found.values()) == [0, 1]
     assert found == _records_in_order(tmp_path / "theirs")
+
+
+def test_a_quoted_field_holding_line_breaks_is_one_value_of_one_example(tmp_path):
+    """As a spreadsheet writes a comment or an address (TFX's CsvExampleGen reads a line at a
+    time: it fails on this file)."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "data.csv").write_text(
+        'id,note,size\r\n1,"first line\r\nsecond, with a comma",2.5\r\n2,plain,3\r\n'
+        '3,"ends with ""quotes""\nand a break",4\r\n', encoding="utf-8", newline="")
+    rows = _values(_run(Executor(), tmp_path / "in", tmp_path / "out"))
+    assert {r["id"][0]: (r["note"], r["size"]) for r in rows} == {
+        1: ([b"first line\r\nsecond, with a comma"], [2.5]), 2: ([b"plain"], [3.0]),
+        3: ([b'ends with "quotes"\nand a break'], [4.0])}

@@ -181,18 +181,18 @@ class _Scan:
     def _record(self, record: list[str], start: int, line: int) -> dict[str, str] | None:
         """The structural problem of one record, if any; else its numeric values checked."""
         header = self.header
-        if line != start:
-            return self.ref.row("(row)", "MALFORMED_CSV", (
-                "Multi-line record", f"lines {start}-{line} are one record: a quoted field "
-                "holds a line break (or a quote is not closed); ExampleGen reads one record "
-                "per line"), (f"{line - start + 1} lines", "1 line"))
         if record == header:
             return self.ref.row("(row)", "REPEATED_HEADER", (
                 "Header repeated", f"line {line} repeats the header row (files joined "
                 "together?): remove it"), (f"line {line}", "one header, on line 1"))
         if len(record) != len(header):
+            # A quoted field may hold line breaks (ExampleGen reads them as CSV does); a quote
+            # left open makes one record of many lines, with too many fields or too few.
+            where = (f"line {line} has" if line == start else
+                     f"the record on lines {start}-{line} (a quote opened on line {start} and "
+                     "closed only there?) has")
             return self.ref.row("(row)", "MALFORMED_CSV", (
-                "Wrong field count", f"line {line} has {len(record)} fields, the header has "
+                "Wrong field count", f"{where} {len(record)} fields, the header has "
                 f"{len(header)}; check quoting and delimiters there"),
                 (f"{len(record)} fields", f"{len(header)} fields"))
         self.records += 1

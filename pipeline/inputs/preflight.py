@@ -6,8 +6,9 @@ Pure Python, before TensorFlow or Beam start, over every file of the run's spans
 - the delimiter: the one the header is written with (`[data] delimiter = "auto"`), the same in
   every file; a file written with another delimiter than the configured one;
 - malformed CSV: an unterminated or stray quote, a record with more or fewer fields than the
-  header, a quoted field spanning lines (ExampleGen reads one record per line), the header
-  repeated inside a file, duplicate column names, files of one span whose headers differ;
+  header (a quote left open makes one record of many lines: a quoted field may hold line
+  breaks), the header repeated inside a file, duplicate column names, files of one span whose
+  headers differ;
 - values: a column that must hold numbers (a numeric feature, a regression label, a derived
   label's inputs, a column the curated schema types INT or FLOAT) holds text that is not one of
   the missing values (`[data] missing_values`), or an infinite number;

@@ -322,3 +322,28 @@ def test_codes_with_leading_zeros_are_reported_then_kept_as_written_when_configu
             feature.bytes_list.value.append(value.encode())
     outputs = next(iter(serve(examples=tf.constant([example.SerializeToString()])).values()))
     assert outputs.shape[0] == 1 and bool(tf.reduce_all(tf.math.is_finite(outputs)))
+
+
+def test_quoted_fields_holding_line_breaks_run_through_to_a_pushed_model(tmp_path):
+    """A spreadsheet's export: a free-text column and a categorical one whose quoted cells hold
+    line breaks (CRLF inside, LF outside). TFX's CsvExampleGen reads a line at a time and
+    fails; here every record is one example, and the run pushes."""
+    import csv
+    import io
+
+    dataset = load("iris")
+    config = write(dataset, tmp_path, dirty=False, optimization="")
+    [data] = (tmp_path / "spans" / "span-1").glob("*.csv")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*dataset.header, "note"])
+    for i, row in enumerate(dataset.rows):
+        band = row[-2].replace("q", "quartile\r\n") if i % 2 else row[-2]
+        writer.writerow([*row[:-2], band, row[-1], f"row {i}\r\nchecked, ok" if i % 3 else ""])
+    data.write_text(out.getvalue(), encoding="utf-8", newline="")
+    outcome = _run(config)
+    assert outcome.process.returncode == 0, outcome.out[-3000:]
+    assert f"{len(dataset.rows)} rows" in outcome.out
+    assert outcome.summary["pushed_version"] == "1"
+    notes = _latest_examples_feature(config, "note")
+    assert notes.WhichOneof("kind") == "bytes_list"
