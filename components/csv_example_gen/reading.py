@@ -2,9 +2,10 @@
 serialised in batches (serialise.py).
 
 The examples are those TFX's CsvExampleGen makes of the same file, to the byte of their
-deterministic serialisation (what ExampleGen hashes to assign a split), with two differences
+deterministic serialisation (what ExampleGen hashes to assign a split), with three differences
 that are the point: a missing value is any of `CsvFormat.missing_values` (CsvExampleGen knows
-only the empty cell), and a number may have spaces around it. Like CsvExampleGen's:
+only the empty cell), a number may have spaces around it, and a quoted field may hold line
+breaks (CsvExampleGen reads a line at a time). Like CsvExampleGen's:
 - a present value is a one-value feature; a missing one an empty list of the column's type;
   a column with no value in any row of the span has kindless features;
 - a column is int if every present value is an integer in int64's range, else float if every
