@@ -409,8 +409,8 @@ def test_a_type_the_served_model_cannot_read_is_refused_before_the_run(tmp_path)
 
 def test_a_quoted_field_may_hold_line_breaks_and_a_quote_left_open_is_named(tmp_path):
     data = tmp_path / "notes.csv"
-    data.write_text('a,note,y\n1.5,"two\nlines",0\n2.5,"""quoted""\r\nand more",1\n3.5,one,0\n',
-                    encoding="utf-8", newline="")
+    data.write_text('a,note,y\n1.5,"two\nlines",0\n2.5,"""quoted""\r\nand more",1\n'
+                    '3.5,a 5" screen,0\n', encoding="utf-8", newline="")  # a quote as written
     config = tmp_path / "notes.toml"
     config.write_text(f'[pipeline]\nname = "notes"\noutput_root = "{tmp_path / "out"}"\n'
                       f'[data]\nsource = "{data}"\n[label]\ncolumn = "y"\nkind = "binary"\n'

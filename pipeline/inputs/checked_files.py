@@ -70,7 +70,7 @@ def _key(path: str, span: int, rules: CsvRules, file_digest: str) -> str:
 def _encoded(checked: FileCheck) -> dict:
     label = checked.label
     return {"header": checked.header, "delimiter": checked.delimiter,
-            "problems": checked.problems,
+            "problems": checked.problems, "records": checked.records,
             "label": None if label is None else {
                 "kind": label.kind, "classes": dict(label.classes), "count": label.count,
                 "mean": label.mean, "squares": label.squares}}
@@ -80,4 +80,5 @@ def _decoded(kept: dict) -> FileCheck:
     label = kept["label"]
     values = None if label is None else LabelValues(
         label["kind"], Counter(label["classes"]), label["count"], label["mean"], label["squares"])
-    return FileCheck(kept["header"], kept["delimiter"], kept["problems"], values)
+    return FileCheck(kept["header"], kept["delimiter"], kept["problems"], values,
+                     kept["records"])

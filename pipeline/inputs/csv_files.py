@@ -63,6 +63,7 @@ class FileCheck:
     delimiter: str
     problems: list[dict[str, str]]
     label: LabelValues | None = None
+    records: int = 0  # data records read (a quoted field may hold line breaks)
 
 
 def detect_delimiter(header_line: str) -> str:
@@ -122,7 +123,7 @@ def read_csv(path: str, span: int = 0, rules: CsvRules = CsvRules()) -> FileChec
     scan.run(text)
     return FileCheck(scan.header, delimiter,
                      scan.problems + scan.numeric_problems() + scan.label_problems()
-                     + scan.code_notes(), scan.label_values)
+                     + scan.code_notes(), scan.label_values, scan.records)
 
 
 class _Scan:

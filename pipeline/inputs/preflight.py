@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.config import Config, ConfigError
@@ -53,12 +53,14 @@ class DataInputError(ConfigError):
 
 @dataclass(frozen=True)
 class Preflight:
-    """What the checks found that does not halt, the delimiter the files are written with, and
-    the label's values over every file."""
+    """What the checks found that does not halt, the delimiter the files are written with, the
+    label's values over every file, and each file's records (a quoted field may hold line
+    breaks: records, not lines)."""
 
     reported: list[dict[str, str]]
     delimiter: str
     label: LabelValues
+    records: dict[str, int] = field(default_factory=dict)  # path -> data records read
 
 
 def load_schema(path: str):
@@ -181,12 +183,14 @@ def check_files(config: Config, files_by_span: dict[int, list[str]], contract: b
         check_served_types(config, schema)
     rules = csv_rules(config, schema)
     rows: list[dict[str, str]] = []
+    records: dict[str, int] = {}
     delimiters: dict[str, str] = {}
     label = LabelValues(config.label.kind)
     for span, paths in sorted(files_by_span.items()):
         first_header: list[str] | None = None
         for path in paths:
             checked = read_checked(path, span, rules, kept)
+            records[path] = checked.records
             rows += checked.problems
             if checked.label is not None:
                 label.merge(checked.label)
@@ -210,7 +214,7 @@ def check_files(config: Config, files_by_span: dict[int, list[str]], contract: b
     if halting:
         raise DataInputError(halting + [r for r in rows if r["severity"] != HALT])
     delimiter = next(iter(delimiters.values()), ",")
-    return Preflight(rows, delimiter, label)
+    return Preflight(rows, delimiter, label, records)
 
 
 def _mixed_delimiters(delimiters: dict[str, str], files_by_span: dict[int, list[str]]

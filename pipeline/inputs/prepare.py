@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pipeline.config import Config
 from pipeline.inputs import checked_files
@@ -87,19 +87,16 @@ _EMPTY_LINES = (b"\n", b"\r\n", b"\r")
 
 
 def fingerprint(path: str | os.PathLike[str]) -> DataFile:
-    """The file's SHA-256, size and rows: the records that end on each line, a line inside a
-    quoted field (an odd count of quotes so far) ending none."""
+    """The file's SHA-256, size and lines but the header and empty ones (its rows until the
+    pre-flight has counted its records: a quoted field may hold line breaks)."""
     digest = hashlib.sha256()
     rows = -1  # the header is not a row, nor is an empty line (ExampleGen skips those)
     size = 0
-    quoted = False
     with open(path, "rb") as handle:
         for line in handle:
             digest.update(line)
             size += len(line)
-            opened = quoted
-            quoted ^= line.count(b'"') % 2 == 1
-            rows += not quoted and (opened or line not in _EMPTY_LINES)
+            rows += line not in _EMPTY_LINES
     return DataFile(path=str(path), sha256=digest.hexdigest(), bytes=size, rows=max(rows, 0))
 
 
@@ -117,6 +114,8 @@ def prepare_input(config: Config) -> InputData:
     kept = checked_files.Kept(config.output_root / checked_files.FOLDER,
                               {f.path: f.sha256 for s in spans for f in s.files})
     checked = check_files(config, {s: found[s] for s in selection.window}, kept=kept)
+    spans = [SpanData(s.span, [replace(f, rows=checked.records.get(f.path, f.rows))
+                               for f in s.files]) for s in spans]
     return InputData(str(input_base), pattern, [f for s in spans for f in s.files], spans,
                      selection, checked)
 
