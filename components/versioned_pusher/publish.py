@@ -59,7 +59,6 @@ def publish(model_dir: str, model_path: str, schema_file: str | None,
         version = next_version(model_dir)
         for _ in range(_MAX_RENAME_ATTEMPTS):
             target = os.path.join(model_dir, str(version))
-            _issue(model_dir, version)
             io_utils.write_string_file(os.path.join(temp_dir, MANIFEST_FILE),
                                        to_json(manifest_for(version)))
             try:
@@ -70,6 +69,7 @@ def publish(model_dir: str, model_path: str, schema_file: str | None,
                 logging.info("Version %d was taken concurrently; trying the next.", version)
                 version = max(version + 1, next_version(model_dir))
                 continue
+            _issue(model_dir, version)
             return version, target
         raise RuntimeError(f"No free version number in {model_dir} after "
                            f"{_MAX_RENAME_ATTEMPTS} attempts")
@@ -79,7 +79,15 @@ def publish(model_dir: str, model_path: str, schema_file: str | None,
 
 
 def _issue(model_dir: str, version: int) -> None:
-    """Records `version` as issued before it is renamed into place (written aside and renamed):
-    a push killed in between leaves a gap in the numbers, never a number used twice."""
-    if last_issued(model_dir) < version:
+    """Records `version` as issued once it is in place (written aside and renamed). A push
+    killed before its rename leaves no gap in the numbers; one killed between the rename and
+    this leaves the version on disk, which next_version counts. The record only guards against
+    a version deleted by hand: when it cannot be written the push stands, with a warning."""
+    if last_issued(model_dir) >= version:
+        return
+    try:
         write_atomically(issued_file(model_dir), f"{version}\n")
+    except OSError as error:
+        logging.warning("Version %d is pushed, but %s could not be written (%s): a version "
+                        "deleted by hand may give its number again", version,
+                        issued_file(model_dir), error)
