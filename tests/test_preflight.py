@@ -102,10 +102,15 @@ def test_a_rerun_reads_the_findings_kept_for_unchanged_files_and_rereads_changed
     rows[1][shop.header.index("trip_miles")] = "twelve"  # not a number
     shop.span(2, shop.csv_text(shop.header, rows))
 
-    def hashed_again(path):
-        raise AssertionError(f"{path} was hashed twice: prepare_input has its digest")
+    real_digest, hashed = checked_files.file_digest, []
 
-    monkeypatch.setattr(checked_files, "_file_digest", hashed_again)
+    def hashed_once(path):  # per run: prepare_input hashes each file, the checks reuse it
+        if path in hashed:
+            raise AssertionError(f"{path} was hashed twice: prepare_input has its digest")
+        hashed.append(path)
+        return real_digest(path)
+
+    monkeypatch.setattr(checked_files, "file_digest", hashed_once)
     first = halted(shop.config())
     kept = sorted((shop.root / "out" / checked_files.FOLDER).glob("*.json"))
     assert len(kept) == 2  # one per file of the window
@@ -114,7 +119,9 @@ def test_a_rerun_reads_the_findings_kept_for_unchanged_files_and_rereads_changed
         raise AssertionError("an unchanged file was read again")
 
     monkeypatch.setattr(checked_files, "read_csv", read_again)
+    hashed.clear()
     assert halted(shop.config()) == first  # the same rows, from the kept findings
+    hashed.clear()
     passed = prepare_input(shop.config(window=1, span=1))
     assert passed.rows == 20 and passed.delimiter == ","
 
@@ -314,11 +321,11 @@ def test_missing_values_as_users_write_them_pass_and_other_text_is_named(shop):
 def test_empty_lines_are_not_counted_as_rows(tmp_path):
     """ExampleGen skips them: a file ending in blank lines was said to hold more rows than the
     pipeline read."""
-    from pipeline.inputs.prepare import fingerprint
+    from pipeline.inputs.csv_files import read_csv
 
     path = tmp_path / "blank.csv"
     path.write_bytes(b"a,y\r\n1,0\r\n\r\n2,1\n\n\n")
-    assert fingerprint(path).rows == 2
+    assert read_csv(str(path)).records == 2  # what prepare_input counts as the file's rows
 
 
 def test_a_delimiter_at_the_end_of_every_line_is_named_with_the_fix(tmp_path):

@@ -28,7 +28,8 @@ _CODE = hashlib.sha256(b"".join(Path(m.__file__).read_bytes()
 @dataclass(frozen=True)
 class Kept:
     """Where the findings are kept, and the SHA-256 of each file's bytes that the caller already
-    computed ({path: hex}; prepare.py fingerprints every file), so no file is hashed twice."""
+    computed ({path: hex}; prepare.py hashes every file of the window), so no file is hashed
+    twice."""
 
     folder: Path
     digests: dict[str, str] = field(default_factory=dict)
@@ -38,7 +39,7 @@ def read_checked(path: str, span: int, rules: CsvRules, kept: Kept | None) -> Fi
     """`read_csv(path, span, rules)`, from `kept` when it holds this file's findings."""
     if kept is None:
         return read_csv(path, span, rules)
-    digest = kept.digests.get(path) or _file_digest(path)
+    digest = kept.digests.get(path) or file_digest(path)
     stored = kept.folder / f"{_key(path, span, rules, digest)}.json"
     try:
         return _decoded(json.loads(stored.read_text(encoding="utf-8")))
@@ -52,7 +53,8 @@ def read_checked(path: str, span: int, rules: CsvRules, kept: Kept | None) -> Fi
     return checked
 
 
-def _file_digest(path: str) -> str:
+def file_digest(path: str) -> str:
+    """The SHA-256 of the file's bytes (hex)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

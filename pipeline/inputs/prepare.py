@@ -4,9 +4,8 @@ fingerprinted. Nothing here starts TensorFlow or Beam.
 
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from pipeline.config import Config
 from pipeline.inputs import checked_files
@@ -83,23 +82,6 @@ class InputData:
         return next(s for s in self.spans if s.span == number)
 
 
-_EMPTY_LINES = (b"\n", b"\r\n", b"\r")
-
-
-def fingerprint(path: str | os.PathLike[str]) -> DataFile:
-    """The file's SHA-256, size and lines but the header and empty ones (its rows until the
-    pre-flight has counted its records: a quoted field may hold line breaks)."""
-    digest = hashlib.sha256()
-    rows = -1  # the header is not a row, nor is an empty line (ExampleGen skips those)
-    size = 0
-    with open(path, "rb") as handle:
-        for line in handle:
-            digest.update(line)
-            size += len(line)
-            rows += line not in _EMPTY_LINES
-    return DataFile(path=str(path), sha256=digest.hexdigest(), bytes=size, rows=max(rows, 0))
-
-
 def prepare_input(config: Config) -> InputData:
     """Materialises the data if needed, selects the run's spans and checks their files.
 
@@ -110,12 +92,16 @@ def prepare_input(config: Config) -> InputData:
     found = spans_lib.discover(input_base, pattern)
     selection = spans_lib.select(list(found), config.spans.span, config.spans.window,
                                  input_base, pattern)
-    spans = [SpanData(s, [fingerprint(p) for p in found[s]]) for s in selection.window]
-    kept = checked_files.Kept(config.output_root / checked_files.FOLDER,
-                              {f.path: f.sha256 for s in spans for f in s.files})
-    checked = check_files(config, {s: found[s] for s in selection.window}, kept=kept)
-    spans = [SpanData(s.span, [replace(f, rows=checked.records.get(f.path, f.rows))
-                               for f in s.files]) for s in spans]
+    window = {s: found[s] for s in selection.window}
+    digests = {path: checked_files.file_digest(path) for paths in window.values()
+               for path in paths}
+    checked = check_files(config, window, kept=checked_files.Kept(
+        config.output_root / checked_files.FOLDER, digests))
+    # A file's rows are the records the pre-flight read (a quoted field may hold line breaks;
+    # empty lines are none, as ExampleGen skips them).
+    spans = [SpanData(s, [DataFile(path, digests[path], os.path.getsize(path),
+                                   checked.records[path]) for path in paths])
+             for s, paths in window.items()]
     return InputData(str(input_base), pattern, [f for s in spans for f in s.files], spans,
                      selection, checked)
 
