@@ -104,12 +104,14 @@ def start_missing(home: Path, mains: dict[str, str], command: Callable[[str], li
     running without its pid file gets the file back. The names of those launched."""
     started = []
     for name, main in mains.items():
-        number = pid(home, name, main)
-        if number is None:
+        if _from_pid_file(home, name, main) is not None:
+            continue
+        lost = _among_all(home, main)
+        if lost is None:
             launch(home, name, command(name), env)
             started.append(name)
-        elif _from_pid_file(home, name, main) != number:
-            write_atomically(home / f"{name}.pid", f"{number}\n")
+        else:
+            write_atomically(home / f"{name}.pid", f"{lost}\n")
     return started
 
 
@@ -125,9 +127,7 @@ def pid(home: Path, name: str, main: str) -> int | None:
     """The pid of the cluster's running `name` (from its pid file, else found among all
     processes): None when none runs (a zombie does not)."""
     found = _from_pid_file(home, name, main)
-    if found is None:
-        found = next((number for number in _numbers() if _is(number, home, main)), None)
-    return found
+    return found if found is not None else _among_all(home, main)
 
 
 def _from_pid_file(home: Path, name: str, main: str) -> int | None:
@@ -138,8 +138,10 @@ def _from_pid_file(home: Path, name: str, main: str) -> int | None:
     return number if _is(number, home, main) else None
 
 
-def _numbers() -> Iterator[int]:
-    return (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+def _among_all(home: Path, main: str) -> int | None:
+    """A live process that runs `main` with a file in `home`, found without its pid file."""
+    numbers = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    return next((number for number in numbers if _is(number, home, main)), None)
 
 
 def _is(number: int, home: Path, main: str) -> bool:
