@@ -13,7 +13,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from tfx.components.example_gen import utils
 from tfx.dsl.io import fileio
@@ -24,25 +25,32 @@ _BLOCK = 1 << 20
 
 def fingerprint_span_and_version(
         input_base: str, splits: Iterable[example_gen_pb2.Input.Split],
-        range_config: range_config_pb2.RangeConfig | None = None) -> tuple[str, int, int | None]:
+        range_config: range_config_pb2.RangeConfig | None = None,
+        known: Mapping[str, str] = MappingProxyType({})) -> tuple[str, int, int | None]:
     """(fingerprint, span, version) of the span `range_config` selects (else the latest), as
-    TFX's `calculate_splits_fingerprint_span_and_version` with each split's contents added."""
+    TFX's `calculate_splits_fingerprint_span_and_version` with each split's contents added.
+    `known`: {path: SHA-256 hex} of files the caller has hashed already, not read again."""
     resolved = [copy.deepcopy(split) for split in splits]  # TFX fills in their span and version
     fingerprint, span, version = utils.calculate_splits_fingerprint_span_and_version(
         input_base, resolved, range_config)
-    contents = [f"split:{split.name},sha256:{_contents(input_base, split.pattern)}"
+    contents = [f"split:{split.name},sha256:{_contents(input_base, split.pattern, known)}"
                 for split in resolved]
     return "\n".join([fingerprint, *contents]), span, version
 
 
-def _contents(input_base: str, pattern: str) -> str:
+def _contents(input_base: str, pattern: str, known: Mapping[str, str]) -> str:
     """SHA-256 over the files `pattern` matches, in name order: each one's path under
     `input_base` and the SHA-256 of its bytes."""
     digest = hashlib.sha256()
     for path in sorted(fileio.glob(os.path.join(input_base, pattern))):
-        one = hashlib.sha256()
-        with fileio.open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(_BLOCK), b""):
-                one.update(block)
-        digest.update(f"{os.path.relpath(path, input_base)}\0{one.hexdigest()}\n".encode())
+        digest.update(f"{os.path.relpath(path, input_base)}\0"
+                      f"{known.get(path) or _file_sha256(path)}\n".encode())
     return digest.hexdigest()
+
+
+def _file_sha256(path: str) -> str:
+    one = hashlib.sha256()
+    with fileio.open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_BLOCK), b""):
+            one.update(block)
+    return one.hexdigest()

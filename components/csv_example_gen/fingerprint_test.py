@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 from pathlib import Path
 
@@ -63,3 +64,13 @@ def test_the_driver_resolves_the_latest_span_and_records_the_contents(tmp_path):
     assert fingerprint.split("\n")[1].startswith("split:single_split,sha256:")
     assert processor.get_pattern_for_span_version(SPLITS[0].pattern, 2, None) == "span-2/*.csv"
     assert SPLITS[0].pattern == "span-{SPAN}/*.csv"  # the caller's splits are left as they were
+
+
+def test_digests_the_caller_took_are_used_rather_than_read_again(tmp_path):
+    root = _spans(tmp_path)
+    path = root / "span-1" / "data.csv"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    read = fingerprint_span_and_version(str(root), SPLITS, _at(1))[0]
+    assert fingerprint_span_and_version(str(root), SPLITS, _at(1), {str(path): digest})[0] == read
+    assert fingerprint_span_and_version(str(root), SPLITS, _at(1), {str(path): "0" * 64}
+                                        )[0] != read  # taken as given, not read

@@ -77,11 +77,13 @@ def run_pipeline(pipelines: Pipelines, pipeline_run_id: str, pipeline: Any,
 
 
 def current_fingerprint(data: InputData, span: int) -> str:
-    """ExampleGen's input fingerprint of a span's files, computed by its driver's function."""
+    """ExampleGen's input fingerprint of a span's files, computed by its driver's function
+    (with the digests the pre-flight took of the window's files)."""
     from components.csv_example_gen.fingerprint import fingerprint_span_and_version
 
     fingerprint, _, _ = fingerprint_span_and_version(
-        data.input_base, [input_split(data.pattern)], range_config(data.pattern, span))
+        data.input_base, [input_split(data.pattern)], range_config(data.pattern, span),
+        {f.path: f.sha256 for f in data.files})
     return fingerprint
 
 
